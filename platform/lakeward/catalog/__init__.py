@@ -1,0 +1,40 @@
+"""The metadata catalog: typed SQLAlchemy models, the database, and repositories.
+
+- ``_models``: tables (datasets, dataset versions, columns with statistics, tags, audit).
+- ``_engine``: :class:`Catalog` (engine + sessions + Alembic migrations), SQLite/PostgreSQL
+  parity, :func:`write_lock` for writers that must serialise.
+- ``_repo``: repositories, the only code that writes these tables.
+- ``_ddl``: renders ``sql/catalog.<dialect>.sql`` from the models.
+- ``migrations/``: Alembic revisions; later capabilities add theirs here.
+"""
+
+from lakeward.catalog._engine import Catalog, create_catalog_engine, write_lock
+from lakeward.catalog._models import AuditRecord, Base, ColumnProfile, Dataset, DatasetVersion, Tag
+from lakeward.catalog._repo import (
+    GENESIS_HASH,
+    AuditLog,
+    ChainBreak,
+    ColumnStats,
+    DatasetRepository,
+    TagRepository,
+    dataset_summary,
+)
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditLog",
+    "AuditRecord",
+    "ChainBreak",
+    "ColumnStats",
+    "DatasetRepository",
+    "TagRepository",
+    "dataset_summary",
+    "Base",
+    "Catalog",
+    "ColumnProfile",
+    "Dataset",
+    "DatasetVersion",
+    "Tag",
+    "create_catalog_engine",
+    "write_lock",
+]

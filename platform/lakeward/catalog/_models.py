@@ -1,0 +1,180 @@
+"""SQLAlchemy 2 typed models of the catalog's foundation tables.
+
+Later capabilities add their own tables (glossary, containment edges, DP releases, ...)
+through Alembic migrations in ``lakeward/catalog/migrations/versions``; every model must be
+importable from :mod:`lakeward.catalog` so ``sql/`` and the drift test see it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = ["AuditRecord", "Base", "ColumnProfile", "Dataset", "DatasetVersion", "Tag", "utcnow"]
+
+# Deterministic constraint names: identical DDL on both dialects and stable migrations.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC (stored as naive UTC on SQLite)."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the shared naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Dataset(Base):
+    """A dataset under a lake root: one file or a directory of part files.
+
+    The ``rows``/``bytes``/``fingerprint`` columns mirror the current version so listing the
+    catalog needs no join; ``current_version`` is 0 until the first successful profile.
+    """
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(512), unique=True)
+    uri: Mapped[str] = mapped_column(Text)
+    lake_root: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(16))
+    layout: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str | None] = mapped_column(String(256))
+    file_count: Mapped[int] = mapped_column(Integer, default=0)
+    rows: Mapped[int | None] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    file_signature: Mapped[str | None] = mapped_column(String(64))
+    current_version: Mapped[int] = mapped_column(Integer, default=0)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    profiled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    versions: Mapped[list[DatasetVersion]] = relationship(
+        back_populates="dataset", cascade="all, delete-orphan", order_by="DatasetVersion.version"
+    )
+    tags: Mapped[list[Tag]] = relationship(back_populates="dataset", cascade="all, delete-orphan")
+
+
+class DatasetVersion(Base):
+    """One successful profile of a dataset whose files changed since the previous one."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    file_count: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    file_signature: Mapped[str] = mapped_column(String(64))
+    schema_json: Mapped[list[Any]] = mapped_column(JSON)
+    profiled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    profile_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    profiled_by: Mapped[str | None] = mapped_column(String(256))
+
+    dataset: Mapped[Dataset] = relationship(back_populates="versions")
+    columns: Mapped[list[ColumnProfile]] = relationship(
+        back_populates="version", cascade="all, delete-orphan", order_by="ColumnProfile.ordinal"
+    )
+
+
+class ColumnProfile(Base):
+    """A column of one dataset version with its statistics.
+
+    ``min_value``/``max_value`` hold the canonical text form (see ``lakeward.lake``): integers
+    in base 10, floats as Python ``repr``, dates ``YYYY-MM-DD``, timestamps ISO 8601; ``NULL``
+    when the column has no non-null value or its type has no order (arrays, maps, structs).
+    """
+
+    __tablename__ = "dataset_columns"
+    __table_args__ = (UniqueConstraint("version_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(512))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(256))
+    nullable: Mapped[bool] = mapped_column(default=True)
+    min_value: Mapped[str | None] = mapped_column(Text)
+    max_value: Mapped[str | None] = mapped_column(Text)
+    null_count: Mapped[int] = mapped_column(BigInteger)
+    distinct_approx: Mapped[int] = mapped_column(BigInteger)
+
+    version: Mapped[DatasetVersion] = relationship(back_populates="columns")
+
+
+class Tag(Base):
+    """A tag on a dataset (``column_name`` is ``""``) or on one of its columns.
+
+    Column tags are keyed by name, not by version, so they survive re-profiling.
+    """
+
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("dataset_id", "column_name", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
+    column_name: Mapped[str] = mapped_column(String(512), default="")
+    name: Mapped[str] = mapped_column(String(256))
+    source: Mapped[str] = mapped_column(String(64), default="manual")
+    confidence: Mapped[float] = mapped_column(Float, default=1.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(256))
+
+    dataset: Mapped[Dataset] = relationship(back_populates="tags")
+
+
+class AuditRecord(Base):
+    """One append-only, hash-chained audit record.
+
+    ``record_hash`` = SHA-256 over the canonical JSON of the record's fields and
+    ``prev_hash`` (the previous record's ``record_hash``; 64 zeros for the first).
+    """
+
+    __tablename__ = "audit_records"
+    __table_args__ = (Index("ix_audit_records_principal_at", "principal", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    principal: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(128))
+    resource: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str | None] = mapped_column(String(128))
+    decision: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[Any]] = mapped_column(JSON)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    bundle_hash: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    record_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,410 @@
+"""Repositories: the only code that writes the foundation tables.
+
+Each function takes an open :class:`~sqlalchemy.orm.Session` and leaves committing to the
+caller's transaction (``Catalog.session()``), so a profile, its version and its columns land
+together or not at all. :class:`AuditLog` opens its own write transaction instead: an audit
+record must survive the rollback of the action it describes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from lakeward.catalog._engine import Catalog, write_lock
+from lakeward.catalog._models import AuditRecord, ColumnProfile, Dataset, DatasetVersion, Tag, utcnow
+from lakeward.errors import InputError, NotFound
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditLog",
+    "ChainBreak",
+    "ColumnStats",
+    "DatasetRepository",
+    "TagRepository",
+    "dataset_summary",
+]
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    """Statistics of one column, as the profiler computes them."""
+
+    name: str
+    type: str
+    nullable: bool
+    min_value: str | None
+    max_value: str | None
+    null_count: int
+    distinct_approx: int
+
+
+class DatasetRepository:
+    """Datasets, their versions and column statistics."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, name: str) -> Dataset | None:
+        """The dataset called ``name``, or ``None``."""
+        return self.session.scalar(select(Dataset).where(Dataset.name == name))
+
+    def require(self, name: str) -> Dataset:
+        """The dataset called ``name``.
+
+        Raises:
+            NotFound: no such dataset (the message suggests ``lakeward catalog ls``).
+        """
+        dataset = self.get(name)
+        if dataset is None:
+            raise NotFound(
+                f"No dataset named {name!r} in the catalog. List them with `lakeward catalog ls`;"
+                " register a lake with `lakeward lake register DIR`."
+            )
+        return dataset
+
+    def list(self, *, lake_root: str | None = None) -> list[Dataset]:
+        """All datasets (optionally under one lake root), by name."""
+        query = select(Dataset).order_by(Dataset.name)
+        if lake_root is not None:
+            query = query.where(Dataset.lake_root == lake_root)
+        return list(self.session.scalars(query))
+
+    def register(
+        self,
+        *,
+        name: str,
+        uri: str,
+        lake_root: str,
+        format: str,
+        layout: str,
+        file_count: int,
+        bytes: int,
+        owner: str | None = None,
+    ) -> tuple[Dataset, bool]:
+        """Insert or refresh a dataset's registration; returns it and whether it is new.
+
+        Raises:
+            InputError: the name is already taken by a dataset at another URI.
+        """
+        dataset = self.get(name)
+        if dataset is None:
+            dataset = Dataset(
+                name=name,
+                uri=uri,
+                lake_root=lake_root,
+                format=format,
+                layout=layout,
+                file_count=file_count,
+                bytes=bytes,
+                owner=owner,
+                current_version=0,
+                registered_at=utcnow(),
+            )
+            self.session.add(dataset)
+            self.session.flush()
+            return dataset, True
+        if dataset.uri != uri:
+            raise InputError(
+                f"Dataset name {name!r} is already registered at {dataset.uri}; the lake at "
+                f"{lake_root} has another dataset with that name at {uri}. Register the lakes "
+                "separately under distinct roots or rename one of the paths."
+            )
+        dataset.format = format
+        dataset.layout = layout
+        if dataset.current_version == 0:
+            dataset.file_count = file_count
+            dataset.bytes = bytes
+        if owner is not None:
+            dataset.owner = owner
+        return dataset, False
+
+    def current_version(self, dataset: Dataset) -> DatasetVersion | None:
+        """The dataset's latest profile with its columns, or ``None`` if never profiled."""
+        if dataset.current_version == 0:
+            return None
+        return self.session.scalar(
+            select(DatasetVersion)
+            .options(selectinload(DatasetVersion.columns))
+            .where(
+                DatasetVersion.dataset_id == dataset.id,
+                DatasetVersion.version == dataset.current_version,
+            )
+        )
+
+    def record_profile(
+        self,
+        dataset: Dataset,
+        *,
+        rows: int,
+        bytes: int,
+        file_count: int,
+        fingerprint: str,
+        file_signature: str,
+        columns: Sequence[ColumnStats],
+        seconds: float,
+        principal: str | None,
+    ) -> DatasetVersion:
+        """Record a new version of ``dataset`` with its column statistics."""
+        next_version = (
+            self.session.scalar(
+                select(func.max(DatasetVersion.version)).where(
+                    DatasetVersion.dataset_id == dataset.id
+                )
+            )
+            or 0
+        ) + 1
+        now = utcnow()
+        version = DatasetVersion(
+            dataset_id=dataset.id,
+            version=next_version,
+            rows=rows,
+            bytes=bytes,
+            file_count=file_count,
+            fingerprint=fingerprint,
+            file_signature=file_signature,
+            schema_json=[{"name": c.name, "type": c.type, "nullable": c.nullable} for c in columns],
+            profiled_at=now,
+            profile_seconds=seconds,
+            profiled_by=principal,
+            columns=[
+                ColumnProfile(
+                    name=c.name,
+                    ordinal=i,
+                    type=c.type,
+                    nullable=c.nullable,
+                    min_value=c.min_value,
+                    max_value=c.max_value,
+                    null_count=c.null_count,
+                    distinct_approx=c.distinct_approx,
+                )
+                for i, c in enumerate(columns)
+            ],
+        )
+        self.session.add(version)
+        dataset.current_version = next_version
+        dataset.rows = rows
+        dataset.bytes = bytes
+        dataset.file_count = file_count
+        dataset.fingerprint = fingerprint
+        dataset.file_signature = file_signature
+        dataset.profiled_at = now
+        self.session.flush()
+        return version
+
+
+class TagRepository:
+    """Tags on datasets and columns."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self,
+        dataset: Dataset,
+        name: str,
+        *,
+        column: str = "",
+        source: str = "manual",
+        confidence: float = 1.0,
+        created_by: str | None = None,
+    ) -> Tag:
+        """Attach tag ``name`` (idempotent: an existing tag is updated, not duplicated)."""
+        if not name or not name.strip():
+            raise InputError("A tag name must be a non-empty string.")
+        if not 0.0 <= confidence <= 1.0:
+            raise InputError(f"Tag confidence must be in [0, 1], got {confidence}.")
+        tag = self.session.scalar(
+            select(Tag).where(Tag.dataset_id == dataset.id, Tag.column_name == column, Tag.name == name)
+        )
+        if tag is None:
+            tag = Tag(dataset_id=dataset.id, column_name=column, name=name, created_at=utcnow())
+            self.session.add(tag)
+        tag.source = source
+        tag.confidence = confidence
+        tag.created_by = created_by
+        self.session.flush()
+        return tag
+
+    def for_dataset(self, dataset: Dataset) -> list[Tag]:
+        """Every tag on the dataset and its columns."""
+        return list(
+            self.session.scalars(
+                select(Tag).where(Tag.dataset_id == dataset.id).order_by(Tag.column_name, Tag.name)
+            )
+        )
+
+    def remove(self, dataset: Dataset, name: str, *, column: str = "") -> bool:
+        """Remove a tag; returns whether it existed."""
+        tag = self.session.scalar(
+            select(Tag).where(Tag.dataset_id == dataset.id, Tag.column_name == column, Tag.name == name)
+        )
+        if tag is None:
+            return False
+        self.session.delete(tag)
+        return True
+
+
+def _canonical_time(at: datetime) -> str:
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return at.isoformat(timespec="microseconds")
+
+
+def _record_hash(fields: dict[str, Any], prev_hash: str) -> str:
+    payload = json.dumps({**fields, "prev_hash": prev_hash}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _hashed_fields(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "seq": record.seq,
+        "at": _canonical_time(record.at),
+        "principal": record.principal,
+        "action": record.action,
+        "resource": record.resource,
+        "purpose": record.purpose,
+        "decision": record.decision,
+        "reasons": record.reasons,
+        "request": record.request,
+        "bundle_hash": record.bundle_hash,
+    }
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first audit record whose hash chain does not verify."""
+
+    seq: int
+    reason: str
+
+
+class AuditLog:
+    """The append-only, hash-chained audit log.
+
+    Appends serialise on the chain head: ``BEGIN IMMEDIATE`` on SQLite, an EXCLUSIVE lock on
+    the table on PostgreSQL, so concurrent writers never fork the chain.
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def append(
+        self,
+        *,
+        principal: str,
+        action: str,
+        resource: str,
+        decision: str,
+        reasons: Iterable[str] = (),
+        request: dict[str, Any] | None = None,
+        purpose: str | None = None,
+        bundle_hash: str | None = None,
+    ) -> AuditRecord:
+        """Append one record in its own transaction and return it."""
+        with self.catalog.session(immediate=True) as session, write_lock(session, "audit_records"):
+            head = session.scalar(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
+            record = AuditRecord(
+                seq=(head.seq + 1) if head else 1,
+                at=utcnow(),
+                principal=principal,
+                action=action,
+                resource=resource,
+                purpose=purpose,
+                decision=decision,
+                reasons=list(reasons),
+                request=json.loads(json.dumps(request or {}, default=str)),
+                bundle_hash=bundle_hash,
+                prev_hash=head.record_hash if head else GENESIS_HASH,
+                record_hash="",
+            )
+            record.record_hash = _record_hash(_hashed_fields(record), record.prev_hash)
+            session.add(record)
+        return record
+
+    def verify(self) -> ChainBreak | None:
+        """Walk the chain; return the first bad record, or ``None`` when it is intact."""
+        prev_hash = GENESIS_HASH
+        expected_seq = 1
+        with self.catalog.session() as session:
+            for record in session.scalars(select(AuditRecord).order_by(AuditRecord.seq)):
+                if record.seq != expected_seq:
+                    return ChainBreak(expected_seq, f"record {expected_seq} is missing")
+                if record.prev_hash != prev_hash:
+                    return ChainBreak(record.seq, "previous-hash link does not match")
+                if _record_hash(_hashed_fields(record), prev_hash) != record.record_hash:
+                    return ChainBreak(record.seq, "record content does not match its hash")
+                prev_hash = record.record_hash
+                expected_seq += 1
+        return None
+
+    def tail(self, limit: int = 20) -> list[AuditRecord]:
+        """The newest ``limit`` records, oldest first."""
+        with self.catalog.session() as session:
+            rows = list(
+                session.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit))
+            )
+        return rows[::-1]
+
+
+def _typed(value: str | None, type_name: str) -> Any:
+    """Turn a canonical min/max string back into a JSON-friendly typed value."""
+    if value is None:
+        return None
+    t = type_name.lower()
+    if t in ("tinyint", "smallint", "int", "bigint", "byte", "short", "integer", "long"):
+        return int(value)
+    if t in ("float", "double", "real") or t.startswith("decimal"):
+        return float(value)
+    if t == "boolean":
+        return value == "true"
+    return value
+
+
+def dataset_summary(repo: DatasetRepository, dataset: Dataset, *, with_tags: bool = False) -> dict[str, Any]:
+    """The public JSON shape of a dataset (``lakeward catalog ls/show --json``)."""
+    version = repo.current_version(dataset)
+    columns = []
+    if version is not None:
+        columns = [
+            {
+                "name": c.name,
+                "type": c.type,
+                "nullable": c.nullable,
+                "min": _typed(c.min_value, c.type),
+                "max": _typed(c.max_value, c.type),
+                "nulls": c.null_count,
+                "distinct": c.distinct_approx,
+            }
+            for c in version.columns
+        ]
+    summary: dict[str, Any] = {
+        "name": dataset.name,
+        "uri": dataset.uri,
+        "format": dataset.format,
+        "layout": dataset.layout,
+        "lake_root": dataset.lake_root,
+        "owner": dataset.owner,
+        "files": dataset.file_count,
+        "rows": dataset.rows,
+        "bytes": dataset.bytes,
+        "fingerprint": dataset.fingerprint,
+        "version": dataset.current_version,
+        "profiled_at": _canonical_time(dataset.profiled_at) + "Z" if dataset.profiled_at else None,
+        "columns": columns,
+    }
+    if with_tags:
+        summary["tags"] = [
+            {"name": t.name, "column": t.column_name or None, "source": t.source, "confidence": t.confidence}
+            for t in TagRepository(repo.session).for_dataset(dataset)
+        ]
+    return summary

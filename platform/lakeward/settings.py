@@ -1,0 +1,227 @@
+"""Lakeward settings: one pydantic-settings model with a small section per room.
+
+Every field reads an environment variable ``LAKEWARD_<SECTION>_<FIELD>`` (the top-level
+``home`` reads ``LAKEWARD_HOME``). ``lakeward config show`` prints the effective values with
+their descriptions and the variable that sets each. Read them with :func:`get_settings`;
+it builds a fresh object each call (cheap), so tests and long-lived processes see changes
+to the environment.
+
+``LAKEWARD_HOME`` isolates a whole installation: the SQLite catalog, keys, the quarantine
+area, the sample lake made by ``lakeward demo`` and Prefect's own home all live under it
+unless their own settings point elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "CatalogSettings",
+    "LakeSettings",
+    "OrchestrationSettings",
+    "PolicySettings",
+    "Settings",
+    "SparkSettings",
+    "get_settings",
+]
+
+
+def _section(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", validate_default=True)
+
+
+class CatalogSettings(BaseSettings):
+    """Where the metadata catalog lives."""
+
+    model_config = _section("LAKEWARD_CATALOG_")
+
+    url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the catalog database. Default: SQLite at <home>/catalog.db. "
+            "PostgreSQL: postgresql+psycopg://user:pass@host:5432/dbname."
+        ),
+    )
+    connect_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds to wait for the catalog database before failing with exit code 2.",
+    )
+    echo: bool = Field(default=False, description="Log every SQL statement (debugging).")
+
+
+class SparkSettings(BaseSettings):
+    """How Lakeward reaches Spark."""
+
+    model_config = _section("LAKEWARD_SPARK_")
+
+    master: str = Field(
+        default="local[*]",
+        description=(
+            "Spark master: local[*] / local[N] (embedded), spark://host:port (standalone "
+            "cluster) or sc://host:port (Spark Connect)."
+        ),
+    )
+    app_name: str = Field(default="lakeward", description="Spark application name.")
+    shuffle_partitions: int = Field(
+        default=4,
+        ge=1,
+        description="spark.sql.shuffle.partitions; small by default because catalog jobs "
+        "aggregate to a single row per dataset.",
+    )
+    driver_memory: str = Field(
+        default="2g", description="spark.driver.memory for embedded and client-mode sessions."
+    )
+    executor_memory: str | None = Field(
+        default=None, description="spark.executor.memory on a cluster (unset: Spark's default)."
+    )
+    bind_address: str = Field(
+        default="127.0.0.1",
+        description="Driver host and bind address; loopback by default so nothing listens "
+        "on public interfaces. Set to a routable address when executors run on other hosts.",
+    )
+    ui_enabled: bool = Field(default=False, description="Start the Spark web UI.")
+    connect_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds to wait for a spark:// or sc:// master to accept a connection.",
+    )
+    conf: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra Spark configuration as JSON, e.g. {"spark.executor.cores": "2"}.',
+    )
+
+
+class LakeSettings(BaseSettings):
+    """The data lake Lakeward governs."""
+
+    model_config = _section("LAKEWARD_LAKE_")
+
+    root: str | None = Field(
+        default=None,
+        description="Default lake root (a local path or a URI such as s3://bucket/lake) for "
+        "commands that take an optional root.",
+    )
+    sniff_bytes: int = Field(
+        default=1 << 20,
+        ge=4096,
+        description="Bytes read from the head of each CSV/JSON part file to infer its column "
+        "types before the Spark pass (the Spark pass then fails fast on any value that "
+        "does not fit).",
+    )
+    secret: SecretStr | None = Field(
+        default=None,
+        description="Lake secret for keyed row fingerprints (HMAC). Default: a random key "
+        "created once at <home>/keys/lake.key.",
+    )
+
+
+class PolicySettings(BaseSettings):
+    """Where the policy bundle lives."""
+
+    model_config = _section("LAKEWARD_POLICY_")
+
+    dir: Path = Field(
+        default=Path("policies"),
+        description="Directory of the policy bundle (*.cedar, schema, principals, tests).",
+    )
+
+
+class OrchestrationSettings(BaseSettings):
+    """Prefect-facing knobs."""
+
+    model_config = _section("LAKEWARD_ORCHESTRATION_")
+
+    profile_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Datasets profiled at once by the profile_lake flow (Spark jobs submitted "
+        "from threads share one session).",
+    )
+    isolate_prefect_home: bool = Field(
+        default=True,
+        description="When PREFECT_HOME and PREFECT_API_URL are unset, keep Prefect's home "
+        "(its temporary API's database) under <home>/prefect.",
+    )
+
+
+class Settings(BaseSettings):
+    """All Lakeward settings."""
+
+    model_config = SettingsConfigDict(env_prefix="LAKEWARD_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".lakeward"),
+        description="Directory that holds one whole installation: SQLite catalog, keys, "
+        "quarantine, sample lake, Prefect home.",
+    )
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    lake: LakeSettings = Field(default_factory=LakeSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        self.home = self.home.expanduser().resolve()
+        if self.catalog.url is None:
+            self.catalog.url = f"sqlite:///{self.home / 'catalog.db'}"
+        return self
+
+    @property
+    def catalog_url(self) -> str:
+        """The effective catalog URL (never ``None`` after validation)."""
+        assert self.catalog.url is not None
+        return self.catalog.url
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every setting with its value, environment variable and description."""
+        rows: list[dict[str, Any]] = []
+        top = type(self).model_fields["home"]
+        rows.append(
+            {
+                "setting": "home",
+                "env": "LAKEWARD_HOME",
+                "value": str(self.home),
+                "description": top.description,
+            }
+        )
+        for section_name in ("catalog", "spark", "lake", "policy", "orchestration"):
+            section = getattr(self, section_name)
+            prefix = section.model_config.get("env_prefix", "")
+            for name, field in type(section).model_fields.items():
+                value = getattr(section, name)
+                if isinstance(value, SecretStr):
+                    value = "**********" if value.get_secret_value() else ""
+                elif isinstance(value, Path):
+                    value = str(value)
+                if name == "url" and isinstance(value, str):
+                    value = _redact_url(value)
+                rows.append(
+                    {
+                        "setting": f"{section_name}.{name}",
+                        "env": f"{prefix}{name}".upper(),
+                        "value": value,
+                        "description": field.description,
+                    }
+                )
+        return rows
+
+
+def _redact_url(url: str) -> str:
+    """Hide the password in a database URL."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment (and keyword overrides, for tests)."""
+    return Settings(**overrides)
