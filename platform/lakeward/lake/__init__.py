@@ -1,0 +1,67 @@
+"""The data lake: find datasets, check their files, profile them on Spark, make sample lakes.
+
+- ``_discover``: what counts as a dataset under a lake root, its name and files.
+- ``_schema``: per-format file checks (Parquet footers, CSV/JSON heads) and the Spark read
+  plan (explicit schema, ``FAILFAST``) — errors name the dataset, the file and the fix.
+- ``_profile``: one Spark aggregation per dataset: rows, per-column min/max/nulls/approx
+  distinct, and the order-independent content fingerprint.
+- ``_service``: register a lake and profile its datasets into the catalog, atomically per
+  dataset, skipping unchanged ones.
+- ``_generate``: the seeded sample enterprise lake with planted redundancy and its manifest.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from lakeward.lake._discover import DataFile, DatasetSpec, LakeRoot, discover, open_root
+from lakeward.lake._service import (
+    DatasetOutcome,
+    ProfileReport,
+    RegisterReport,
+    profile_datasets,
+    profile_one,
+    register_lake,
+    spec_for,
+)
+
+if TYPE_CHECKING:
+    from lakeward.lake._generate import MANIFEST_NAME, GeneratedLake, generate_lake
+    from lakeward.lake._profile import DatasetProfile, profile_dataset, read_dataset
+
+__all__ = [
+    "MANIFEST_NAME",
+    "DataFile",
+    "DatasetOutcome",
+    "DatasetProfile",
+    "DatasetSpec",
+    "GeneratedLake",
+    "LakeRoot",
+    "ProfileReport",
+    "RegisterReport",
+    "discover",
+    "generate_lake",
+    "open_root",
+    "profile_dataset",
+    "profile_datasets",
+    "profile_one",
+    "read_dataset",
+    "register_lake",
+    "spec_for",
+]
+
+_LAZY = {
+    "MANIFEST_NAME": "lakeward.lake._generate",
+    "GeneratedLake": "lakeward.lake._generate",
+    "generate_lake": "lakeward.lake._generate",
+    "DatasetProfile": "lakeward.lake._profile",
+    "profile_dataset": "lakeward.lake._profile",
+    "read_dataset": "lakeward.lake._profile",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import numpy/pyspark-heavy members on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lakeward.lake' has no attribute {name!r}")

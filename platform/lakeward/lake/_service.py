@@ -1,0 +1,259 @@
+"""Register a lake and profile its datasets into the catalog.
+
+Per dataset, profiling is all-or-nothing: the new version, its columns and the dataset's
+current statistics are written in one transaction after the Spark pass succeeded, so a
+failure (bad file, Spark error, crash) leaves that dataset's catalog entry exactly as it
+was. Other datasets are still profiled; the report lists every failure with its reason.
+A dataset whose files (names, sizes, mtimes) are unchanged since its last profile is
+skipped unless ``force`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lakeward.catalog import AuditLog, Catalog, Dataset, DatasetRepository
+from lakeward.errors import LakeError, NotFound
+from lakeward.lake._discover import DatasetSpec, LakeRoot, discover, list_files, open_root
+
+__all__ = [
+    "DatasetOutcome",
+    "ProfileReport",
+    "RegisterReport",
+    "profile_datasets",
+    "profile_one",
+    "register_lake",
+    "spec_for",
+]
+
+
+@dataclass
+class RegisterReport:
+    """What ``register_lake`` found."""
+
+    root: str
+    added: list[str] = field(default_factory=list)
+    known: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # in the catalog, gone from the lake
+
+    @property
+    def datasets(self) -> list[str]:
+        """Every dataset now under the root."""
+        return sorted(self.added + self.known)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {**asdict(self), "datasets": self.datasets}
+
+
+@dataclass
+class DatasetOutcome:
+    """The result of profiling one dataset."""
+
+    name: str
+    status: str  # "profiled" | "unchanged" | "failed"
+    version: int = 0
+    rows: int | None = None
+    bytes: int = 0
+    columns: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class ProfileReport:
+    """The result of profiling a set of datasets."""
+
+    outcomes: list[DatasetOutcome]
+    seconds: float
+
+    def by_status(self, status: str) -> list[DatasetOutcome]:
+        """Outcomes with the given status."""
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Failed dataset → reason."""
+        return {o.name: o.error or "" for o in self.outcomes if o.status == "failed"}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {
+            "profiled": len(self.by_status("profiled")),
+            "unchanged": len(self.by_status("unchanged")),
+            "failed": len(self.by_status("failed")),
+            "seconds": round(self.seconds, 3),
+            "datasets": [asdict(o) for o in self.outcomes],
+            "errors": self.errors,
+        }
+
+
+def register_lake(catalog: Catalog, root: str | os.PathLike[str], *, owner: str | None = None) -> RegisterReport:
+    """Discover the datasets under ``root`` and record them in the catalog (idempotent).
+
+    Raises:
+        LakeError: the root does not exist or cannot be listed (nothing is written).
+    """
+    lake = open_root(root)
+    specs = discover(lake)
+    report = RegisterReport(root=lake.uri)
+    with catalog.session() as session:
+        repo = DatasetRepository(session)
+        for spec in specs:
+            _, created = repo.register(
+                name=spec.name,
+                uri=spec.uri,
+                lake_root=lake.uri,
+                format=spec.format,
+                layout=spec.layout,
+                file_count=len(spec.files),
+                bytes=spec.bytes,
+                owner=owner,
+            )
+            (report.added if created else report.known).append(spec.name)
+        found = {s.name for s in specs}
+        report.missing = [d.name for d in repo.list(lake_root=lake.uri) if d.name not in found]
+    return report
+
+
+def _root_of(dataset: Dataset) -> LakeRoot:
+    return open_root(dataset.lake_root)
+
+
+def spec_for(dataset: Dataset) -> DatasetSpec:
+    """The dataset's current files, listed now.
+
+    Raises:
+        LakeError: the lake root is gone.
+    """
+    root = _root_of(dataset)
+    relpath = dataset.uri[len(root.uri.rstrip("/")) + 1 :]
+    files = list_files(root, relpath, dataset.layout)
+    return DatasetSpec(dataset.name, relpath, dataset.format, dataset.layout, root, files)
+
+
+def profile_one(
+    catalog: Catalog,
+    name: str,
+    *,
+    force: bool = False,
+    principal: str | None = None,
+    sniff_bytes: int | None = None,
+) -> DatasetOutcome:
+    """Profile one registered dataset (never raises for a bad dataset: see ``status``).
+
+    Raises:
+        NotFound: no dataset of that name is registered.
+        SparkUnavailable / ConfigurationError: Spark itself cannot start.
+    """
+    from lakeward import spark as lakeward_spark
+    from lakeward.lake._profile import profile_dataset
+    from lakeward.settings import get_settings
+
+    settings = get_settings()
+    with catalog.session() as session:
+        dataset = DatasetRepository(session).require(name)
+        session.expunge(dataset)
+    started = time.perf_counter()
+    try:
+        spec = spec_for(dataset)
+        if not force and dataset.current_version > 0 and spec.signature == dataset.file_signature:
+            return DatasetOutcome(
+                name, "unchanged", dataset.current_version, dataset.rows, dataset.bytes,
+            )
+        spark = lakeward_spark.session()
+        profile = profile_dataset(spark, spec, sniff_bytes=sniff_bytes or settings.lake.sniff_bytes)
+    except LakeError as exc:
+        return DatasetOutcome(name, "failed", seconds=time.perf_counter() - started, error=str(exc))
+    with catalog.session() as session:
+        repo = DatasetRepository(session)
+        current = repo.require(name)
+        if current.file_signature == profile.signature and current.current_version > 0 and not force:
+            # Another worker profiled the same files meanwhile: nothing new to record.
+            return DatasetOutcome(name, "unchanged", current.current_version, current.rows, current.bytes)
+        version = repo.record_profile(
+            current,
+            rows=profile.rows,
+            bytes=profile.bytes,
+            file_count=profile.file_count,
+            fingerprint=profile.fingerprint,
+            file_signature=profile.signature,
+            columns=profile.columns,
+            seconds=profile.seconds,
+            principal=principal,
+        )
+        number = version.version
+    return DatasetOutcome(
+        name, "profiled", number, profile.rows, profile.bytes, len(profile.columns), profile.seconds
+    )
+
+
+def profile_datasets(
+    catalog: Catalog,
+    names: Iterable[str] | None = None,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    principal: str = "local-user",
+    purpose: str | None = None,
+    progress: Callable[[DatasetOutcome], None] | None = None,
+) -> ProfileReport:
+    """Profile datasets: the named ones, those under ``root`` (registering it first), or all.
+
+    Raises:
+        LakeError: ``root`` does not exist.
+        NotFound: a named dataset is not registered.
+    """
+    started = time.perf_counter()
+    if root is not None:
+        register_lake(catalog, root)
+        lake_uri: str | None = open_root(root).uri
+    else:
+        lake_uri = None
+    with catalog.session() as session:
+        repo = DatasetRepository(session)
+        if names is not None:
+            selected = [repo.require(n).name for n in names]
+        else:
+            selected = [d.name for d in repo.list(lake_root=lake_uri)]
+    if not selected:
+        raise NotFound(
+            "No datasets to profile. Register a lake first: `lakeward lake register DIR` "
+            "(or pass the lake root to `lakeward lake profile`)."
+        )
+    outcomes = []
+    for name in selected:
+        outcome = profile_one(catalog, name, force=force, principal=principal)
+        outcomes.append(outcome)
+        if progress:
+            progress(outcome)
+    report = ProfileReport(outcomes, time.perf_counter() - started)
+    audit_profile(catalog, report, principal=principal, purpose=purpose, resource=lake_uri or "catalog")
+    return report
+
+
+def audit_profile(
+    catalog: Catalog, report: ProfileReport, *, principal: str, purpose: str | None, resource: str
+) -> None:
+    """Record a profiling run in the audit log.
+
+    The policy layer (``lakeward.policy``) is not part of the foundation yet: the record says
+    so instead of claiming a policy decision.
+    """
+    AuditLog(catalog).append(
+        principal=principal,
+        action="lake.profile",
+        resource=resource,
+        purpose=purpose,
+        decision="allow",
+        reasons=["recorded without a policy decision: no policy bundle is enforced yet"],
+        request={
+            "profiled": [o.name for o in report.by_status("profiled")],
+            "unchanged": len(report.by_status("unchanged")),
+            "failed": report.errors,
+        },
+    )
