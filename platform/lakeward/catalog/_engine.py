@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ __all__ = ["Catalog", "create_catalog_engine", "write_lock"]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x4C414B45  # "LAKE": advisory lock key that serialises migrations
+_shared: dict[str, Catalog] = {}
+_shared_lock = threading.Lock()
 
 
 def _parse_url(url: str) -> URL:
@@ -132,6 +135,17 @@ class Catalog:
         if migrate:
             catalog.upgrade()
         return catalog
+
+    @classmethod
+    def shared(cls) -> Catalog:
+        """The process-wide catalog for the configured URL (opened and migrated once)."""
+        from lakeward.settings import get_settings
+
+        url = get_settings().catalog_url
+        with _shared_lock:
+            if url not in _shared:
+                _shared[url] = cls.open(url)
+            return _shared[url]
 
     @property
     def dialect(self) -> str:

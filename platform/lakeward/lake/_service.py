@@ -208,6 +208,10 @@ def profile_datasets(
         LakeError: ``root`` does not exist.
         NotFound: a named dataset is not registered.
     """
+    from lakeward.settings import get_settings
+    from lakeward.spark import parse_master
+
+    parse_master(get_settings().spark.master)  # a bad master fails before anything is read
     started = time.perf_counter()
     if root is not None:
         register_lake(catalog, root)

@@ -1,0 +1,31 @@
+"""Prefect-aware helpers: the only package besides ``flows/`` that imports Prefect.
+
+- :func:`prepare_prefect_env`: Prefect defaults for Lakeward (isolated ``PREFECT_HOME``
+  under ``LAKEWARD_HOME``, analytics off, a startup timeout that suits 2-core machines);
+  call it before the first ``import prefect``.
+- ``_flows``: the flow definitions (``profile_lake``, ``lakeward_pipeline``); ``flows/*.py``
+  re-export them as file-path entrypoints for deployments.
+- ``_artifacts``: report rendering for Prefect artifacts.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["prepare_prefect_env"]
+
+
+def prepare_prefect_env() -> None:
+    """Set Lakeward's Prefect defaults in ``os.environ`` without overriding the user's."""
+    from lakeward.settings import get_settings
+
+    settings = get_settings()
+    if (
+        settings.orchestration.isolate_prefect_home
+        and "PREFECT_HOME" not in os.environ
+        and "PREFECT_API_URL" not in os.environ
+    ):
+        os.environ["PREFECT_HOME"] = str(settings.home / "prefect")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

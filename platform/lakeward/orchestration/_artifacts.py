@@ -1,0 +1,54 @@
+"""Render Lakeward results as Prefect artifacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["profile_markdown", "profile_table"]
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
+        value /= 1024
+    return str(n)
+
+
+def profile_table(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per dataset for a Prefect table artifact."""
+    return [
+        {
+            "dataset": o["name"],
+            "status": o["status"],
+            "version": o["version"],
+            "rows": o["rows"],
+            "size": _size(o["bytes"]),
+            "columns": o["columns"],
+            "seconds": round(o["seconds"], 2),
+            "error": o["error"] or "",
+        }
+        for o in outcomes
+    ]
+
+
+def profile_markdown(summary: dict[str, Any]) -> str:
+    """A short Markdown summary of a profiling run."""
+    lines = [
+        f"# Lake profile: `{summary['lake_root']}`",
+        "",
+        f"Run by **{summary['principal']}** for purpose **{summary['purpose']}** in "
+        f"{summary['seconds']:.1f} s.",
+        "",
+        "| profiled | unchanged | failed | rows | size |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {summary['profiled']} | {summary['unchanged']} | {summary['failed']} | "
+        f"{summary['rows']:,} | {_size(summary['bytes'])} |",
+    ]
+    if summary["errors"]:
+        lines += ["", "## Failed datasets", ""]
+        lines += [f"- `{name}`: {reason}" for name, reason in sorted(summary["errors"].items())]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,115 @@
+"""Prefect flows over Lakeward. Thin: parameters → lakeward calls → artifacts.
+
+Tasks exchange dataset names and small dicts only, never Spark objects; every task opens
+the shared catalog and the process-wide Spark session itself, so the same code runs under
+a worker, ``flow.serve()``, or a plain call.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+from lakeward.orchestration import prepare_prefect_env
+
+prepare_prefect_env()
+
+from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
+from prefect.utilities.annotations import unmapped  # noqa: E402
+
+from lakeward.catalog import Catalog  # noqa: E402
+from lakeward.errors import ProfileFailed  # noqa: E402
+from lakeward.lake import ProfileReport, profile_one, register_lake  # noqa: E402
+from lakeward.lake._service import DatasetOutcome, audit_profile  # noqa: E402
+from lakeward.orchestration._artifacts import profile_markdown, profile_table  # noqa: E402
+from lakeward.settings import get_settings  # noqa: E402
+
+__all__ = ["lakeward_pipeline", "profile_lake"]
+
+PROFILE_ARTIFACT_KEY = "lakeward-profile-lake"
+
+
+@task(name="register-lake", cache_policy=NO_CACHE)
+def register_task(lake_root: str) -> list[str]:
+    """Discover and register the lake's datasets; returns their names."""
+    report = register_lake(Catalog.shared(), lake_root)
+    if report.missing:
+        get_run_logger().warning("Registered datasets no longer in the lake: %s", report.missing)
+    return report.datasets
+
+
+@task(name="profile-dataset", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+def profile_task(name: str, principal: str, force: bool) -> dict[str, Any]:
+    """Profile one dataset; a bad dataset is a result, not a task failure."""
+    outcome = profile_one(Catalog.shared(), name, force=force, principal=principal)
+    if outcome.status == "failed":
+        get_run_logger().error("%s", outcome.error)
+    return asdict(outcome)
+
+
+@task(name="publish-profile-report", cache_policy=NO_CACHE)
+def publish_task(
+    lake_root: str, principal: str, purpose: str, outcomes: list[dict[str, Any]], seconds: float
+) -> dict[str, Any]:
+    """Audit the run and publish table + markdown artifacts; returns the summary."""
+    report = ProfileReport([DatasetOutcome(**o) for o in outcomes], seconds)
+    audit_profile(Catalog.shared(), report, principal=principal, purpose=purpose, resource=lake_root)
+    summary = {
+        "lake_root": lake_root,
+        "principal": principal,
+        "purpose": purpose,
+        **report.to_dict(),
+        "rows": sum(o["rows"] or 0 for o in outcomes),
+        "bytes": sum(o["bytes"] or 0 for o in outcomes),
+    }
+    create_table_artifact(
+        key=PROFILE_ARTIFACT_KEY,
+        table=profile_table(outcomes),
+        description=f"Lakeward profile of {lake_root}",
+    )
+    create_markdown_artifact(key=f"{PROFILE_ARTIFACT_KEY}-summary", markdown=profile_markdown(summary))
+    return summary
+
+
+@flow(
+    name="profile_lake",
+    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().orchestration.profile_concurrency),
+)
+def profile_lake(
+    lake_root: str,
+    principal: str = "lakeward-scheduler",
+    purpose: str = "catalog_maintenance",
+    force: bool = False,
+) -> dict[str, Any]:
+    """Register every dataset under ``lake_root`` and profile the changed ones on Spark.
+
+    Publishes a table artifact (one row per dataset) and a markdown summary. Fails (after
+    publishing) when any dataset failed, so schedules surface broken files.
+    """
+    started = time.perf_counter()
+    names = register_task(lake_root)
+    futures = profile_task.map(names, principal=unmapped(principal), force=unmapped(force))
+    outcomes = [f.result() for f in futures]
+    summary = publish_task(lake_root, principal, purpose, outcomes, time.perf_counter() - started)
+    if summary["errors"]:
+        raise ProfileFailed(
+            f"{len(summary['errors'])} of {len(names)} datasets failed to profile: "
+            + "; ".join(f"{k}: {v}" for k, v in sorted(summary["errors"].items())),
+            summary["errors"],
+            summary,
+        )
+    return summary
+
+
+@flow(name="lakeward_pipeline")
+def lakeward_pipeline(
+    lake_root: str,
+    principal: str = "lakeward-scheduler",
+    purpose: str = "catalog_maintenance",
+) -> dict[str, Any]:
+    """Every capability in order over one lake. Later capabilities add their step here."""
+    return {"profile": profile_lake(lake_root, principal=principal, purpose=purpose)}
