@@ -22,7 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect.utilities.annotations import unmapped  # noqa: E402
 
 from lakeward.catalog import Catalog  # noqa: E402
-from lakeward.errors import ProfileFailed  # noqa: E402
+from lakeward.errors import ConfigurationError, ProfileFailed  # noqa: E402
 from lakeward.lake import ProfileReport, profile_one, register_lake  # noqa: E402
 from lakeward.lake._service import DatasetOutcome, audit_profile  # noqa: E402
 from lakeward.orchestration._artifacts import profile_markdown, profile_table  # noqa: E402
@@ -31,6 +31,17 @@ from lakeward.settings import get_settings  # noqa: E402
 __all__ = ["lakeward_pipeline", "profile_lake"]
 
 PROFILE_ARTIFACT_KEY = "lakeward-profile-lake"
+
+
+def _lake_root(lake_root: str | None) -> str:
+    root = lake_root or get_settings().lake.root
+    if not root:
+        raise ConfigurationError(
+            "No lake root: pass the flow parameter lake_root or set LAKEWARD_LAKE_ROOT in the "
+            "worker's environment.",
+            setting="LAKEWARD_LAKE_ROOT",
+        )
+    return root
 
 
 @task(name="register-lake", cache_policy=NO_CACHE)
@@ -80,7 +91,7 @@ def publish_task(
     task_runner=ThreadPoolTaskRunner(max_workers=get_settings().orchestration.profile_concurrency),
 )
 def profile_lake(
-    lake_root: str,
+    lake_root: str | None = None,
     principal: str = "lakeward-scheduler",
     purpose: str = "catalog_maintenance",
     force: bool = False,
@@ -89,7 +100,9 @@ def profile_lake(
 
     Publishes a table artifact (one row per dataset) and a markdown summary. Fails (after
     publishing) when any dataset failed, so schedules surface broken files.
+    ``lake_root`` defaults to ``LAKEWARD_LAKE_ROOT`` in the worker's environment.
     """
+    lake_root = _lake_root(lake_root)
     started = time.perf_counter()
     names = register_task(lake_root)
     futures = profile_task.map(names, principal=unmapped(principal), force=unmapped(force))
@@ -107,9 +120,10 @@ def profile_lake(
 
 @flow(name="lakeward_pipeline")
 def lakeward_pipeline(
-    lake_root: str,
+    lake_root: str | None = None,
     principal: str = "lakeward-scheduler",
     purpose: str = "catalog_maintenance",
 ) -> dict[str, Any]:
     """Every capability in order over one lake. Later capabilities add their step here."""
+    lake_root = _lake_root(lake_root)
     return {"profile": profile_lake(lake_root, principal=principal, purpose=purpose)}
