@@ -223,5 +223,29 @@ def _redact_url(url: str) -> str:
 
 
 def get_settings(**overrides: Any) -> Settings:
-    """Build the settings from the environment (and keyword overrides, for tests)."""
-    return Settings(**overrides)
+    """Build the settings from the environment (and keyword overrides, for tests).
+
+    Raises:
+        ConfigurationError: a variable has an invalid value (the message names it).
+    """
+    from pydantic import ValidationError
+
+    from lakeward.errors import ConfigurationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        prefix = {
+            cls.__name__: str(cls.model_config.get("env_prefix", ""))
+            for cls in (CatalogSettings, SparkSettings, LakeSettings, PolicySettings,
+                        OrchestrationSettings, Settings)
+        }.get(exc.title, "LAKEWARD_")
+        problems = []
+        for error in exc.errors():
+            field = "_".join(str(part) for part in error["loc"] if not isinstance(part, int))
+            problems.append(f"{prefix}{field.upper()}: {error['msg']} (got {error.get('input')!r})")
+        raise ConfigurationError(
+            "Invalid Lakeward setting: " + "; ".join(problems)
+            + ". Fix the environment variable (see `lakeward config show`).",
+            setting=problems[0].split(":", 1)[0] if problems else None,
+        ) from None

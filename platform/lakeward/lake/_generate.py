@@ -425,26 +425,26 @@ def _counts(scale: float) -> dict[str, int]:
         return max(least, round(base * math.sqrt(scale)))
 
     return {
-        "sales.customers": lin(60_000, 300),
-        "sales.orders": lin(230_000, 800),
+        "sales.customers": lin(26_000, 300),
+        "sales.orders": lin(100_000, 800),
         "sales.stores": sq(160, 30),
-        "catalog.products": sq(3_000, 200),
+        "catalog.products": sq(2_000, 200),
         "catalog.suppliers": sq(250, 30),
-        "catalog.inventory": lin(40_000, 200),
+        "catalog.inventory": lin(18_000, 200),
         "hr.departments": len(nm.DEPARTMENTS),
-        "hr.employees": lin(6_000, 200),
-        "health.patients": lin(40_000, 300),
+        "hr.employees": lin(2_600, 200),
+        "health.patients": lin(18_000, 300),
         "health.physicians": sq(400, 40),
-        "health.visits": lin(150_000, 600),
-        "health.prescriptions": lin(40_000, 200),
-        "health.lab_results": lin(40_000, 200),
-        "web.web_events": lin(380_000, 1_200),
-        "web.search_queries": lin(50_000, 200),
+        "health.visits": lin(66_000, 600),
+        "health.prescriptions": lin(9_000, 200),
+        "health.lab_results": lin(18_000, 200),
+        "web.web_events": lin(170_000, 1_200),
+        "web.search_queries": lin(11_000, 200),
         "marketing.campaigns": sq(120, 20),
-        "marketing.ad_spend": lin(25_000, 100),
+        "marketing.ad_spend": lin(11_000, 100),
         "finance.exchange_rates": 1_096 * 6,
-        "finance.ledger_entries": lin(80_000, 200),
-        "hr.payroll_runs": lin(30_000, 200),
+        "finance.ledger_entries": lin(35_000, 200),
+        "hr.payroll_runs": lin(6_600, 200),
         "logistics.warehouses": sq(40, 8),
     }
 
@@ -668,17 +668,21 @@ def _gen_physicians(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa
 
 def _gen_campaigns(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa.Table:
     n = len(ids)
-    season = _strs(["Spring", "Summer", "Back to School", "Fall", "Black Friday", "Holiday"])
+    season = _strs(["Winter Sale", "Spring", "Summer", "Back to School", "Fall", "Black Friday",
+                     "Holiday"])
     channel_names = ["email", "social", "search", "display", "affiliate"]
     channel = _take(_strs(channel_names), rng.integers(0, len(channel_names), n))
     start = np.datetime64("2022-01-01") + rng.integers(0, 1050, n).astype("timedelta64[D]")
     end = start + rng.integers(7, 90, n).astype("timedelta64[D]")
+    month = start.astype("datetime64[M]").astype(np.int64) % 12
+    season_of_month = np.array([0, 0, 1, 1, 1, 2, 2, 3, 3, 4, 5, 6])
     year = _int_str(start.astype("datetime64[Y]").astype(np.int64) + 1970)
     cat = _take(_strs(nm.CATEGORIES), rng.integers(0, len(nm.CATEGORIES), n))
+    name = _join(_take(season, season_of_month[month]), " ", year, " ", cat)
     return pa.table(
         {
             "campaign_id": pa.array(ids),
-            "campaign_name": _join(_take(season, rng.integers(0, 6, n)), " ", year, " ", cat),
+            "campaign_name": name,
             "channel": channel,
             "start_date": _date_array(start),
             "end_date": _date_array(end),
@@ -1373,7 +1377,8 @@ class _Family:
 def _single(name: str, gen: _TableGen) -> _ChunkGen:
     def chunk(ctx: _Ctx, k: int, lo: int, hi: int) -> dict[str, pa.Table]:
         j = np.arange(lo, hi, dtype=np.int64)
-        return {name: gen(ctx, ctx.rng(name, k), j, ctx.ids(name, j))}
+        ids = ctx.ids(name, j) if name in _IDS else j
+        return {name: gen(ctx, ctx.rng(name, k), j, ids)}
 
     return chunk
 
@@ -1599,3 +1604,402 @@ def _plan(ctx: _Ctx) -> list[_Family]:
     fams.append(_plain(ctx, "finance.ledger_entries", "parquet", _gen_ledger))
     fams.append(_plain(ctx, "hr.payroll_runs", "json", _gen_payroll))
     return fams
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming the plan to disk
+# --------------------------------------------------------------------------------------------
+
+
+def _bounds(rows: int, parts: int) -> list[tuple[int, int]]:
+    edges = [round(i * rows / parts) for i in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def _clip(table: pa.Table, stats: _Stats) -> pa.Table:
+    """Clamp every column into the parent's [min, max] (nulls stay null)."""
+    columns = []
+    for name in table.column_names:
+        col = table.column(name)
+        if name in stats.lo:
+            lo, hi = stats.lo[name], stats.hi[name]
+            col = pc.if_else(pc.less(col, lo), lo, col)
+            col = pc.if_else(pc.greater(col, hi), hi, col)
+        columns.append(col)
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def _human(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB" if nbytes >= 100_000 else f"{nbytes / 1e3:.1f} kB"
+
+
+class _Builder:
+    """Streams every family of the plan into ``root`` and collects the manifest."""
+
+    def __init__(self, root: Path, ctx: _Ctx, progress: Callable[[str], None] | None) -> None:
+        self.root = root
+        self.ctx = ctx
+        self.progress = progress
+        self.datasets: list[dict[str, Any]] = []
+        self.derivations: list[dict[str, Any]] = []
+        self.matches: dict[str, int] = {}
+
+    def run(self) -> None:
+        for family in _plan(self.ctx):
+            self._family(family)
+
+    def _open(self, node: _Node) -> None:
+        node.sink = _Sink(self.root, node.name, node.fmt, node.layout)
+        for child in node.children:
+            self._open(child)
+
+    def _emit(self, node: _Node, table: pa.Table, k: int) -> None:
+        out = node.transform(table, k) if node.transform is not None else table
+        if node.sink is None:
+            raise LakewardInternalError(f"{node.name} was not opened before writing")
+        node.sink.write(out)
+        if node.stats is not None:
+            node.stats.update(out)
+        for child in node.children:
+            self._emit(child, out, k)
+
+    def _family(self, family: _Family) -> None:
+        for root in family.roots:
+            self._open(root)
+        for k, (lo, hi) in enumerate(_bounds(family.rows, family.parts)):
+            tables = family.chunk(self.ctx, k, lo, hi)
+            if "catalog.products" in tables:
+                products = tables["catalog.products"]
+                self.ctx.product_price = products.column("list_price").to_numpy()
+            for root in family.roots:
+                self._emit(root, tables[root.name], k)
+        for root in family.roots:
+            self._close(root)
+        stats = {root.name: root.stats for root in family.roots if root.stats is not None}
+        for decoy in family.decoys:
+            self._decoy(decoy, stats[decoy.parent])
+
+    def _close(self, node: _Node) -> None:
+        sink = node.sink
+        if sink is None or sink.schema is None:
+            raise LakewardInternalError(f"{node.name} received no data")
+        sink.close()
+        nbytes = sink.nbytes()
+        self.datasets.append(
+            {
+                "name": node.name,
+                "path": sink.rel,
+                "format": node.fmt,
+                "layout": node.layout,
+                "files": len(sink.files),
+                "rows": sink.rows,
+                "bytes": nbytes,
+                "columns": [
+                    {"name": f.name, "type": _TYPE_NAMES[f.type]} for f in sink.schema
+                ],
+                "derived_from": node.derivations[0].parent if node.derivations else None,
+            }
+        )
+        for d in node.derivations:
+            self._derivation(node, sink, d)
+        if self.progress is not None:
+            files = f"{len(sink.files)} files" if node.layout == "directory" else "1 file"
+            self.progress(
+                f"wrote {node.name} ({node.fmt}, {files}, {sink.rows:,} rows, {_human(nbytes)})"
+            )
+        for child in node.children:
+            self._close(child)
+
+    def _derivation(self, node: _Node, sink: _Sink, d: _Derivation) -> None:
+        rows = sink.rows
+        if not rows:
+            raise LakewardInternalError(f"derived dataset {node.name} came out empty")
+        if node.name in self.matches:
+            unchanged = self.matches[node.name]
+        else:
+            unchanged = rows - sum(node.perturbed)
+        ratio = unchanged / rows
+        if sink.schema is None:
+            raise LakewardInternalError(f"{node.name} has no schema")
+        column_map = d.column_map if d.column_map is not None else {c: c for c in sink.schema.names}
+        self.derivations.append(
+            {
+                "child": node.name,
+                "parent": d.parent,
+                "kind": d.kind,
+                "column_map": column_map,
+                "predicate": d.predicate,
+                "distinct": d.distinct,
+                "contained": unchanged == rows,
+                "expected_ratio": ratio,
+                "perturbed_rows": sum(node.perturbed),
+                "child_rows": rows,
+                "note": d.note,
+            }
+        )
+
+    def _decoy(self, decoy: _Decoy, stats: _Stats) -> None:
+        """Rows with the parent's schema and column ranges whose ids lie in the parent's gaps.
+
+        Two boundary rows carry every column's minimum and maximum (with the parent's smallest
+        and largest id), so min and max match the parent on every column; all other rows use
+        ids the parent never has, so they cannot occur in the parent.
+        """
+        node = decoy.node
+        n = stats.rows
+        schema: pa.Schema | None = None
+        ids = _IDS[decoy.parent]
+        node.derivations = [
+            _d(decoy.parent, "decoy",
+               note="same schema and per-column min/max as the parent, ids from the gaps of "
+                    "the parent's id set, other values re-sampled")
+        ]
+        self._open(node)
+        if node.sink is None or stats.first is None or stats.last is None:
+            raise LakewardInternalError(f"decoy parent {decoy.parent} has no rows")
+        bounds = _bounds(n, _parts(n, "file"))
+        low_row: dict[str, Any] = {}
+        high_row: dict[str, Any] = {}
+        for k, (lo, hi) in enumerate(bounds):
+            rng = self.ctx.rng(node.name, k)
+            j = np.arange(lo, min(hi, n - 1), dtype=np.int64)
+            j = j[rng.random(len(j)) < decoy.share]
+            table = _clip(decoy.gen(self.ctx, rng, j, ids.gap(j)), stats)
+            if schema is None:
+                schema = table.schema
+                low_row = {c: stats.lo[c].as_py() if c in stats.lo else None for c in schema.names}
+                high_row = {c: stats.hi[c].as_py() if c in stats.hi else None for c in schema.names}
+                id_col = schema.names[0]
+                if (low_row[id_col], high_row[id_col]) != (stats.first[id_col], stats.last[id_col]):
+                    raise LakewardInternalError(f"ids of {decoy.parent} are not ascending")
+            pieces = [table]
+            if k == 0:
+                pieces.insert(0, pa.Table.from_pylist([low_row], schema=schema))
+            if k == len(bounds) - 1:
+                pieces.append(pa.Table.from_pylist([high_row], schema=schema))
+            self._emit(node, pa.concat_tables(pieces), k)
+        # Only the two boundary rows share an id with the parent; count them if they match.
+        self.matches[node.name] = int(low_row == stats.first) + int(high_row == stats.last)
+        self._close(node)
+
+    def manifest(self, seed: int, size_mb: float) -> dict[str, Any]:
+        return {
+            "generator": "lakeward",
+            "version": MANIFEST_VERSION,
+            "seed": seed,
+            "size_mb": size_mb,
+            "datasets": sorted(self.datasets, key=lambda d: str(d["name"])),
+            "derivations": sorted(
+                self.derivations, key=lambda d: (str(d["child"]), str(d["parent"]), d["kind"])
+            ),
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Safe placement on disk
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Owned:
+    """What an earlier generation wrote, relative to the lake root."""
+
+    files: frozenset[str]
+    dataset_dirs: frozenset[str]
+    folders: frozenset[str]
+
+
+def _owned_paths(root: Path) -> _Owned:
+    """Read what a previous generation wrote under ``root`` from its manifest.
+
+    Raises:
+        InputError: ``root`` has no readable Lakeward manifest, or holds anything the manifest
+            does not account for.
+    """
+    manifest = root / MANIFEST_NAME
+    if not manifest.is_file():
+        raise InputError(
+            f"refusing to overwrite {root}: it is not empty and has no {MANIFEST_NAME}, so it "
+            "was not written by 'lakeward lake generate'; choose an empty directory or remove "
+            "its contents yourself"
+        )
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("generator") != "lakeward":
+            raise ValueError("not a lakeward manifest")
+        entries = [(str(d["path"]), str(d["layout"])) for d in data["datasets"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"refusing to overwrite {root}: {MANIFEST_NAME} cannot be read ({exc}); choose an "
+            "empty directory or remove its contents yourself"
+        ) from exc
+    files: set[str] = {MANIFEST_NAME}
+    dataset_dirs: set[str] = set()
+    folders: set[str] = set()
+    for rel, layout in entries:
+        parts = Path(rel).parts
+        if not parts or Path(rel).is_absolute() or any(p in ("..", ".", "") for p in parts):
+            raise InputError(
+                f"refusing to overwrite {root}: its manifest names an unexpected path ({rel!r}); "
+                "remove the directory yourself"
+            )
+        (dataset_dirs if layout == "directory" else files).add(Path(rel).as_posix())
+        for i in range(1, len(parts)):
+            folders.add(Path(*parts[:i]).as_posix())
+    unexpected: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for entry in [*dirnames, *filenames]:
+            rel_path = (Path(dirpath) / entry).relative_to(root)
+            rel = rel_path.as_posix()
+            in_dataset_dir = rel_path.parent.as_posix() in dataset_dirs
+            if rel in files or rel in folders or rel in dataset_dirs:
+                continue
+            if in_dataset_dir and entry.startswith("part-") and entry in filenames:
+                continue
+            unexpected.append(rel)
+    if unexpected:
+        listed = ", ".join(sorted(unexpected)[:5]) + (" ..." if len(unexpected) > 5 else "")
+        raise InputError(
+            f"refusing to overwrite {root}: it holds files a previous generation did not write "
+            f"({listed}); move them away or choose an empty directory"
+        )
+    return _Owned(frozenset(files), frozenset(dataset_dirs), frozenset(folders))
+
+
+def _remove_owned(root: Path, owned: _Owned) -> bool:
+    """Delete what a previous generation wrote under ``root``, then the emptied folders.
+
+    Returns:
+        True when ``root`` itself could be removed (nothing else was left in it).
+    """
+    for rel in owned.files:
+        path = root / rel
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+    for rel in owned.dataset_dirs:
+        path = root / rel
+        if path.is_dir() and not path.is_symlink():
+            for part in path.iterdir():
+                if part.name.startswith("part-") and part.is_file():
+                    part.unlink()
+    for rel in sorted(owned.dataset_dirs | owned.folders, key=lambda r: -len(Path(r).parts)):
+        try:
+            (root / rel).rmdir()
+        except OSError:
+            pass
+    try:
+        root.rmdir()
+    except OSError:
+        return False
+    return True
+
+
+def _check_target(root: Path, overwrite: bool) -> _Owned | None:
+    """Validate the output directory; return what may be removed when overwriting."""
+    if root.is_symlink():
+        raise InputError(f"{root} is a symbolic link; pass the directory it points to instead")
+    if not root.exists():
+        return None
+    if not root.is_dir():
+        raise InputError(
+            f"{root} is a file, not a directory; choose a directory path for the lake"
+        )
+    if not any(root.iterdir()):
+        return None
+    if not overwrite:
+        raise InputError(
+            f"{root} is not empty; pass --overwrite or choose an empty directory"
+        )
+    return _owned_paths(root)
+
+
+def _check_size(size_mb: float) -> float:
+    if isinstance(size_mb, bool) or not isinstance(size_mb, int | float):
+        raise InputError(f"size_mb must be a number of megabytes, got {size_mb!r}")
+    size = float(size_mb)
+    if not math.isfinite(size) or size <= 0:
+        raise InputError(
+            f"size_mb must be a positive, finite number of megabytes, got {size_mb!r}; "
+            "pass e.g. --size-mb 50"
+        )
+    if size > _MAX_SIZE_MB:
+        raise InputError(
+            f"size_mb={size_mb!r} is too large; pass at most {_MAX_SIZE_MB:,.0f} MB"
+        )
+    return size
+
+
+def generate_lake(
+    out: str | Path,
+    *,
+    seed: int = 7,
+    size_mb: float = 50.0,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> GeneratedLake:
+    """Generate a deterministic synthetic enterprise data lake with planted redundancy.
+
+    The lake is written into a temporary sibling of ``out`` and renamed into place at the end,
+    so ``out`` never holds a half-written lake. The manifest at ``out/_lakeward_manifest.json``
+    lists every dataset and every planted derivation with its exact containment ratio.
+
+    Args:
+        out: Directory for the lake. It must not exist, be empty, or (with ``overwrite``) hold
+            a lake written earlier by this function.
+        seed: Non-negative seed; the same seed and size give byte-identical files.
+        size_mb: Approximate total size of the data files in megabytes (within about 25%).
+        overwrite: Replace a lake generated earlier at ``out``. Only what that generation
+            wrote (as listed in its manifest) is removed; a directory holding anything else is
+            refused.
+        progress: Called with a short message after each dataset is written.
+
+    Returns:
+        A summary of what was written.
+
+    Raises:
+        InputError: ``size_mb`` is not a positive finite number, ``seed`` is negative, ``out``
+            is a file, or ``out`` is not empty and cannot be overwritten.
+    """
+    size = _check_size(size_mb)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    root = Path(out).expanduser().absolute()
+    owned = _check_target(root, overwrite)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = root.parent / f".{root.name}.lakeward-tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        ctx = _Ctx(seed=seed, scale=size / 50.0, n=_counts(size / 50.0))
+        builder = _Builder(tmp, ctx, progress)
+        builder.run()
+        manifest = builder.manifest(seed, size)
+        text = json.dumps(manifest, sort_keys=True, indent=2) + "\n"
+        (tmp / MANIFEST_NAME).write_text(text, encoding="utf-8")
+        _place(tmp, root, owned, progress)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    datasets = manifest["datasets"]
+    return GeneratedLake(
+        root=root,
+        manifest_path=root / MANIFEST_NAME,
+        datasets=len(datasets),
+        bytes=sum(int(d["bytes"]) for d in datasets),
+        derivations=len(manifest["derivations"]),
+    )
+
+
+def _place(
+    tmp: Path, root: Path, owned: _Owned | None, progress: Callable[[str], None] | None
+) -> None:
+    """Move the finished lake from ``tmp`` to ``root``, retiring an earlier lake if any."""
+    if owned is None:
+        if root.exists():
+            root.rmdir()  # empty, checked before generating
+        tmp.rename(root)
+        return
+    trash = root.parent / f".{root.name}.lakeward-old-{os.getpid()}-{secrets.token_hex(4)}"
+    root.rename(trash)
+    tmp.rename(root)
+    if not _remove_owned(trash, owned) and progress is not None:
+        progress(f"kept {trash}: it gained files during generation; remove it when done")
