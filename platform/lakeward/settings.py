@@ -14,7 +14,7 @@ unless their own settings point elsewhere.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -85,6 +85,11 @@ class SparkSettings(BaseSettings):
         "on public interfaces. Set to a routable address when executors run on other hosts.",
     )
     ui_enabled: bool = Field(default=False, description="Start the Spark web UI.")
+    log_level: Literal["OFF", "FATAL", "ERROR", "WARN", "INFO", "DEBUG"] = Field(
+        default="OFF",
+        description="Spark's own log level after start-up. OFF by default: Lakeward reports "
+        "every Spark failure itself, naming the dataset and file; set WARN to debug Spark.",
+    )
     connect_timeout_s: float = Field(
         default=5.0,
         gt=0,

@@ -127,7 +127,7 @@ def _build(settings: SparkSettings) -> SparkSession:
             "Check that Java 17+ is installed and the master is running."
         ) from exc
     if kind != "connect":
-        spark.sparkContext.setLogLevel("ERROR")
+        spark.sparkContext.setLogLevel(settings.log_level)
     return spark
 
 

@@ -140,20 +140,30 @@ def read_dataset(spark: SparkSession, spec: DatasetSpec, *, sniff_bytes: int = 1
     return reader.load(paths)
 
 
+_ERROR_CLASS = re.compile(r"\[([A-Z][A-Z0-9_.]+)\] ([^\n]*)")
+
+
 def _spark_failure(spec: DatasetSpec, exc: Exception) -> LakeError:
+    """Turn a JVM stack trace into one actionable line naming the dataset and file."""
     text = str(exc)
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    causes: list[str] = []
+    for match in _ERROR_CLASS.finditer(text):
+        cause = f"[{match.group(1)}] {match.group(2).split(' SQLSTATE')[0].strip()}"
+        if cause not in causes:
+            causes.append(cause)
+    if not causes:
+        causes = [next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)]
+    summary = causes[0] if len(causes) == 1 else f"{causes[0]} (cause: {causes[-1]})"
     where = _URI.search(text)
-    location = ""
-    if where:
-        uri = where.group(1)
-        location = f" in {uri.rsplit('/', 1)[-1]}"
+    location = f" in {where.group(1).rstrip('.,:').rsplit('/', 1)[-1]}" if where else ""
     hint = "Fix the file or remove it from the dataset."
-    if "MALFORMED" in text or "Malformed" in text:
-        hint = ("A row does not match the columns or types inferred from the files' heads "
-                "(e.g. a ragged CSV row or a value of another type). " + hint)
+    if "MALFORMED" in text or "CANNOT_PARSE" in text:
+        hint = (
+            "A row does not match the columns or types inferred from the files' heads "
+            "(e.g. a ragged CSV row or a value of another type). " + hint
+        )
     return DatasetMalformed(
-        f"Dataset {spec.name}: Spark could not read it{location}: {first[:300]}. {hint}",
+        f"Dataset {spec.name}: Spark could not read it{location}: {summary[:400]}. {hint}",
         dataset=spec.name,
     )
 
