@@ -94,7 +94,9 @@ def profile(root: str | None, names: tuple[str, ...], force: bool, principal: st
     from lakeward.errors import ProfileFailed
     from lakeward.lake import profile_datasets, register_lake
     from lakeward.settings import get_settings
+    from lakeward.spark import parse_master
 
+    parse_master(get_settings().spark.master)  # fail before touching the catalog
     catalog = Catalog.open()
     root = root or (get_settings().lake.root if not names else None)
     if root is not None:

@@ -275,7 +275,7 @@ def _warp(q: F64, start: str, end: str) -> npt.NDArray[np.datetime64]:
     cdf, t0 = _hour_cdf(start, end)
     hours = np.interp(q, cdf, np.arange(len(cdf), dtype=np.float64))
     secs = np.floor(hours * 3600.0).astype(np.int64)
-    return t0.astype("datetime64[s]") + secs.astype("timedelta64[s]")
+    return np.asarray(t0.astype("datetime64[s]") + secs.astype("timedelta64[s]"))
 
 
 def _share_before(ts: npt.NDArray[np.datetime64], start: str, end: str) -> F64:
@@ -300,7 +300,8 @@ def _money(x: F64) -> F64:
 def _skewed(rng: np.random.Generator, n: int, upper: I64 | int, power: float = 1.6) -> I64:
     """Indices in ``[0, upper)`` where low indices are more popular."""
     u = rng.random(n) ** power
-    return np.minimum((u * upper).astype(np.int64), np.maximum(np.asarray(upper) - 1, 0))
+    idx = np.minimum((u * upper).astype(np.int64), np.maximum(np.asarray(upper) - 1, 0))
+    return np.asarray(idx, dtype=np.int64)
 
 
 def _ages_to_dob(rng: np.random.Generator, n: int) -> npt.NDArray[np.datetime64]:
@@ -1280,7 +1281,9 @@ def _project(columns: Sequence[str]) -> _Transform:
     return lambda t, k: t.select(cols)
 
 
-def _select(mask: Callable[[pa.Table], pa.Array], columns: Sequence[str] | None = None) -> _Transform:
+def _select(
+    mask: Callable[[pa.Table], pa.Array], columns: Sequence[str] | None = None
+) -> _Transform:
     def run(t: pa.Table, k: int) -> pa.Table:
         out = t.filter(mask(t))
         return out.select(list(columns)) if columns is not None else out
