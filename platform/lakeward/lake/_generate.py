@@ -315,7 +315,7 @@ def _names(rng: np.random.Generator, n: int) -> tuple[I64, I64]:
 
 
 def _emails(
-    rng: np.random.Generator, first: I64, last: I64, domain: pa.Array | None = None
+    rng: np.random.Generator, first: I64, last: I64, domain: pa.Array | str | None = None
 ) -> pa.Array:
     """Emails derived from names: ``jane.doe42@gmail.com``, ``jdoe@…``, ``jane_doe@…``."""
     n = len(first)
@@ -385,7 +385,7 @@ def _cards(key: I64) -> tuple[pa.Array, pa.Array]:
     digits[amex, 1] = np.where(second[amex] % 2 == 0, 4, 7)
     digits[disc, 0:4] = [6, 0, 1, 1]
     long = ~amex
-    digits[long, 15] = _luhn_check(digits[long, :15])
+    digits[long, 15] = (_luhn_check(digits[long, :15]) + 1) % 10
     digits[amex, 14] = _luhn_check(digits[amex, :14])
     chars = _DIGITS[digits]
     chars[amex, 15] = "\0"
@@ -401,7 +401,6 @@ def _cards(key: I64) -> tuple[pa.Array, pa.Array]:
 @dataclass
 class _Ctx:
     seed: int
-    scale: float
     n: dict[str, int]
     product_price: F64 = field(default_factory=lambda: np.zeros(0))
     product_category: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -512,7 +511,7 @@ def _gen_employees(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa.
             "employee_id": pa.array(ids),
             "first_name": _take(_FIRST, first),
             "last_name": _take(_LAST, last),
-            "email": _emails(rng, first, last, pa.array([_COMPANY_DOMAIN] * n)),
+            "email": _emails(rng, first, last, _COMPANY_DOMAIN),
             "phone": _phones(rng, loc),
             "national_id": ssn,
             "date_of_birth": _date_array(dob),
@@ -1336,7 +1335,7 @@ class _Perturb:
         values[rows] = _money(new)
         if np.any(values[rows] == table.column(idx).to_numpy()[rows]):
             raise LakewardInternalError(f"perturbation of {self.name} left a cell unchanged")
-        self.node.perturbed.append(count)
+        self.node.perturbed.append(count + 1)
         return table.set_column(idx, self.column, pa.array(values, type=pa.float64()))
 
 
@@ -1968,11 +1967,16 @@ def generate_lake(
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
     root = Path(out).expanduser().absolute()
     owned = _check_target(root, overwrite)
-    root.parent.mkdir(parents=True, exist_ok=True)
     tmp = root.parent / f".{root.name}.lakeward-tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    tmp.mkdir()
     try:
-        ctx = _Ctx(seed=seed, scale=size / 50.0, n=_counts(size / 50.0))
+        root.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the lake next to {root} ({exc}); choose a writable directory path"
+        ) from exc
+    try:
+        ctx = _Ctx(seed=seed, n=_counts(size / 50.0))
         builder = _Builder(tmp, ctx, progress)
         builder.run()
         manifest = builder.manifest(seed, size)

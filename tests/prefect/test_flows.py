@@ -1,0 +1,80 @@
+"""The profile_lake flow against Prefect's real (temporary) API, with local Spark."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lakeward.catalog import Catalog, DatasetRepository
+
+pytestmark = [pytest.mark.prefect, pytest.mark.spark]
+
+
+def _artifact(key: str) -> Any:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def read() -> Any:
+        async with get_client() as client:
+            found = await client.read_latest_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
+            return found[0] if found else None
+
+    return asyncio.run(read())
+
+
+def test_profile_lake_flow_profiles_audits_and_publishes(
+    prefect_api: None, spark: Any, home: Path, small_lake: tuple[Path, dict]
+) -> None:
+    from lakeward.catalog import AuditLog
+    from lakeward.orchestration._flows import PROFILE_ARTIFACT_KEY, profile_lake
+
+    root, expected = small_lake
+    summary = profile_lake(str(root), principal="alice", purpose="catalog_maintenance")
+    assert summary["profiled"] == 3 and summary["failed"] == 0
+    assert summary["rows"] == sum(e["rows"] for e in expected.values())
+    artifact = _artifact(PROFILE_ARTIFACT_KEY)
+    assert artifact is not None and artifact.type == "table"
+    table = artifact.data if isinstance(artifact.data, list) else __import__("json").loads(artifact.data)
+    assert sorted(row["dataset"] for row in table) == sorted(expected)
+    assert {row["status"] for row in table} == {"profiled"}
+    catalog = Catalog.open()
+    with catalog.session() as s:
+        assert {d.name: d.rows for d in DatasetRepository(s).list()} == {
+            k: v["rows"] for k, v in expected.items()
+        }
+    records = AuditLog(catalog).tail(5)
+    assert records[-1].principal == "alice" and records[-1].purpose == "catalog_maintenance"
+    assert AuditLog(catalog).verify() is None
+    again = profile_lake(str(root), principal="alice")
+    assert again["unchanged"] == 3 and again["profiled"] == 0
+
+
+def test_flow_fails_after_publishing_when_a_dataset_is_bad(
+    prefect_api: None, spark: Any, home: Path, small_lake: tuple[Path, dict]
+) -> None:
+    from lakeward.errors import ProfileFailed
+    from lakeward.orchestration._flows import PROFILE_ARTIFACT_KEY, profile_lake
+
+    root, _ = small_lake
+    (root / "web" / "events.jsonl").write_text("{oops\n")
+    with pytest.raises(ProfileFailed) as info:
+        profile_lake(str(root))
+    assert list(info.value.errors) == ["web.events"]
+    artifact = _artifact(f"{PROFILE_ARTIFACT_KEY}-summary")
+    assert artifact is not None and "web.events" in artifact.data
+    with Catalog.open().session() as s:
+        names = {d.name: d.current_version for d in DatasetRepository(s).list()}
+    assert names == {"hr.employees": 1, "sales.orders": 1, "web.events": 0}
+
+
+def test_pipeline_requires_a_lake_root(prefect_api: None, home: Path) -> None:
+    from lakeward.errors import ConfigurationError
+    from lakeward.orchestration._flows import lakeward_pipeline
+
+    with pytest.raises(ConfigurationError, match="LAKEWARD_LAKE_ROOT"):
+        lakeward_pipeline()
