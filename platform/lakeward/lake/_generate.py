@@ -385,7 +385,7 @@ def _cards(key: I64) -> tuple[pa.Array, pa.Array]:
     digits[amex, 1] = np.where(second[amex] % 2 == 0, 4, 7)
     digits[disc, 0:4] = [6, 0, 1, 1]
     long = ~amex
-    digits[long, 15] = (_luhn_check(digits[long, :15]) + 1) % 10
+    digits[long, 15] = _luhn_check(digits[long, :15])
     digits[amex, 14] = _luhn_check(digits[amex, :14])
     chars = _DIGITS[digits]
     chars[amex, 15] = "\0"
@@ -1335,7 +1335,7 @@ class _Perturb:
         values[rows] = _money(new)
         if np.any(values[rows] == table.column(idx).to_numpy()[rows]):
             raise LakewardInternalError(f"perturbation of {self.name} left a cell unchanged")
-        self.node.perturbed.append(count + 1)
+        self.node.perturbed.append(count)
         return table.set_column(idx, self.column, pa.array(values, type=pa.float64()))
 
 
