@@ -87,16 +87,22 @@ def main() -> None:
         seconds, datasets, nbytes = lw
         rows.append((size, datasets, nbytes, seconds, base))
     print()
-    print(f"{'size':>8} {'datasets':>8} {'MB':>8} | {'lakeward s':>10} {'ds/s':>6} {'MB/s':>6} | "
-          f"{'baseline s':>10} {'ds/s':>6} {'MB/s':>6} | {'lakeward/baseline':>17}")
+    print(
+        f"{'size':>8} {'datasets':>8} {'MB':>8} | {'lakeward s':>10} {'ds/s':>6} {'MB/s':>6} | "
+        f"{'baseline s':>10} {'ds/s':>6} {'MB/s':>6} | {'lakeward/baseline':>17}"
+    )
     for size, datasets, nbytes, seconds, base in rows:
         mb = nbytes / 1e6
-        print(f"{size:>6g}MB {datasets:>8} {mb:>8.1f} | {seconds:>10.2f} {datasets / seconds:>6.2f} "
-              f"{mb / seconds:>6.1f} | {base:>10.2f} {datasets / base:>6.2f} {mb / base:>6.1f} | "
-              f"{seconds / base:>17.2f}")
+        print(
+            f"{size:>6g}MB {datasets:>8} {mb:>8.1f} | {seconds:>10.2f} {datasets / seconds:>6.2f} "
+            f"{mb / seconds:>6.1f} | {base:>10.2f} {datasets / base:>6.2f} {mb / base:>6.1f} | "
+            f"{seconds / base:>17.2f}"
+        )
     (s1, _, b1, t1, base1), (s2, _, b2, t2, base2) = rows
-    print(f"\ncost growth for {b2 / b1:.1f}x the bytes: lakeward {t2 / t1:.2f}x time, "
-          f"baseline {base2 / base1:.2f}x time")
+    print(
+        f"\ncost growth for {b2 / b1:.1f}x the bytes: lakeward {t2 / t1:.2f}x time, "
+        f"baseline {base2 / base1:.2f}x time"
+    )
 
 
 if __name__ == "__main__":

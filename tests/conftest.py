@@ -142,7 +142,9 @@ def write_small_lake(root: Path) -> dict[str, dict[str, object]]:
     with open(root / "web" / "events.jsonl", "w") as fh:
         for i in range(40):
             fh.write(
-                json.dumps({"event_id": i, "kind": "click" if i % 2 else "view", "day": "2024-02-01"})
+                json.dumps(
+                    {"event_id": i, "kind": "click" if i % 2 else "view", "day": "2024-02-01"}
+                )
                 + "\n"
             )
     return {

@@ -1,0 +1,27 @@
+"""Lakeward: a privacy-preserving data platform over a Spark data lake.
+
+Map of the package (each subpackage's docstring maps its own modules):
+
+- :mod:`lakeward.settings` — every setting (``LAKEWARD_*``), nested per room.
+- :mod:`lakeward.errors` — the one exception hierarchy and its CLI exit codes.
+- :mod:`lakeward.catalog` — the SQLAlchemy metadata catalog (SQLite or PostgreSQL),
+  Alembic migrations, repositories, the hash-chained audit log.
+- :mod:`lakeward.spark` — the one lazy SparkSession factory (local, standalone, Connect).
+- :mod:`lakeward.lake` — dataset discovery, file checks, one-pass profiling on Spark, the
+  sample-lake generator.
+- :mod:`lakeward.orchestration` — the only Prefect-aware package: flows and artifacts.
+- :mod:`lakeward.cli` — the ``lakeward`` command.
+
+Capabilities (dedup, glossary, tagging, dp, rag, he) and the policy layer arrive as their
+own subpackages; they meet in the catalog and the policy layer, never in each other.
+Nothing here starts a JVM or a server at import time.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("lakeward")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0+unknown"
+
+__all__ = ["__version__"]

@@ -242,15 +242,22 @@ def get_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         prefix = {
             cls.__name__: str(cls.model_config.get("env_prefix", ""))
-            for cls in (CatalogSettings, SparkSettings, LakeSettings, PolicySettings,
-                        OrchestrationSettings, Settings)
+            for cls in (
+                CatalogSettings,
+                SparkSettings,
+                LakeSettings,
+                PolicySettings,
+                OrchestrationSettings,
+                Settings,
+            )
         }.get(exc.title, "LAKEWARD_")
         problems = []
         for error in exc.errors():
             field = "_".join(str(part) for part in error["loc"] if not isinstance(part, int))
             problems.append(f"{prefix}{field.upper()}: {error['msg']} (got {error.get('input')!r})")
         raise ConfigurationError(
-            "Invalid Lakeward setting: " + "; ".join(problems)
+            "Invalid Lakeward setting: "
+            + "; ".join(problems)
             + ". Fix the environment variable (see `lakeward config show`).",
             setting=problems[0].split(":", 1)[0] if problems else None,
         ) from None

@@ -22,6 +22,7 @@ import re
 import socket
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakeward.errors import ConfigurationError, SparkUnavailable
@@ -37,6 +38,7 @@ _STANDALONE = re.compile(r"^spark://([\w.\-]+:\d{1,5})(,[\w.\-]+:\d{1,5})*$")
 _CONNECT = re.compile(r"^sc://([\w.\-]+)(:(\d{1,5}))?(/.*)?$")
 _K8S = re.compile(r"^k8s://https?://.+")
 
+_LOG4J_CONFIG = Path(__file__).with_name("_resources") / "log4j2.properties"
 _lock = threading.Lock()
 _session: SparkSession | None = None
 _session_master: str | None = None
@@ -111,7 +113,10 @@ def _build(settings: SparkSettings) -> SparkSession:
             "spark.driver.bindAddress": settings.bind_address,
             "spark.driver.memory": settings.driver_memory,
             "spark.sql.warehouse.dir": str(home / "spark" / "warehouse"),
-            "spark.driver.extraJavaOptions": f"-Dderby.system.home={home / 'spark' / 'derby'}",
+            "spark.driver.extraJavaOptions": (
+                f"-Dderby.system.home={home / 'spark' / 'derby'} "
+                f"-Dlog4j2.configurationFile={_LOG4J_CONFIG.as_uri()}"
+            ),
         }
         if settings.executor_memory:
             conf["spark.executor.memory"] = settings.executor_memory

@@ -24,16 +24,26 @@ def free_port() -> int:
 def script(name: str, *args: str, env: dict[str, str] | None = None, timeout: int = 180) -> str:
     result = subprocess.run(
         [str(REPO / "infra" / name), *args],
-        capture_output=True, text=True, timeout=timeout, env=env or os.environ.copy(), check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or os.environ.copy(),
+        check=False,
     )
     assert result.returncode == 0, f"{name} {args} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
 
 
-def lakeward(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:
+def lakeward(
+    *args: str, env: dict[str, str], timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BIN / "lakeward"), *args], capture_output=True, text=True, env=env,
-        timeout=timeout, check=False,
+        [str(BIN / "lakeward"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
     )
 
 

@@ -26,7 +26,11 @@ def test_cluster_profile_matches_local(spark_cluster: str, tmp_path: Path) -> No
     root = tmp_path / "lake"
     write_small_lake(root)
     base = {k: v for k, v in os.environ.items() if not k.startswith("LAKEWARD_")}
-    local_env = {**base, "LAKEWARD_HOME": str(tmp_path / "local"), "LAKEWARD_SPARK_MASTER": "local[2]"}
+    local_env = {
+        **base,
+        "LAKEWARD_HOME": str(tmp_path / "local"),
+        "LAKEWARD_SPARK_MASTER": "local[2]",
+    }
     cluster_env = {
         **base,
         "LAKEWARD_HOME": str(tmp_path / "cluster"),

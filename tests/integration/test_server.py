@@ -32,17 +32,39 @@ def test_scheduled_deployment_runs_on_a_real_server(tmp_path: Path) -> None:
         script("prefect-server.sh", "deploy", str(state), env=env)
         client_env = env | {"PREFECT_API_URL": api, "PREFECT_HOME": str(state / "home")}
         inspect = subprocess.run(
-            [str(BIN / "prefect"), "deployment", "inspect", "profile_lake/profile-lake-nightly", "--output", "json"],
-            capture_output=True, text=True, env=client_env, timeout=120, check=False,
+            [
+                str(BIN / "prefect"),
+                "deployment",
+                "inspect",
+                "profile_lake/profile-lake-nightly",
+                "--output",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            env=client_env,
+            timeout=120,
+            check=False,
         )
         assert inspect.returncode == 0, inspect.stderr
         deployment = json.loads(inspect.stdout)
         assert deployment["work_pool_name"] == "lakeward-process"
         assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 2 * * *"]
         run = subprocess.run(
-            [str(BIN / "prefect"), "deployment", "run", "profile_lake/profile-lake-nightly",
-             "--watch", "--watch-timeout", "240"],
-            capture_output=True, text=True, env=client_env, timeout=300, check=False,
+            [
+                str(BIN / "prefect"),
+                "deployment",
+                "run",
+                "profile_lake/profile-lake-nightly",
+                "--watch",
+                "--watch-timeout",
+                "240",
+            ],
+            capture_output=True,
+            text=True,
+            env=client_env,
+            timeout=300,
+            check=False,
         )
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
         assert "Completed" in run.stdout
@@ -51,17 +73,27 @@ def test_scheduled_deployment_runs_on_a_real_server(tmp_path: Path) -> None:
         rows = {d["name"]: d["rows"] for d in json.loads(listing.stdout)}
         assert rows == {k: v["rows"] for k, v in expected.items()}
         artifacts = subprocess.run(
-            [sys.executable, "-c", (
-                "import asyncio, json\n"
-                "from prefect.client.orchestration import get_client\n"
-                "from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey\n"
-                "async def main():\n"
-                "    async with get_client() as c:\n"
-                "        a = await c.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=['lakeward-profile-lake'])))\n"
-                "        print(json.dumps(a[0].data if a else None, default=str))\n"
-                "asyncio.run(main())\n"
-            )],
-            capture_output=True, text=True, env=client_env, timeout=120, check=False,
+            [
+                sys.executable,
+                "-c",
+                (
+                    "import asyncio, json\n"
+                    "from prefect.client.orchestration import get_client\n"
+                    "from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey\n"
+                    "async def main():\n"
+                    "    async with get_client() as c:\n"
+                    "        key = ArtifactFilterKey(any_=['lakeward-profile-lake'])\n"
+                    "        f = ArtifactFilter(key=key)\n"
+                    "        a = await c.read_latest_artifacts(artifact_filter=f)\n"
+                    "        print(json.dumps(a[0].data if a else None, default=str))\n"
+                    "asyncio.run(main())\n"
+                ),
+            ],
+            capture_output=True,
+            text=True,
+            env=client_env,
+            timeout=120,
+            check=False,
         )
         assert artifacts.returncode == 0, artifacts.stderr
         data = json.loads(artifacts.stdout)

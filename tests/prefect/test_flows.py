@@ -39,7 +39,11 @@ def test_profile_lake_flow_profiles_audits_and_publishes(
     assert summary["rows"] == sum(e["rows"] for e in expected.values())
     artifact = _artifact(PROFILE_ARTIFACT_KEY)
     assert artifact is not None and artifact.type == "table"
-    table = artifact.data if isinstance(artifact.data, list) else __import__("json").loads(artifact.data)
+    table = (
+        artifact.data
+        if isinstance(artifact.data, list)
+        else __import__("json").loads(artifact.data)
+    )
     assert sorted(row["dataset"] for row in table) == sorted(expected)
     assert {row["status"] for row in table} == {"profiled"}
     catalog = Catalog.open()

@@ -66,7 +66,9 @@ def test_nonexistent_root(home: Path, tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_unknown_spark_master_changes_nothing(
-    home: Path, small_lake: tuple[Path, dict], capsys: pytest.CaptureFixture[str],
+    home: Path,
+    small_lake: tuple[Path, dict],
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     root, _ = small_lake
@@ -78,7 +80,9 @@ def test_unknown_spark_master_changes_nothing(
     assert code == 0 and json.loads(out) == []
 
 
-def test_unreachable_postgres(home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_postgres(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

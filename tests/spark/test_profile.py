@@ -77,7 +77,11 @@ def test_fingerprint_ignores_order_layout_and_format_but_not_content(
 ) -> None:
     import pyarrow.csv as pacsv
 
-    rows = {"id": list(range(50)), "name": [f"n{i}" for i in range(50)], "x": [i / 4 for i in range(50)]}
+    rows = {
+        "id": list(range(50)),
+        "name": [f"n{i}" for i in range(50)],
+        "x": [i / 4 for i in range(50)],
+    }
     base = pa.table(rows)
     (tmp_path / "a").mkdir()
     pq.write_table(base, tmp_path / "a" / "one.parquet")
@@ -112,15 +116,22 @@ def test_bad_datasets_are_reported_and_leave_their_catalog_entry_unchanged(
     part.write_bytes(part.read_bytes()[:200])
     # 3. A JSON value of another type further into the file.
     with open(root / "web" / "events.jsonl", "a") as fh:
-        fh.writelines(json.dumps({"event_id": 100 + i, "kind": "view", "day": "2024-02-02"}) + "\n" for i in range(200))
-        fh.write(json.dumps({"event_id": "not-a-number", "kind": "view", "day": "2024-02-02"}) + "\n")
+        fh.writelines(
+            json.dumps({"event_id": 100 + i, "kind": "view", "day": "2024-02-02"}) + "\n"
+            for i in range(200)
+        )
+        fh.write(
+            json.dumps({"event_id": "not-a-number", "kind": "view", "day": "2024-02-02"}) + "\n"
+        )
     # 4. A new healthy dataset is still profiled.
     pq.write_table(pa.table({"k": [1, 2]}), root / "ok.parquet")
     report = profile_datasets(catalog, root=root)
     assert set(report.errors) == {"hr.employees", "sales.orders", "web.events"}
     assert [o.name for o in report.by_status("profiled")] == ["ok"]
     assert "part-00002.parquet" in report.errors["sales.orders"]
-    assert "Malformed" in report.errors["hr.employees"] or "MALFORMED" in report.errors["hr.employees"]
+    assert (
+        "Malformed" in report.errors["hr.employees"] or "MALFORMED" in report.errors["hr.employees"]
+    )
     assert "web.events" in report.errors["web.events"]
     after = {d["name"]: d for d in _catalog_state(catalog)}
     for name in ("hr.employees", "sales.orders", "web.events"):
@@ -133,8 +144,14 @@ def test_type_change_between_part_files_fails_that_dataset_only(
 ) -> None:
     root, _ = small_lake
     pq.write_table(
-        pa.table({"order_id": pa.array(["x"]), "amount": [1.0], "status": ["paid"],
-                  "order_ts": pa.array([None], pa.timestamp("us"))}),
+        pa.table(
+            {
+                "order_id": pa.array(["x"]),
+                "amount": [1.0],
+                "status": ["paid"],
+                "order_ts": pa.array([None], pa.timestamp("us")),
+            }
+        ),
         root / "sales" / "orders" / "part-00003.parquet",
     )
     report = profile_datasets(catalog, root=root)
@@ -144,14 +161,18 @@ def test_type_change_between_part_files_fails_that_dataset_only(
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_permission_denied_file(spark: Any, catalog: Catalog, small_lake: tuple[Path, dict]) -> None:
+def test_permission_denied_file(
+    spark: Any, catalog: Catalog, small_lake: tuple[Path, dict]
+) -> None:
     root, _ = small_lake
     (root / "hr" / "employees.csv").chmod(0)
     report = profile_datasets(catalog, root=root)
     assert "permission denied" in report.errors["hr.employees"]
 
 
-def test_vanished_dataset_is_reported(spark: Any, catalog: Catalog, small_lake: tuple[Path, dict]) -> None:
+def test_vanished_dataset_is_reported(
+    spark: Any, catalog: Catalog, small_lake: tuple[Path, dict]
+) -> None:
     root, _ = small_lake
     register_lake(catalog, root)
     shutil.rmtree(root / "web")

@@ -31,7 +31,10 @@ def test_describe_lists_every_field_with_description_env_and_redaction(
     monkeypatch.setenv("LAKEWARD_LAKE_SECRET", "hunter2")
     s = get_settings()
     rows = s.describe()
-    fields = sum(len(type(getattr(s, n)).model_fields) for n in ("catalog", "spark", "lake", "policy", "orchestration"))
+    fields = sum(
+        len(type(getattr(s, n)).model_fields)
+        for n in ("catalog", "spark", "lake", "policy", "orchestration")
+    )
     assert len(rows) == fields + 1
     for row in rows:
         assert row["description"], row

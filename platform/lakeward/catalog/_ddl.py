@@ -14,7 +14,10 @@ from lakeward.catalog._models import Base
 
 __all__ = ["render_ddl"]
 
-_DIALECTS = {"sqlite": sqlite.dialect(), "postgresql": postgresql.dialect()}
+_DIALECTS = {
+    "sqlite": sqlite.dialect(),
+    "postgresql": postgresql.dialect(),  # type: ignore[no-untyped-call]
+}
 
 
 def render_ddl(dialect: str) -> str:

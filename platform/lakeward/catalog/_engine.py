@@ -50,7 +50,9 @@ def _parse_url(url: str) -> URL:
     return parsed
 
 
-def create_catalog_engine(url: str, *, connect_timeout_s: float = 10.0, echo: bool = False) -> Engine:
+def create_catalog_engine(
+    url: str, *, connect_timeout_s: float = 10.0, echo: bool = False
+) -> Engine:
     """Create an engine for ``url`` with Lakeward's per-dialect defaults.
 
     Raises:
@@ -130,7 +132,9 @@ class Catalog:
         settings = get_settings()
         url = url or settings.catalog_url
         timeout = connect_timeout_s or settings.catalog.connect_timeout_s
-        catalog = cls(create_catalog_engine(url, connect_timeout_s=timeout, echo=settings.catalog.echo))
+        catalog = cls(
+            create_catalog_engine(url, connect_timeout_s=timeout, echo=settings.catalog.echo)
+        )
         catalog.ping()
         if migrate:
             catalog.upgrade()

@@ -19,7 +19,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from lakeward.catalog._engine import Catalog, write_lock
-from lakeward.catalog._models import AuditRecord, ColumnProfile, Dataset, DatasetVersion, Tag, utcnow
+from lakeward.catalog._models import (
+    AuditRecord,
+    ColumnProfile,
+    Dataset,
+    DatasetVersion,
+    Tag,
+    utcnow,
+)
 from lakeward.errors import InputError, NotFound
 
 __all__ = [
@@ -224,7 +231,9 @@ class TagRepository:
         if not 0.0 <= confidence <= 1.0:
             raise InputError(f"Tag confidence must be in [0, 1], got {confidence}.")
         tag = self.session.scalar(
-            select(Tag).where(Tag.dataset_id == dataset.id, Tag.column_name == column, Tag.name == name)
+            select(Tag).where(
+                Tag.dataset_id == dataset.id, Tag.column_name == column, Tag.name == name
+            )
         )
         if tag is None:
             tag = Tag(dataset_id=dataset.id, column_name=column, name=name, created_at=utcnow())
@@ -246,7 +255,9 @@ class TagRepository:
     def remove(self, dataset: Dataset, name: str, *, column: str = "") -> bool:
         """Remove a tag; returns whether it existed."""
         tag = self.session.scalar(
-            select(Tag).where(Tag.dataset_id == dataset.id, Tag.column_name == column, Tag.name == name)
+            select(Tag).where(
+                Tag.dataset_id == dataset.id, Tag.column_name == column, Tag.name == name
+            )
         )
         if tag is None:
             return False
@@ -370,7 +381,9 @@ def _typed(value: str | None, type_name: str) -> Any:
     return value
 
 
-def dataset_summary(repo: DatasetRepository, dataset: Dataset, *, with_tags: bool = False) -> dict[str, Any]:
+def dataset_summary(
+    repo: DatasetRepository, dataset: Dataset, *, with_tags: bool = False
+) -> dict[str, Any]:
     """The public JSON shape of a dataset (``lakeward catalog ls/show --json``)."""
     version = repo.current_version(dataset)
     columns = []
@@ -404,7 +417,12 @@ def dataset_summary(repo: DatasetRepository, dataset: Dataset, *, with_tags: boo
     }
     if with_tags:
         summary["tags"] = [
-            {"name": t.name, "column": t.column_name or None, "source": t.source, "confidence": t.confidence}
+            {
+                "name": t.name,
+                "column": t.column_name or None,
+                "source": t.source,
+                "confidence": t.confidence,
+            }
             for t in TagRepository(repo.session).for_dataset(dataset)
         ]
     return summary

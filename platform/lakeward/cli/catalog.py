@@ -19,7 +19,9 @@ def _size(n: int | None) -> str:
 
 
 @catalog.command("ls")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON: a list of datasets with columns.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON: a list of datasets with columns."
+)
 def ls(as_json: bool) -> None:
     """List registered datasets with their statistics."""
     from lakeward.catalog import Catalog, DatasetRepository, dataset_summary
@@ -33,7 +35,15 @@ def ls(as_json: bool) -> None:
     table(
         ["name", "format", "version", "rows", "size", "columns", "uri"],
         [
-            [d["name"], d["format"], d["version"], d["rows"], _size(d["bytes"]), len(d["columns"]), d["uri"]]
+            [
+                d["name"],
+                d["format"],
+                d["version"],
+                d["rows"],
+                _size(d["bytes"]),
+                len(d["columns"]),
+                d["uri"],
+            ]
             for d in datasets
         ],
     )
@@ -75,13 +85,22 @@ def show(name: str, as_json: bool) -> None:
     )
     table(
         ["column", "type", "min", "max", "nulls", "distinct"],
-        [[c["name"], c["type"], c["min"], c["max"], c["nulls"], c["distinct"]] for c in summary["columns"]],
+        [
+            [c["name"], c["type"], c["min"], c["max"], c["nulls"], c["distinct"]]
+            for c in summary["columns"]
+        ],
     )
     if summary["tags"]:
-        table(["tag", "column", "source", "confidence"], [[t["name"], t["column"], t["source"], t["confidence"]] for t in summary["tags"]])
+        table(
+            ["tag", "column", "source", "confidence"],
+            [[t["name"], t["column"], t["source"], t["confidence"]] for t in summary["tags"]],
+        )
     table(
         ["version", "rows", "size", "profiled_at", "by"],
-        [[v["version"], v["rows"], _size(v["bytes"]), v["profiled_at"], v["profiled_by"]] for v in summary["versions"]],
+        [
+            [v["version"], v["rows"], _size(v["bytes"]), v["profiled_at"], v["profiled_by"]]
+            for v in summary["versions"]
+        ],
     )
 
 
@@ -101,4 +120,6 @@ def upgrade() -> None:
 
     cat = Catalog.open(migrate=False)
     cat.upgrade()
-    click.echo(f"catalog at {cat.engine.url.render_as_string(hide_password=True)} is up to date", err=True)
+    click.echo(
+        f"catalog at {cat.engine.url.render_as_string(hide_password=True)} is up to date", err=True
+    )

@@ -22,4 +22,7 @@ def show(as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    table(["setting", "value", "env", "description"], [[r["setting"], r["value"], r["env"], r["description"]] for r in rows])
+    table(
+        ["setting", "value", "env", "description"],
+        [[r["setting"], r["value"], r["env"], r["description"]] for r in rows],
+    )

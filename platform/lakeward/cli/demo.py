@@ -41,8 +41,11 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
     else:
         err.print(f"[1/3] generating a {size_mb:g} MB sample lake at {root} ...", highlight=False)
         generate_lake(root, seed=seed, size_mb=size_mb, overwrite=root.exists())
-    err.print("[2/3] profiling it on Spark through the profile_lake flow "
-              "(Prefect starts a temporary API first) ...", highlight=False)
+    err.print(
+        "[2/3] profiling it on Spark through the profile_lake flow "
+        "(Prefect starts a temporary API first) ...",
+        highlight=False,
+    )
     from lakeward.orchestration._flows import profile_lake
 
     summary = profile_lake(str(root), principal="demo-user", purpose="catalog_maintenance")
@@ -52,11 +55,15 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
         return
     table(
         ["dataset", "status", "version", "rows", "columns", "seconds"],
-        [[d["name"], d["status"], d["version"], d["rows"], d["columns"], f"{d['seconds']:.2f}"] for d in summary["datasets"]],
+        [
+            [d["name"], d["status"], d["version"], d["rows"], d["columns"], f"{d['seconds']:.2f}"]
+            for d in summary["datasets"]
+        ],
     )
     click.echo(
-        f"\n{summary['profiled']} profiled, {summary['unchanged']} unchanged, {summary['failed']} failed: "
-        f"{summary['rows']:,} rows, {summary['bytes'] / 1e6:.1f} MB in {summary['seconds']:.1f} s.\n"
+        f"\n{summary['profiled']} profiled, {summary['unchanged']} unchanged, "
+        f"{summary['failed']} failed: {summary['rows']:,} rows, "
+        f"{summary['bytes'] / 1e6:.1f} MB in {summary['seconds']:.1f} s.\n"
         f"Catalog: {settings.catalog_url}\n"
         f"Next: `lakeward catalog ls`, `lakeward catalog show <dataset>`, "
         f"`lakeward lake profile` (re-profiles only changed datasets)."

@@ -15,9 +15,19 @@ def lake() -> None:
 
 
 @lake.command("generate")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=True), help="Directory to write the lake into.")
-@click.option("--seed", default=7, show_default=True, type=int, help="Random seed (same seed, same bytes).")
-@click.option("--size-mb", default=50.0, show_default=True, type=float, help="Approximate lake size in MB.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=True),
+    help="Directory to write the lake into.",
+)
+@click.option(
+    "--seed", default=7, show_default=True, type=int, help="Random seed (same seed, same bytes)."
+)
+@click.option(
+    "--size-mb", default=50.0, show_default=True, type=float, help="Approximate lake size in MB."
+)
 @click.option("--overwrite", is_flag=True, help="Replace a lake this command generated before.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def generate(out_dir: str, seed: int, size_mb: float, overwrite: bool, as_json: bool) -> None:
@@ -26,10 +36,13 @@ def generate(out_dir: str, seed: int, size_mb: float, overwrite: bool, as_json: 
 
     quiet = as_json or not err.is_terminal
     lake_info = generate_lake(
-        out_dir, seed=seed, size_mb=size_mb, overwrite=overwrite,
+        out_dir,
+        seed=seed,
+        size_mb=size_mb,
+        overwrite=overwrite,
         progress=None if quiet else (lambda msg: err.print(f"  {msg}", highlight=False)),
     )
-    result = {
+    result: dict[str, Any] = {
         "root": str(lake_info.root),
         "manifest": str(lake_info.manifest_path),
         "datasets": lake_info.datasets,
@@ -81,10 +94,24 @@ def _print_report(data: dict[str, Any]) -> None:
 @click.argument("root", required=False)
 @click.option("--dataset", "names", multiple=True, help="Profile only this dataset (repeatable).")
 @click.option("--force", is_flag=True, help="Profile even datasets whose files did not change.")
-@click.option("--principal", default="local-user", show_default=True, help="Who runs the profile (audited).")
-@click.option("--purpose", default="catalog_maintenance", show_default=True, help="Declared purpose (audited).")
+@click.option(
+    "--principal", default="local-user", show_default=True, help="Who runs the profile (audited)."
+)
+@click.option(
+    "--purpose",
+    default="catalog_maintenance",
+    show_default=True,
+    help="Declared purpose (audited).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def profile(root: str | None, names: tuple[str, ...], force: bool, principal: str, purpose: str, as_json: bool) -> None:
+def profile(
+    root: str | None,
+    names: tuple[str, ...],
+    force: bool,
+    principal: str,
+    purpose: str,
+    as_json: bool,
+) -> None:
     """Profile datasets on Spark: those under ROOT (registering it), the --dataset ones, or all.
 
     Exits 2 when any dataset failed; the others are profiled and each failure is listed

@@ -156,8 +156,10 @@ def _hidden(name: str) -> bool:
     return name.startswith(("_", ".")) or name.endswith(".crc")
 
 
-def _walk_local(root: LakeRoot, below: str = "") -> dict[str, tuple[list[DataFile], list[str], bool]]:
-    """dir relpath → (data files, subdir names, has _SUCCESS)."""
+def _walk_local(
+    root: LakeRoot, below: str = ""
+) -> dict[str, tuple[list[DataFile], list[str], bool]]:
+    """Dir relpath → (data files, subdir names, has _SUCCESS)."""
     tree: dict[str, tuple[list[DataFile], list[str], bool]] = {}
     start = os.path.join(root.path, below) if below else root.path
     for dirpath, dirnames, filenames in os.walk(start, followlinks=True):
@@ -181,7 +183,9 @@ def _walk_local(root: LakeRoot, below: str = "") -> dict[str, tuple[list[DataFil
     return tree
 
 
-def _walk_remote(root: LakeRoot, below: str = "") -> dict[str, tuple[list[DataFile], list[str], bool]]:
+def _walk_remote(
+    root: LakeRoot, below: str = ""
+) -> dict[str, tuple[list[DataFile], list[str], bool]]:
     import pyarrow.fs as pafs
 
     fs, _ = pafs.FileSystem.from_uri(root.uri)
@@ -201,7 +205,10 @@ def _walk_remote(root: LakeRoot, below: str = "") -> dict[str, tuple[list[DataFi
             success.add(parent)
         elif not _hidden(name) and _data_format(name):
             tree[parent][0].append(DataFile(info.path, rel, info.size or 0, info.mtime_ns or 0))
-    return {k: (sorted(v[0], key=lambda f: f.relpath), sorted(v[1]), k in success) for k, v in tree.items()}
+    return {
+        k: (sorted(v[0], key=lambda f: f.relpath), sorted(v[1]), k in success)
+        for k, v in tree.items()
+    }
 
 
 def _is_part_dir(files: list[DataFile], subdirs: list[str], has_success: bool) -> bool:
@@ -227,12 +234,18 @@ def discover(root: str | os.PathLike[str] | LakeRoot) -> list[DatasetSpec]:
     specs: list[DatasetSpec] = []
     for rel_dir in sorted(tree):
         files, subdirs, has_success = tree[rel_dir]
-        if any(rel_dir.startswith(s.relpath + "/") or rel_dir == s.relpath for s in specs if s.layout == "directory"):
+        if any(
+            rel_dir.startswith(s.relpath + "/") or rel_dir == s.relpath
+            for s in specs
+            if s.layout == "directory"
+        ):
             continue
         if rel_dir and _is_part_dir(files, subdirs, has_success):
             fmt = _data_format(files[0].relpath)
             assert fmt is not None
-            specs.append(DatasetSpec(rel_dir.replace("/", "."), rel_dir, fmt, "directory", lake, files))
+            specs.append(
+                DatasetSpec(rel_dir.replace("/", "."), rel_dir, fmt, "directory", lake, files)
+            )
             continue
         for f in files:
             fmt = _data_format(f.relpath)

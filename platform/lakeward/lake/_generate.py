@@ -144,8 +144,32 @@ _LETTERS = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"), dtype="<U1")
 _HEX = np.array(list("0123456789abcdef"), dtype="<U1")
 
 _DIURNAL = np.array(
-    [0.25, 0.15, 0.1, 0.08, 0.08, 0.12, 0.3, 0.55, 0.8, 0.95, 1.0, 1.05,
-     1.1, 1.05, 1.0, 0.95, 0.95, 1.0, 1.1, 1.2, 1.15, 0.95, 0.7, 0.45]
+    [
+        0.25,
+        0.15,
+        0.1,
+        0.08,
+        0.08,
+        0.12,
+        0.3,
+        0.55,
+        0.8,
+        0.95,
+        1.0,
+        1.05,
+        1.1,
+        1.05,
+        1.0,
+        0.95,
+        0.95,
+        1.0,
+        1.1,
+        1.2,
+        1.15,
+        0.95,
+        0.7,
+        0.45,
+    ]
 )
 _WEEKDAY = np.array([0.95, 0.95, 1.0, 1.0, 1.1, 1.25, 1.15])
 _MONTHLY = np.array([0.85, 0.8, 0.9, 0.92, 0.95, 0.95, 0.93, 0.97, 0.95, 1.0, 1.3, 1.5])
@@ -497,13 +521,37 @@ def _gen_employees(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa.
     top = max(1, total // 50)
     manager_j = np.minimum((rng.random(n) ** 2 * np.minimum(j, total)).astype(np.int64), j)
     title = rng.integers(0, len(nm.JOB_TITLES), n)
-    level = np.array([1.0, 1.3, 1.5, 1.9, 2.6, 1.6, 2.0, 1.8, 1.3, 0.6, 0.75, 1.1, 1.2, 0.85,
-                      1.4, 1.9, 2.3, 1.0, 1.0])[title]
+    level = np.array(
+        [
+            1.0,
+            1.3,
+            1.5,
+            1.9,
+            2.6,
+            1.6,
+            2.0,
+            1.8,
+            1.3,
+            0.6,
+            0.75,
+            1.1,
+            1.2,
+            0.85,
+            1.4,
+            1.9,
+            2.3,
+            1.0,
+            1.0,
+        ]
+    )[title]
     salary = _money(np.exp(rng.normal(math.log(68_000.0), 0.25, n)) * level)
     area = rng.integers(1, 900, n)
     area[area == 666] = 667
     ssn = _join(
-        _int_str(area, 3), "-", _int_str(rng.integers(1, 100, n), 2), "-",
+        _int_str(area, 3),
+        "-",
+        _int_str(rng.integers(1, 100, n), 2),
+        "-",
         _int_str(rng.integers(1, 10_000, n), 4),
     )
     return pa.table(
@@ -567,8 +615,10 @@ def _gen_products(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa.T
     price = np.maximum(np.round(np.exp(rng.normal(mu[cat], 0.75))) - 0.01, 0.99)
     codes = _strs([c[:3].upper() for c in nm.CATEGORIES])
     name = _join(
-        _take(_strs(nm.ADJECTIVES), rng.integers(0, len(nm.ADJECTIVES), n)), " ",
-        _take(_strs(nm.MATERIALS), rng.integers(0, len(nm.MATERIALS), n)), " ",
+        _take(_strs(nm.ADJECTIVES), rng.integers(0, len(nm.ADJECTIVES), n)),
+        " ",
+        _take(_strs(nm.MATERIALS), rng.integers(0, len(nm.MATERIALS), n)),
+        " ",
         _take(_strs(nm.PRODUCT_NOUNS), rng.integers(0, len(nm.PRODUCT_NOUNS), n)),
     )
     launched = np.datetime64("2015-01-01") + rng.integers(0, 3650, n).astype("timedelta64[D]")
@@ -668,8 +718,9 @@ def _gen_physicians(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa
 
 def _gen_campaigns(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa.Table:
     n = len(ids)
-    season = _strs(["Winter Sale", "Spring", "Summer", "Back to School", "Fall", "Black Friday",
-                     "Holiday"])
+    season = _strs(
+        ["Winter Sale", "Spring", "Summer", "Back to School", "Fall", "Black Friday", "Holiday"]
+    )
     channel_names = ["email", "social", "search", "display", "affiliate"]
     channel = _take(_strs(channel_names), rng.integers(0, len(channel_names), n))
     start = np.datetime64("2022-01-01") + rng.integers(0, 1050, n).astype("timedelta64[D]")
@@ -687,8 +738,10 @@ def _gen_campaigns(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa.
             "start_date": _date_array(start),
             "end_date": _date_array(end),
             "budget": _money(np.round(rng.lognormal(10.0, 0.8, n), -2)),
-            "target_country": _take(_strs(["US", "CA", "GB", "DE", "FR", "NL", "AU"]),
-                                    _pick(rng, n, [0.5, 0.1, 0.1, 0.1, 0.08, 0.06, 0.06])),
+            "target_country": _take(
+                _strs(["US", "CA", "GB", "DE", "FR", "NL", "AU"]),
+                _pick(rng, n, [0.5, 0.1, 0.1, 0.1, 0.08, 0.06, 0.06]),
+            ),
             "is_active": end >= _REF_DAY,
         }
     )
@@ -837,8 +890,18 @@ def _gen_ledger(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa.Tab
     amount = _money(rng.lognormal(6.0, 1.6, n))
     is_debit = rng.random(n) < 0.5
     ts = _warp((j + rng.random(n)) / ctx.n["finance.ledger_entries"], "2022-01-01", "2025-01-01")
-    memo = _strs(["Monthly accrual", "Vendor invoice", "Customer receipt", "Payroll posting",
-                  "Inventory adjustment", "Depreciation", "Intercompany transfer", "Refund"])
+    memo = _strs(
+        [
+            "Monthly accrual",
+            "Vendor invoice",
+            "Customer receipt",
+            "Payroll posting",
+            "Inventory adjustment",
+            "Depreciation",
+            "Intercompany transfer",
+            "Refund",
+        ]
+    )
     return pa.table(
         {
             "entry_id": pa.array(ids),
@@ -994,8 +1057,10 @@ def _chunk_orders(ctx: _Ctx, k: int, lo: int, hi: int) -> dict[str, pa.Table]:
 
 
 _VISIT_TYPES = ("office", "telehealth", "urgent_care", "emergency", "inpatient")
-_DIAG_P = np.array([5, 2, 1.5, 9, 8, 4, 7, 5, 5, 4, 6, 3, 3, 9, 4, 4, 2, 2, 2, 3, 2, 3, 2,
-                    3, 1, 3], dtype=np.float64)
+_DIAG_P = np.array(
+    [5, 2, 1.5, 9, 8, 4, 7, 5, 5, 4, 6, 3, 3, 9, 4, 4, 2, 2, 2, 3, 2, 3, 2, 3, 1, 3],
+    dtype=np.float64,
+)
 
 
 def _chunk_visits(ctx: _Ctx, k: int, lo: int, hi: int) -> dict[str, pa.Table]:
@@ -1027,12 +1092,58 @@ def _chunk_visits(ctx: _Ctx, k: int, lo: int, hi: int) -> dict[str, pa.Table]:
     }
 
 
-_EVENT_TYPES = ("page_view", "product_view", "add_to_cart", "search", "checkout", "purchase",
-                "login")
-_REFERRERS = ("https://www.google.com/", "https://www.bing.com/", "https://www.facebook.com/",
-              "https://t.co/", "https://www.instagram.com/", "https://duckduckgo.com/")
-_FIRST_OCTETS = np.array([23, 24, 45, 50, 64, 66, 67, 68, 71, 73, 76, 81, 82, 84, 86, 88, 90,
-                          92, 98, 99, 104, 107, 108, 173, 174, 184, 185, 203, 212, 213, 217])
+_EVENT_TYPES = (
+    "page_view",
+    "product_view",
+    "add_to_cart",
+    "search",
+    "checkout",
+    "purchase",
+    "login",
+)
+_REFERRERS = (
+    "https://www.google.com/",
+    "https://www.bing.com/",
+    "https://www.facebook.com/",
+    "https://t.co/",
+    "https://www.instagram.com/",
+    "https://duckduckgo.com/",
+)
+_FIRST_OCTETS = np.array(
+    [
+        23,
+        24,
+        45,
+        50,
+        64,
+        66,
+        67,
+        68,
+        71,
+        73,
+        76,
+        81,
+        82,
+        84,
+        86,
+        88,
+        90,
+        92,
+        98,
+        99,
+        104,
+        107,
+        108,
+        173,
+        174,
+        184,
+        185,
+        203,
+        212,
+        213,
+        217,
+    ]
+)
 _SITE = "https://www.meridianmart.com"
 
 
@@ -1054,17 +1165,29 @@ def _chunk_web(ctx: _Ctx, k: int, lo: int, hi: int) -> dict[str, pa.Table]:
     gaps[pos == 0] = 0
     elapsed = np.cumsum(gaps)
     elapsed -= np.repeat(elapsed[starts], lengths)
-    ts = np.minimum(np.repeat(session_start, lengths) + elapsed.astype("timedelta64[s]"),
-                    _END - np.timedelta64(1, "s"))
+    ts = np.minimum(
+        np.repeat(session_start, lengths) + elapsed.astype("timedelta64[s]"),
+        _END - np.timedelta64(1, "s"),
+    )
 
     logged_in = rng.random(sessions) < 0.45
     customer = ctx.ids("sales.customers", _skewed(rng, sessions, ctx.n["sales.customers"]))
     agent = _pick(rng, sessions, [0.3, 0.14, 0.22, 0.16, 0.07, 0.03, 0.04, 0.03, 0.01])
-    octets = [_FIRST_OCTETS[rng.integers(0, len(_FIRST_OCTETS), sessions)],
-              rng.integers(0, 256, sessions), rng.integers(0, 256, sessions),
-              rng.integers(1, 255, sessions)]
-    ip = _join(_int_str(octets[0]), ".", _int_str(octets[1]), ".", _int_str(octets[2]), ".",
-               _int_str(octets[3]))
+    octets = [
+        _FIRST_OCTETS[rng.integers(0, len(_FIRST_OCTETS), sessions)],
+        rng.integers(0, 256, sessions),
+        rng.integers(0, 256, sessions),
+        rng.integers(1, 255, sessions),
+    ]
+    ip = _join(
+        _int_str(octets[0]),
+        ".",
+        _int_str(octets[1]),
+        ".",
+        _int_str(octets[2]),
+        ".",
+        _int_str(octets[3]),
+    )
     device_of_agent = np.array([0, 0, 1, 1, 0, 0, 2, 0, 3])
     referrer = rng.integers(0, len(_REFERRERS), sessions)
     direct = rng.random(sessions) < 0.4
@@ -1096,8 +1219,9 @@ def _chunk_web(ctx: _Ctx, k: int, lo: int, hi: int) -> dict[str, pa.Table]:
     events = pa.table(
         {
             "event_id": pa.array(ctx.ids("web.web_events", np.arange(lo, hi, dtype=np.int64))),
-            "session_id": _template(rng, ["s_" + "*" * 16], np.zeros(sessions, dtype=np.int64))
-            .take(pa.array(session_of)),
+            "session_id": _template(
+                rng, ["s_" + "*" * 16], np.zeros(sessions, dtype=np.int64)
+            ).take(pa.array(session_of)),
             "customer_id": pa.array(customer[session_of], mask=~logged_in[session_of]),
             "event_ts": _ts_array(ts),
             "page_url": url,
@@ -1401,31 +1525,95 @@ def _d(parent: str, kind: str, **kw: Any) -> _Derivation:
 
 
 _CUSTOMER_RENAMES = {
-    "customer_id": "cust_id", "first_name": "First Name", "last_name": "LastName",
-    "email": "EMAIL", "phone": "Phone", "street_address": "street_addr", "city": "City",
-    "state": "STATE", "postal_code": "postal-code", "country": "Country",
-    "date_of_birth": "dob", "signup_ts": "SignupTs", "loyalty_tier": "loyalty-tier",
+    "customer_id": "cust_id",
+    "first_name": "First Name",
+    "last_name": "LastName",
+    "email": "EMAIL",
+    "phone": "Phone",
+    "street_address": "street_addr",
+    "city": "City",
+    "state": "STATE",
+    "postal_code": "postal-code",
+    "country": "Country",
+    "date_of_birth": "dob",
+    "signup_ts": "SignupTs",
+    "loyalty_tier": "loyalty-tier",
 }
-_CUSTOMER_ORDER = ["EMAIL", "cust_id", "LastName", "First Name", "dob", "Phone", "street_addr",
-                   "City", "STATE", "postal-code", "Country", "loyalty-tier", "SignupTs"]
+_CUSTOMER_ORDER = [
+    "EMAIL",
+    "cust_id",
+    "LastName",
+    "First Name",
+    "dob",
+    "Phone",
+    "street_addr",
+    "City",
+    "STATE",
+    "postal-code",
+    "Country",
+    "loyalty-tier",
+    "SignupTs",
+]
 _EMPLOYEE_RENAMES = {
-    "employee_id": "EmployeeID", "first_name": "first-name", "last_name": "Last Name",
-    "email": "Email", "phone": "PHONE", "national_id": "NationalID", "date_of_birth": "DOB",
-    "hire_date": "HireDate", "termination_date": "termination-date", "job_title": "Job Title",
-    "department_id": "DepartmentId", "manager_id": "Manager ID", "salary": "Salary",
-    "is_full_time": "IsFullTime", "street_address": "Street Addr", "city": "CITY",
-    "state": "State", "postal_code": "PostalCode",
+    "employee_id": "EmployeeID",
+    "first_name": "first-name",
+    "last_name": "Last Name",
+    "email": "Email",
+    "phone": "PHONE",
+    "national_id": "NationalID",
+    "date_of_birth": "DOB",
+    "hire_date": "HireDate",
+    "termination_date": "termination-date",
+    "job_title": "Job Title",
+    "department_id": "DepartmentId",
+    "manager_id": "Manager ID",
+    "salary": "Salary",
+    "is_full_time": "IsFullTime",
+    "street_address": "Street Addr",
+    "city": "CITY",
+    "state": "State",
+    "postal_code": "PostalCode",
 }
-_EMPLOYEE_ORDER = ["Last Name", "first-name", "EmployeeID", "Job Title", "DepartmentId",
-                   "Manager ID", "Email", "PHONE", "Street Addr", "CITY", "State", "PostalCode",
-                   "DOB", "NationalID", "HireDate", "termination-date", "IsFullTime", "Salary"]
+_EMPLOYEE_ORDER = [
+    "Last Name",
+    "first-name",
+    "EmployeeID",
+    "Job Title",
+    "DepartmentId",
+    "Manager ID",
+    "Email",
+    "PHONE",
+    "Street Addr",
+    "CITY",
+    "State",
+    "PostalCode",
+    "DOB",
+    "NationalID",
+    "HireDate",
+    "termination-date",
+    "IsFullTime",
+    "Salary",
+]
 _ITEM_RENAMES = {
-    "order_item_id": "OrderItemID", "order_id": "order-id", "line_number": "line_num",
-    "product_id": "ProductId", "quantity": "qty", "unit_price": "Unit Price",
-    "discount_rate": "DiscountRate", "line_amount": "line_amt",
+    "order_item_id": "OrderItemID",
+    "order_id": "order-id",
+    "line_number": "line_num",
+    "product_id": "ProductId",
+    "quantity": "qty",
+    "unit_price": "Unit Price",
+    "discount_rate": "DiscountRate",
+    "line_amount": "line_amt",
 }
-_ITEM_ORDER = ["order-id", "line_num", "OrderItemID", "ProductId", "qty", "Unit Price",
-               "line_amt", "DiscountRate"]
+_ITEM_ORDER = [
+    "order-id",
+    "line_num",
+    "OrderItemID",
+    "ProductId",
+    "qty",
+    "Unit Price",
+    "line_amt",
+    "DiscountRate",
+]
 
 
 def _plan(ctx: _Ctx) -> list[_Family]:
@@ -1433,170 +1621,422 @@ def _plan(ctx: _Ctx) -> list[_Family]:
     n = ctx.n
     fams: list[_Family] = []
 
-    fixed = _Node("scratch.products_fixed", "parquet",
-                  derivations=[_d("catalog.products", "near_copy",
-                                  note="0.5% of rows have list_price changed")])
+    fixed = _Node(
+        "scratch.products_fixed",
+        "parquet",
+        derivations=[
+            _d("catalog.products", "near_copy", note="0.5% of rows have list_price changed")
+        ],
+    )
     fixed.transform = _Perturb(ctx, fixed.name, "list_price", 0.005, fixed)
-    fams.append(_Family(n["catalog.products"], 1, _single("catalog.products", _gen_products), [
-        _Node("catalog.products", "parquet", children=[
-            _Node("catalog.products_export", "csv", derivations=[
-                _d("catalog.products", "format_copy", note="Parquet exported to CSV")]),
-            fixed,
-        ])
-    ]))
-    fams.append(_plain(ctx, "sales.stores", "csv", _gen_stores, _Node(
-        "web.store_locator", "json",
-        derivations=[_d("sales.stores", "format_copy", note="CSV republished as JSON lines")])))
+    fams.append(
+        _Family(
+            n["catalog.products"],
+            1,
+            _single("catalog.products", _gen_products),
+            [
+                _Node(
+                    "catalog.products",
+                    "parquet",
+                    children=[
+                        _Node(
+                            "catalog.products_export",
+                            "csv",
+                            derivations=[
+                                _d(
+                                    "catalog.products",
+                                    "format_copy",
+                                    note="Parquet exported to CSV",
+                                )
+                            ],
+                        ),
+                        fixed,
+                    ],
+                )
+            ],
+        )
+    )
+    fams.append(
+        _plain(
+            ctx,
+            "sales.stores",
+            "csv",
+            _gen_stores,
+            _Node(
+                "web.store_locator",
+                "json",
+                derivations=[
+                    _d("sales.stores", "format_copy", note="CSV republished as JSON lines")
+                ],
+            ),
+        )
+    )
     fams.append(_plain(ctx, "catalog.suppliers", "csv", _gen_suppliers))
     fams.append(_plain(ctx, "hr.departments", "csv", _gen_departments))
     fams.append(_plain(ctx, "health.physicians", "csv", _gen_physicians))
     fams.append(_plain(ctx, "marketing.campaigns", "csv", _gen_campaigns))
     fams.append(_plain(ctx, "logistics.warehouses", "json", _gen_warehouses))
-    fams.append(_Family(n["finance.exchange_rates"], 1,
-                        _single("finance.exchange_rates", _gen_exchange_rates),
-                        [_Node("finance.exchange_rates", "parquet")]))
+    fams.append(
+        _Family(
+            n["finance.exchange_rates"],
+            1,
+            _single("finance.exchange_rates", _gen_exchange_rates),
+            [_Node("finance.exchange_rates", "parquet")],
+        )
+    )
 
     # Customers: the hub of the planted redundancy.
-    snapshot = _Node("archive.customers_snapshot", "parquet", derivations=[
-        _d("sales.customers", "exact_copy", note="byte-identical copy in archive/")], children=[
-        _Node("scratch.customer_emails", "json",
-              transform=_project(["customer_id", "email", "loyalty_tier"]),
-              derivations=[
-                  _d("archive.customers_snapshot", "projection"),
-                  _d("sales.customers", "chain",
-                     note="projection of archive.customers_snapshot, an exact copy of "
-                          "sales.customers"),
-              ]),
-    ])
-    customers = _Node("sales.customers", "parquet", stats=_Stats(), children=[
-        _Node("marketing.customer_contacts", "parquet",
-              transform=_project(["customer_id", "first_name", "last_name", "email", "phone"]),
-              derivations=[_d("sales.customers", "projection")]),
-        _Node("marketing.customer_regions", "csv",
-              transform=_Distinct(["country", "state", "city"]),
-              derivations=[_d("sales.customers", "projection", distinct=True,
-                              note="distinct (country, state, city); duplicate rows collapsed")]),
-        _Node("sales.customers_de", "parquet",
-              transform=_select(lambda t: pc.equal(t["country"], "DE")),
-              derivations=[_d("sales.customers", "selection", predicate="country = 'DE'")]),
-        snapshot,
-        _Node("marketing.crm_customers", "parquet",
-              transform=_rename(_CUSTOMER_RENAMES, _CUSTOMER_ORDER),
-              derivations=[_d("sales.customers", "renamed_reordered",
-                              column_map={c: p for p, c in _CUSTOMER_RENAMES.items()},
-                              note="CRM export: columns renamed (case, separators, "
-                                   "abbreviations) and reordered")]),
-    ])
+    snapshot = _Node(
+        "archive.customers_snapshot",
+        "parquet",
+        derivations=[_d("sales.customers", "exact_copy", note="byte-identical copy in archive/")],
+        children=[
+            _Node(
+                "scratch.customer_emails",
+                "json",
+                transform=_project(["customer_id", "email", "loyalty_tier"]),
+                derivations=[
+                    _d("archive.customers_snapshot", "projection"),
+                    _d(
+                        "sales.customers",
+                        "chain",
+                        note="projection of archive.customers_snapshot, an exact copy of "
+                        "sales.customers",
+                    ),
+                ],
+            ),
+        ],
+    )
+    customers = _Node(
+        "sales.customers",
+        "parquet",
+        stats=_Stats(),
+        children=[
+            _Node(
+                "marketing.customer_contacts",
+                "parquet",
+                transform=_project(["customer_id", "first_name", "last_name", "email", "phone"]),
+                derivations=[_d("sales.customers", "projection")],
+            ),
+            _Node(
+                "marketing.customer_regions",
+                "csv",
+                transform=_Distinct(["country", "state", "city"]),
+                derivations=[
+                    _d(
+                        "sales.customers",
+                        "projection",
+                        distinct=True,
+                        note="distinct (country, state, city); duplicate rows collapsed",
+                    )
+                ],
+            ),
+            _Node(
+                "sales.customers_de",
+                "parquet",
+                transform=_select(lambda t: pc.equal(t["country"], "DE")),
+                derivations=[_d("sales.customers", "selection", predicate="country = 'DE'")],
+            ),
+            snapshot,
+            _Node(
+                "marketing.crm_customers",
+                "parquet",
+                transform=_rename(_CUSTOMER_RENAMES, _CUSTOMER_ORDER),
+                derivations=[
+                    _d(
+                        "sales.customers",
+                        "renamed_reordered",
+                        column_map={c: p for p, c in _CUSTOMER_RENAMES.items()},
+                        note="CRM export: columns renamed (case, separators, "
+                        "abbreviations) and reordered",
+                    )
+                ],
+            ),
+        ],
+    )
     fam = _plain(ctx, "sales.customers", "parquet", _gen_customers)
     fam.roots = [customers]
-    fam.decoys.append(_Decoy(_Node("scratch.customers_synthetic", "csv"), "sales.customers",
-                             _gen_customers, 0.15))
+    fam.decoys.append(
+        _Decoy(_Node("scratch.customers_synthetic", "csv"), "sales.customers", _gen_customers, 0.15)
+    )
     fams.append(fam)
 
-    employees = _Node("hr.employees", "parquet", stats=_Stats(), children=[
-        _Node("hr.employees_feed", "json", derivations=[
-            _d("hr.employees", "format_copy", note="Parquet republished as JSON lines")]),
-        _Node("hr.staff_directory", "csv",
-              transform=_rename(_EMPLOYEE_RENAMES, _EMPLOYEE_ORDER),
-              derivations=[_d("hr.employees", "renamed_reordered",
-                              column_map={c: p for p, c in _EMPLOYEE_RENAMES.items()},
-                              note="all columns, renamed and reordered, as CSV")]),
-        _Node("hr.employee_directory", "csv",
-              transform=_project(["employee_id", "first_name", "last_name", "email", "phone",
-                                  "job_title", "department_id"]),
-              derivations=[_d("hr.employees", "projection")]),
-    ])
+    employees = _Node(
+        "hr.employees",
+        "parquet",
+        stats=_Stats(),
+        children=[
+            _Node(
+                "hr.employees_feed",
+                "json",
+                derivations=[
+                    _d("hr.employees", "format_copy", note="Parquet republished as JSON lines")
+                ],
+            ),
+            _Node(
+                "hr.staff_directory",
+                "csv",
+                transform=_rename(_EMPLOYEE_RENAMES, _EMPLOYEE_ORDER),
+                derivations=[
+                    _d(
+                        "hr.employees",
+                        "renamed_reordered",
+                        column_map={c: p for p, c in _EMPLOYEE_RENAMES.items()},
+                        note="all columns, renamed and reordered, as CSV",
+                    )
+                ],
+            ),
+            _Node(
+                "hr.employee_directory",
+                "csv",
+                transform=_project(
+                    [
+                        "employee_id",
+                        "first_name",
+                        "last_name",
+                        "email",
+                        "phone",
+                        "job_title",
+                        "department_id",
+                    ]
+                ),
+                derivations=[_d("hr.employees", "projection")],
+            ),
+        ],
+    )
     fam = _plain(ctx, "hr.employees", "parquet", _gen_employees)
     fam.roots = [employees]
-    fam.decoys.append(_Decoy(_Node("scratch.employees_test", "parquet"), "hr.employees",
-                             _gen_employees, 0.4))
+    fam.decoys.append(
+        _Decoy(_Node("scratch.employees_test", "parquet"), "hr.employees", _gen_employees, 0.4)
+    )
     fams.append(fam)
 
-    patients = _Node("health.patients", "parquet", stats=_Stats(), children=[
-        _Node("health.patients_senior", "parquet",
-              transform=_select(lambda t: pc.less(t["date_of_birth"], _date_lit("1960-01-01"))),
-              derivations=[_d("health.patients", "selection",
-                              predicate="date_of_birth < DATE '1960-01-01'")]),
-    ])
+    patients = _Node(
+        "health.patients",
+        "parquet",
+        stats=_Stats(),
+        children=[
+            _Node(
+                "health.patients_senior",
+                "parquet",
+                transform=_select(lambda t: pc.less(t["date_of_birth"], _date_lit("1960-01-01"))),
+                derivations=[
+                    _d(
+                        "health.patients",
+                        "selection",
+                        predicate="date_of_birth < DATE '1960-01-01'",
+                    )
+                ],
+            ),
+        ],
+    )
     fam = _plain(ctx, "health.patients", "parquet", _gen_patients)
     fam.roots = [patients]
-    fam.decoys.append(_Decoy(_Node("scratch.patients_sample", "json"), "health.patients",
-                             _gen_patients, 0.1))
+    fam.decoys.append(
+        _Decoy(_Node("scratch.patients_sample", "json"), "health.patients", _gen_patients, 0.1)
+    )
     fams.append(fam)
 
-    q4 = ("order_ts >= TIMESTAMP '2023-10-01 00:00:00' AND "
-          "order_ts < TIMESTAMP '2024-01-01 00:00:00'")
-    q4_select = _select(lambda t: pc.and_(
-        pc.greater_equal(t["order_ts"], _ts_lit("2023-10-01 00:00:00")),
-        pc.less(t["order_ts"], _ts_lit("2024-01-01 00:00:00"))))
-    adjusted = _Node("finance.orders_q4_2023_adjusted", "csv", derivations=[
-        _d("sales.orders", "near_copy", predicate=q4,
-           note="Q4 2023 orders; 1% of rows have total_amount changed")])
+    q4 = (
+        "order_ts >= TIMESTAMP '2023-10-01 00:00:00' AND order_ts < TIMESTAMP '2024-01-01 00:00:00'"
+    )
+    q4_select = _select(
+        lambda t: pc.and_(
+            pc.greater_equal(t["order_ts"], _ts_lit("2023-10-01 00:00:00")),
+            pc.less(t["order_ts"], _ts_lit("2024-01-01 00:00:00")),
+        )
+    )
+    adjusted = _Node(
+        "finance.orders_q4_2023_adjusted",
+        "csv",
+        derivations=[
+            _d(
+                "sales.orders",
+                "near_copy",
+                predicate=q4,
+                note="Q4 2023 orders; 1% of rows have total_amount changed",
+            )
+        ],
+    )
     perturb = _Perturb(ctx, adjusted.name, "total_amount", 0.01, adjusted)
     adjusted.transform = lambda t, k: perturb(q4_select(t, k), k)
     pay_cols = ["payment_id", "order_id", "amount", "paid_ts", "status"]
     n_orders = n["sales.orders"]
-    fams.append(_Family(n_orders, _parts(n_orders, "directory"), _chunk_orders, [
-        _Node("sales.orders", "parquet", "directory", children=[
-            _Node("sales.orders_2024", "parquet", "directory",
-                  transform=_select(
-                      lambda t: pc.greater_equal(t["order_ts"], _ts_lit("2024-01-01 00:00:00"))),
-                  derivations=[_d("sales.orders", "selection",
-                                  predicate="order_ts >= TIMESTAMP '2024-01-01 00:00:00'")]),
-            adjusted,
-        ]),
-        _Node("sales.order_items", "parquet", "directory", children=[
-            _Node("finance.order_lines", "parquet", "directory",
-                  transform=_rename(_ITEM_RENAMES, _ITEM_ORDER),
-                  derivations=[_d("sales.order_items", "renamed_reordered",
-                                  column_map={c: p for p, c in _ITEM_RENAMES.items()})]),
-        ]),
-        _Node("finance.payments", "parquet", "directory", children=[
-            _Node("finance.large_payments", "csv", "directory",
-                  transform=_select(lambda t: pc.greater_equal(t["amount"], 500.0), pay_cols),
-                  derivations=[_d("finance.payments", "projection_of_selection",
-                                  predicate="amount >= 500.0",
-                                  note="card columns dropped")]),
-        ]),
-        _Node("logistics.shipments", "parquet"),
-    ]))
+    fams.append(
+        _Family(
+            n_orders,
+            _parts(n_orders, "directory"),
+            _chunk_orders,
+            [
+                _Node(
+                    "sales.orders",
+                    "parquet",
+                    "directory",
+                    children=[
+                        _Node(
+                            "sales.orders_2024",
+                            "parquet",
+                            "directory",
+                            transform=_select(
+                                lambda t: pc.greater_equal(
+                                    t["order_ts"], _ts_lit("2024-01-01 00:00:00")
+                                )
+                            ),
+                            derivations=[
+                                _d(
+                                    "sales.orders",
+                                    "selection",
+                                    predicate="order_ts >= TIMESTAMP '2024-01-01 00:00:00'",
+                                )
+                            ],
+                        ),
+                        adjusted,
+                    ],
+                ),
+                _Node(
+                    "sales.order_items",
+                    "parquet",
+                    "directory",
+                    children=[
+                        _Node(
+                            "finance.order_lines",
+                            "parquet",
+                            "directory",
+                            transform=_rename(_ITEM_RENAMES, _ITEM_ORDER),
+                            derivations=[
+                                _d(
+                                    "sales.order_items",
+                                    "renamed_reordered",
+                                    column_map={c: p for p, c in _ITEM_RENAMES.items()},
+                                )
+                            ],
+                        ),
+                    ],
+                ),
+                _Node(
+                    "finance.payments",
+                    "parquet",
+                    "directory",
+                    children=[
+                        _Node(
+                            "finance.large_payments",
+                            "csv",
+                            "directory",
+                            transform=_select(
+                                lambda t: pc.greater_equal(t["amount"], 500.0), pay_cols
+                            ),
+                            derivations=[
+                                _d(
+                                    "finance.payments",
+                                    "projection_of_selection",
+                                    predicate="amount >= 500.0",
+                                    note="card columns dropped",
+                                )
+                            ],
+                        ),
+                    ],
+                ),
+                _Node("logistics.shipments", "parquet"),
+            ],
+        )
+    )
 
     n_visits = n["health.visits"]
-    fams.append(_Family(n_visits, _parts(n_visits, "directory"), _chunk_visits, [
-        _Node("health.visits", "parquet", "directory", children=[
-            _Node("health.diabetes_visits", "json", "directory",
-                  transform=_select(
-                      lambda t: pc.starts_with(t["diagnosis_code"], "E11"),
-                      ["visit_id", "patient_id", "visit_ts", "diagnosis_code", "charge"]),
-                  derivations=[_d("health.visits", "projection_of_selection",
-                                  predicate="diagnosis_code LIKE 'E11%'",
-                                  note="type 2 diabetes visits")]),
-            _Node("archive.visits_backup", "parquet", "directory", derivations=[
-                _d("health.visits", "exact_copy", note="byte-identical part files")], children=[
-                _Node("health.visit_charges", "parquet", "directory",
-                      transform=_project(["visit_id", "patient_id", "visit_ts", "charge"]),
-                      derivations=[
-                          _d("archive.visits_backup", "projection"),
-                          _d("health.visits", "chain",
-                             note="projection of archive.visits_backup, an exact copy of "
-                                  "health.visits"),
-                      ]),
-            ]),
-        ]),
-    ]))
+    fams.append(
+        _Family(
+            n_visits,
+            _parts(n_visits, "directory"),
+            _chunk_visits,
+            [
+                _Node(
+                    "health.visits",
+                    "parquet",
+                    "directory",
+                    children=[
+                        _Node(
+                            "health.diabetes_visits",
+                            "json",
+                            "directory",
+                            transform=_select(
+                                lambda t: pc.starts_with(t["diagnosis_code"], "E11"),
+                                ["visit_id", "patient_id", "visit_ts", "diagnosis_code", "charge"],
+                            ),
+                            derivations=[
+                                _d(
+                                    "health.visits",
+                                    "projection_of_selection",
+                                    predicate="diagnosis_code LIKE 'E11%'",
+                                    note="type 2 diabetes visits",
+                                )
+                            ],
+                        ),
+                        _Node(
+                            "archive.visits_backup",
+                            "parquet",
+                            "directory",
+                            derivations=[
+                                _d("health.visits", "exact_copy", note="byte-identical part files")
+                            ],
+                            children=[
+                                _Node(
+                                    "health.visit_charges",
+                                    "parquet",
+                                    "directory",
+                                    transform=_project(
+                                        ["visit_id", "patient_id", "visit_ts", "charge"]
+                                    ),
+                                    derivations=[
+                                        _d("archive.visits_backup", "projection"),
+                                        _d(
+                                            "health.visits",
+                                            "chain",
+                                            note="projection of archive.visits_backup, an "
+                                            "exact copy of health.visits",
+                                        ),
+                                    ],
+                                ),
+                            ],
+                        ),
+                    ],
+                ),
+            ],
+        )
+    )
 
     n_web = n["web.web_events"]
     funnel = ("add_to_cart", "checkout", "purchase")
-    fams.append(_Family(n_web, _parts(n_web, "directory"), _chunk_web, [
-        _Node("web.web_events", "parquet", "directory", children=[
-            _Node("web.checkout_events", "parquet", "directory",
-                  transform=_select(
-                      lambda t: pc.is_in(t["event_type"], value_set=_strs(funnel))),
-                  derivations=[_d("web.web_events", "selection",
-                                  predicate="event_type IN ('add_to_cart', 'checkout', "
-                                            "'purchase')")]),
-        ]),
-    ]))
+    fams.append(
+        _Family(
+            n_web,
+            _parts(n_web, "directory"),
+            _chunk_web,
+            [
+                _Node(
+                    "web.web_events",
+                    "parquet",
+                    "directory",
+                    children=[
+                        _Node(
+                            "web.checkout_events",
+                            "parquet",
+                            "directory",
+                            transform=_select(
+                                lambda t: pc.is_in(t["event_type"], value_set=_strs(funnel))
+                            ),
+                            derivations=[
+                                _d(
+                                    "web.web_events",
+                                    "selection",
+                                    predicate="event_type IN ('add_to_cart', 'checkout', "
+                                    "'purchase')",
+                                )
+                            ],
+                        ),
+                    ],
+                ),
+            ],
+        )
+    )
 
     fams.append(_plain(ctx, "catalog.inventory", "parquet", _gen_inventory))
     fams.append(_plain(ctx, "health.prescriptions", "json", _gen_prescriptions))
@@ -1696,9 +2136,7 @@ class _Builder:
                 "files": len(sink.files),
                 "rows": sink.rows,
                 "bytes": nbytes,
-                "columns": [
-                    {"name": f.name, "type": _TYPE_NAMES[f.type]} for f in sink.schema
-                ],
+                "columns": [{"name": f.name, "type": _TYPE_NAMES[f.type]} for f in sink.schema],
                 "derived_from": node.derivations[0].parent if node.derivations else None,
             }
         )
@@ -1752,9 +2190,12 @@ class _Builder:
         schema: pa.Schema | None = None
         ids = _IDS[decoy.parent]
         node.derivations = [
-            _d(decoy.parent, "decoy",
-               note="same schema and per-column min/max as the parent, ids from the gaps of "
-                    "the parent's id set, other values re-sampled")
+            _d(
+                decoy.parent,
+                "decoy",
+                note="same schema and per-column min/max as the parent, ids from the gaps of "
+                "the parent's id set, other values re-sampled",
+            )
         ]
         self._open(node)
         if node.sink is None or stats.first is None or stats.last is None:
@@ -1903,15 +2344,11 @@ def _check_target(root: Path, overwrite: bool) -> _Owned | None:
     if not root.exists():
         return None
     if not root.is_dir():
-        raise InputError(
-            f"{root} is a file, not a directory; choose a directory path for the lake"
-        )
+        raise InputError(f"{root} is a file, not a directory; choose a directory path for the lake")
     if not any(root.iterdir()):
         return None
     if not overwrite:
-        raise InputError(
-            f"{root} is not empty; pass --overwrite or choose an empty directory"
-        )
+        raise InputError(f"{root} is not empty; pass --overwrite or choose an empty directory")
     return _owned_paths(root)
 
 
@@ -1925,9 +2362,7 @@ def _check_size(size_mb: float) -> float:
             "pass e.g. --size-mb 50"
         )
     if size > _MAX_SIZE_MB:
-        raise InputError(
-            f"size_mb={size_mb!r} is too large; pass at most {_MAX_SIZE_MB:,.0f} MB"
-        )
+        raise InputError(f"size_mb={size_mb!r} is too large; pass at most {_MAX_SIZE_MB:,.0f} MB")
     return size
 
 

@@ -4,17 +4,16 @@ One aggregation job per dataset computes the row count and, per column, min, max
 count and approximate distinct count (HyperLogLog++, relative standard deviation 5%), plus
 the **content fingerprint**: an order-independent multiset hash of the rows.
 
-Content fingerprint, precisely: every row is rendered as canonical text — columns in order
-of their lower-cased names, values in canonical form (integers and integral floats as
-base-10 integers, other floats and decimals as Java ``Double.toString`` of the double,
-dates ``yyyy-MM-dd``, timestamps ``yyyy-MM-dd'T'HH:mm:ss.SSSSSS`` in UTC, strings trimmed,
-booleans ``true``/``false``, binary as base64, nested values as JSON, null as ``\\0``) joined
-by ``\\x1f``. Three 30-bit slices of two independent hashes of that text (xxhash64 and
-murmur3) are summed over all rows (exact for up to 2^33 rows); SHA-256 of the lower-cased
-column names, the row count and the three sums is the fingerprint. So the same rows in
-another order, another file layout or another format (CSV vs Parquet) give the same
-fingerprint; a changed, added or removed row gives another. It is for change detection and
-cheap equality checks, not a cryptographic commitment (dedup uses keyed HMAC fingerprints).
+Content fingerprint, precisely: every value is hashed in canonical form (see
+:func:`canonical_hash`: numbers as their double value plus the low bits of whole numbers,
+timestamps as UTC wall-clock values, nested values as JSON); the value hashes of a row are
+combined, in the order of the lower-cased column names, by two independent hashes
+(xxhash64 and murmur3), and three 30-bit slices of those are summed over all rows (exact
+for up to 2^33 rows). SHA-256 of the lower-cased column names, the row count and the three
+sums is the fingerprint. So the same rows in another order, another file layout or another
+format (CSV vs Parquet vs JSON) give the same fingerprint; a changed, added or removed row
+gives another. It is for change detection and cheap equality checks, not a cryptographic
+commitment (dedup uses keyed HMAC fingerprints).
 """
 
 from __future__ import annotations
@@ -37,6 +36,9 @@ if TYPE_CHECKING:
 __all__ = ["DatasetProfile", "profile_dataset", "read_dataset"]
 
 _MASK30 = (1 << 30) - 1
+# Distinct 64-bit integers that round to the same double differ by less than 2**11, so
+# (double value, low 11 bits) identifies an integer exactly and equals a whole double's.
+_LOW_BITS = (1 << 11) - 1
 _URI = re.compile(r"((?:file|s3a?|gs|hdfs|abfss?|wasbs?):/[^\s,;\]\)'\"]+)")
 
 
@@ -83,28 +85,34 @@ def _kind(dtype: DataType) -> str:
 _TS_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"
 
 
-def canonical_text(column: Column, dtype: DataType) -> Column:
-    """The canonical text of a value, as used by the content fingerprint (see module doc)."""
+def canonical_hash(column: Column, dtype: DataType) -> Column:
+    """A 64-bit hash of a value's canonical form, as used by the content fingerprint.
+
+    Typed, not textual (hashing numbers is several times cheaper than rendering them), but
+    normalised so that one value read from Parquet, CSV or JSON hashes the same: every number
+    as its double value plus, for whole numbers, the integer's low 11 bits (so 64-bit
+    integers stay exact and ``12`` read as bigint equals ``12.0`` read as double),
+    timestamps as their UTC wall-clock value, strings and booleans as they are, nested values
+    as their JSON text. Null hashes to a fixed constant.
+    """
     from pyspark.sql import functions as F
 
     kind = _kind(dtype)
     if kind == "integral":
-        return column.cast("string")
+        x = column.cast("long")
+        return F.xxhash64(x.cast("double"), x.bitwiseAND(_LOW_BITS))
     if kind == "fractional":
         d = column.cast("double")
-        integral = (~F.isnan(d)) & (F.abs(d) < F.lit(1e15)) & (d == F.round(d, 0))
-        return F.when(integral, d.cast("long").cast("string")).otherwise(d.cast("string"))
-    if kind == "boolean":
-        return column.cast("string")
-    if kind == "date":
-        return F.date_format(column, "yyyy-MM-dd")
+        whole = ((d % 1.0) == 0.0) & (F.abs(d) < F.lit(9.2e18))
+        low = F.when(whole, d.cast("long").bitwiseAND(_LOW_BITS)).otherwise(F.lit(0).cast("long"))
+        return F.xxhash64(d, low)
     if kind == "timestamp":
-        return F.date_format(column, _TS_FORMAT)
+        return F.xxhash64(column.cast("timestamp_ntz"))
     if kind == "string":
-        return F.trim(column)
-    if kind == "binary":
-        return F.base64(column)
-    return F.to_json(column)
+        return F.xxhash64(column)
+    if kind == "nested":
+        return F.xxhash64(F.to_json(column))
+    return F.xxhash64(column)  # boolean, date, binary: one representation each
 
 
 def _min_max_expr(column: Column, dtype: DataType, agg: Any) -> Column | None:
@@ -130,7 +138,9 @@ def _canonical_value(value: Any) -> str | None:
     return str(value)
 
 
-def read_dataset(spark: SparkSession, spec: DatasetSpec, *, sniff_bytes: int = 1 << 20) -> DataFrame:
+def read_dataset(
+    spark: SparkSession, spec: DatasetSpec, *, sniff_bytes: int = 1 << 20
+) -> DataFrame:
     """A DataFrame over the dataset, after checking its files (see ``_schema``)."""
     plan = plan_read(spec, sniff_bytes=sniff_bytes)
     reader = spark.read.format(plan.format).options(**plan.options)
@@ -194,11 +204,9 @@ def profile_dataset(
             exprs.append(lo.alias(f"lo{i}"))
             exprs.append(hi.alias(f"hi{i}"))
     ordered = sorted(fields, key=lambda f: (f.name.lower(), f.name))
-    row_text = F.concat_ws(
-        "\x1f", *[F.coalesce(canonical_text(_col(f.name), f.dataType), F.lit("\x00")) for f in ordered]
-    )
-    h64 = F.xxhash64(row_text)
-    h32 = F.hash(row_text).cast("long")
+    value_hashes = [canonical_hash(_col(f.name), f.dataType) for f in ordered]
+    h64 = F.xxhash64(*value_hashes)
+    h32 = F.hash(*value_hashes).cast("long")
     exprs += [
         F.sum(h64.bitwiseAND(_MASK30)).alias("fp0"),
         F.sum(F.shiftrightunsigned(h64, 30).bitwiseAND(_MASK30)).alias("fp1"),

@@ -125,11 +125,17 @@ def arrow_to_spark(arrow_type: pa.DataType) -> DataType:
         return T.ArrayType(arrow_to_spark(arrow_type.value_type), True)
     if pat.is_struct(arrow_type):
         return T.StructType(
-            [T.StructField(arrow_type.field(i).name, arrow_to_spark(arrow_type.field(i).type), True)
-             for i in range(arrow_type.num_fields)]
+            [
+                T.StructField(
+                    arrow_type.field(i).name, arrow_to_spark(arrow_type.field(i).type), True
+                )
+                for i in range(arrow_type.num_fields)
+            ]
         )
     if pat.is_map(arrow_type):
-        return T.MapType(arrow_to_spark(arrow_type.key_type), arrow_to_spark(arrow_type.item_type), True)
+        return T.MapType(
+            arrow_to_spark(arrow_type.key_type), arrow_to_spark(arrow_type.item_type), True
+        )
     if isinstance(arrow_type, pa.DictionaryType):
         return arrow_to_spark(arrow_type.value_type)
     return T.StringType()
@@ -176,7 +182,9 @@ def _parquet_plan(spec: DatasetSpec) -> ReadPlan:
             else:
                 import pyarrow.fs as pafs
 
-                schema = pq.read_schema(f.path, filesystem=pafs.FileSystem.from_uri(spec.root.uri)[0])
+                schema = pq.read_schema(
+                    f.path, filesystem=pafs.FileSystem.from_uri(spec.root.uri)[0]
+                )
         except (FileNotFoundError, PermissionError) as exc:
             raise DatasetUnreadable(
                 f"Dataset {spec.name}: {f.relpath} cannot be opened ({exc}).",

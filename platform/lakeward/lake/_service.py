@@ -92,7 +92,9 @@ class ProfileReport:
         }
 
 
-def register_lake(catalog: Catalog, root: str | os.PathLike[str], *, owner: str | None = None) -> RegisterReport:
+def register_lake(
+    catalog: Catalog, root: str | os.PathLike[str], *, owner: str | None = None
+) -> RegisterReport:
     """Discover the datasets under ``root`` and record them in the catalog (idempotent).
 
     Raises:
@@ -163,7 +165,11 @@ def profile_one(
         spec = spec_for(dataset)
         if not force and dataset.current_version > 0 and spec.signature == dataset.file_signature:
             return DatasetOutcome(
-                name, "unchanged", dataset.current_version, dataset.rows, dataset.bytes,
+                name,
+                "unchanged",
+                dataset.current_version,
+                dataset.rows,
+                dataset.bytes,
             )
         spark = lakeward_spark.session()
         profile = profile_dataset(spark, spec, sniff_bytes=sniff_bytes or settings.lake.sniff_bytes)
@@ -172,9 +178,15 @@ def profile_one(
     with catalog.session() as session:
         repo = DatasetRepository(session)
         current = repo.require(name)
-        if current.file_signature == profile.signature and current.current_version > 0 and not force:
+        if (
+            current.file_signature == profile.signature
+            and current.current_version > 0
+            and not force
+        ):
             # Another worker profiled the same files meanwhile: nothing new to record.
-            return DatasetOutcome(name, "unchanged", current.current_version, current.rows, current.bytes)
+            return DatasetOutcome(
+                name, "unchanged", current.current_version, current.rows, current.bytes
+            )
         version = repo.record_profile(
             current,
             rows=profile.rows,
@@ -236,7 +248,9 @@ def profile_datasets(
         if progress:
             progress(outcome)
     report = ProfileReport(outcomes, time.perf_counter() - started)
-    audit_profile(catalog, report, principal=principal, purpose=purpose, resource=lake_uri or "catalog")
+    audit_profile(
+        catalog, report, principal=principal, purpose=purpose, resource=lake_uri or "catalog"
+    )
     return report
 
 

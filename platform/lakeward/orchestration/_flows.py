@@ -68,7 +68,9 @@ def publish_task(
 ) -> dict[str, Any]:
     """Audit the run and publish table + markdown artifacts; returns the summary."""
     report = ProfileReport([DatasetOutcome(**o) for o in outcomes], seconds)
-    audit_profile(Catalog.shared(), report, principal=principal, purpose=purpose, resource=lake_root)
+    audit_profile(
+        Catalog.shared(), report, principal=principal, purpose=purpose, resource=lake_root
+    )
     summary = {
         "lake_root": lake_root,
         "principal": principal,
@@ -82,13 +84,17 @@ def publish_task(
         table=profile_table(outcomes),
         description=f"Lakeward profile of {lake_root}",
     )
-    create_markdown_artifact(key=f"{PROFILE_ARTIFACT_KEY}-summary", markdown=profile_markdown(summary))
+    create_markdown_artifact(
+        key=f"{PROFILE_ARTIFACT_KEY}-summary", markdown=profile_markdown(summary)
+    )
     return summary
 
 
 @flow(
     name="profile_lake",
-    task_runner=ThreadPoolTaskRunner(max_workers=get_settings().orchestration.profile_concurrency),
+    task_runner=ThreadPoolTaskRunner(  # type: ignore[arg-type]  # Prefect's generic is too narrow
+        max_workers=get_settings().orchestration.profile_concurrency
+    ),
 )
 def profile_lake(
     lake_root: str | None = None,

@@ -33,7 +33,11 @@ def test_migrations_create_exactly_the_models(catalog: Catalog) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == [], f"models and migrations drifted: {diff}"
     assert set(inspect(catalog.engine).get_table_names()) >= {
-        "datasets", "dataset_versions", "dataset_columns", "tags", "audit_records",
+        "datasets",
+        "dataset_versions",
+        "dataset_columns",
+        "tags",
+        "audit_records",
     }
 
 
@@ -62,50 +66,115 @@ def test_register_profile_versions_and_summary(catalog: Catalog) -> None:
     with catalog.session() as s:
         repo = DatasetRepository(s)
         d, created = repo.register(
-            name="sales.orders", uri="file:///lake/sales/orders", lake_root="file:///lake",
-            format="parquet", layout="directory", file_count=3, bytes=1000,
+            name="sales.orders",
+            uri="file:///lake/sales/orders",
+            lake_root="file:///lake",
+            format="parquet",
+            layout="directory",
+            file_count=3,
+            bytes=1000,
         )
         assert created
         _, again = repo.register(
-            name="sales.orders", uri="file:///lake/sales/orders", lake_root="file:///lake",
-            format="parquet", layout="directory", file_count=3, bytes=1000,
+            name="sales.orders",
+            uri="file:///lake/sales/orders",
+            lake_root="file:///lake",
+            format="parquet",
+            layout="directory",
+            file_count=3,
+            bytes=1000,
         )
         assert not again
-        v1 = repo.record_profile(d, rows=10, bytes=1000, file_count=3, fingerprint="a" * 64,
-                                 file_signature="s1", columns=_stats(10), seconds=1.0, principal="p")
-        v2 = repo.record_profile(d, rows=12, bytes=1200, file_count=4, fingerprint="b" * 64,
-                                 file_signature="s2", columns=_stats(12), seconds=1.0, principal="p")
+        v1 = repo.record_profile(
+            d,
+            rows=10,
+            bytes=1000,
+            file_count=3,
+            fingerprint="a" * 64,
+            file_signature="s1",
+            columns=_stats(10),
+            seconds=1.0,
+            principal="p",
+        )
+        v2 = repo.record_profile(
+            d,
+            rows=12,
+            bytes=1200,
+            file_count=4,
+            fingerprint="b" * 64,
+            file_signature="s2",
+            columns=_stats(12),
+            seconds=1.0,
+            principal="p",
+        )
         assert (v1.version, v2.version) == (1, 2)
     with catalog.session() as s:
         repo = DatasetRepository(s)
         summary = dataset_summary(repo, repo.require("sales.orders"))
     assert summary["version"] == 2 and summary["rows"] == 12 and summary["bytes"] == 1200
     cols = {c["name"]: c for c in summary["columns"]}
-    assert cols["id"] == {"name": "id", "type": "bigint", "nullable": True, "min": 1, "max": 12,
-                          "nulls": 0, "distinct": 12}
+    assert cols["id"] == {
+        "name": "id",
+        "type": "bigint",
+        "nullable": True,
+        "min": 1,
+        "max": 12,
+        "nulls": 0,
+        "distinct": 12,
+    }
     assert cols["amount"]["min"] == 0.5 and isinstance(cols["amount"]["max"], float)
     assert cols["day"]["max"] == "2024-03-01"
 
 
 def test_name_clash_and_missing_dataset(catalog: Catalog) -> None:
     with catalog.session() as s:
-        DatasetRepository(s).register(name="a", uri="file:///x/a.csv", lake_root="file:///x",
-                                      format="csv", layout="file", file_count=1, bytes=1)
+        DatasetRepository(s).register(
+            name="a",
+            uri="file:///x/a.csv",
+            lake_root="file:///x",
+            format="csv",
+            layout="file",
+            file_count=1,
+            bytes=1,
+        )
     with pytest.raises(InputError, match="already registered"), catalog.session() as s:
-        DatasetRepository(s).register(name="a", uri="file:///y/a.csv", lake_root="file:///y",
-                                      format="csv", layout="file", file_count=1, bytes=1)
+        DatasetRepository(s).register(
+            name="a",
+            uri="file:///y/a.csv",
+            lake_root="file:///y",
+            format="csv",
+            layout="file",
+            file_count=1,
+            bytes=1,
+        )
     with pytest.raises(NotFound, match="lakeward catalog ls"), catalog.session() as s:
         DatasetRepository(s).require("nope")
 
 
 def test_failed_transaction_leaves_catalog_unchanged(catalog: Catalog) -> None:
     with catalog.session() as s:
-        d, _ = DatasetRepository(s).register(name="t", uri="file:///x/t.csv", lake_root="file:///x",
-                                             format="csv", layout="file", file_count=1, bytes=1)
+        d, _ = DatasetRepository(s).register(
+            name="t",
+            uri="file:///x/t.csv",
+            lake_root="file:///x",
+            format="csv",
+            layout="file",
+            file_count=1,
+            bytes=1,
+        )
     with pytest.raises(RuntimeError), catalog.session() as s:
         repo = DatasetRepository(s)
-        repo.record_profile(repo.require("t"), rows=1, bytes=1, file_count=1, fingerprint="f" * 64,
-                            file_signature="s", columns=_stats(1), seconds=0.1, principal=None)
+        repo.record_profile(
+            repo.require("t"),
+            rows=1,
+            bytes=1,
+            file_count=1,
+            fingerprint="f" * 64,
+            file_signature="s",
+            columns=_stats(1),
+            seconds=0.1,
+            principal=None,
+        )
         raise RuntimeError("crash after the version was written, before commit")
     with catalog.session() as s:
         repo = DatasetRepository(s)
@@ -115,8 +184,15 @@ def test_failed_transaction_leaves_catalog_unchanged(catalog: Catalog) -> None:
 
 def test_tags_are_unique_per_dataset_column_and_name(catalog: Catalog) -> None:
     with catalog.session() as s:
-        d, _ = DatasetRepository(s).register(name="t", uri="file:///x/t.csv", lake_root="file:///x",
-                                             format="csv", layout="file", file_count=1, bytes=1)
+        d, _ = DatasetRepository(s).register(
+            name="t",
+            uri="file:///x/t.csv",
+            lake_root="file:///x",
+            format="csv",
+            layout="file",
+            file_count=1,
+            bytes=1,
+        )
         tags = TagRepository(s)
         tags.add(d, "pii")
         tags.add(d, "pii", confidence=0.5)
@@ -128,8 +204,14 @@ def test_tags_are_unique_per_dataset_column_and_name(catalog: Catalog) -> None:
 
 
 def _append(log: AuditLog, i: int) -> None:
-    log.append(principal=f"user{i % 3}", action="lake.profile", resource=f"ds{i}",
-               decision="allow", request={"i": i}, purpose="catalog_maintenance")
+    log.append(
+        principal=f"user{i % 3}",
+        action="lake.profile",
+        resource=f"ds{i}",
+        decision="allow",
+        request={"i": i},
+        purpose="catalog_maintenance",
+    )
 
 
 def test_audit_chain_detects_edit_delete_and_reorder(catalog: Catalog) -> None:

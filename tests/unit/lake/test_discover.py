@@ -26,7 +26,13 @@ def test_naming_layouts_and_hidden_files(tmp_path: Path) -> None:
     _touch(tmp_path / ".trash" / "y.csv")
     _touch(tmp_path / "notes.txt")
     specs = {s.name: s for s in discover(tmp_path)}
-    assert sorted(specs) == ["hr.departments", "hr.employees", "sales.orders", "spark_out", "web.clicks"]
+    assert sorted(specs) == [
+        "hr.departments",
+        "hr.employees",
+        "sales.orders",
+        "spark_out",
+        "web.clicks",
+    ]
     orders = specs["sales.orders"]
     assert (orders.format, orders.layout, len(orders.files)) == ("parquet", "directory", 2)
     assert orders.uri == (tmp_path / "sales" / "orders").resolve().as_uri()

@@ -32,8 +32,15 @@ from lakeward.lake._generate import (
 )
 
 KINDS = {
-    "projection", "selection", "projection_of_selection", "format_copy", "exact_copy",
-    "renamed_reordered", "near_copy", "decoy", "chain",
+    "projection",
+    "selection",
+    "projection_of_selection",
+    "format_copy",
+    "exact_copy",
+    "renamed_reordered",
+    "near_copy",
+    "decoy",
+    "chain",
 }
 EXT_FORMAT = {ext: fmt for fmt, ext in FORMAT_EXTENSIONS.items()}
 PART = re.compile(r"^part-\d{5}\.(parquet|csv|jsonl)$")
@@ -62,7 +69,10 @@ def discover(root: Path) -> dict[str, tuple[str, str, str]]:
                 assert folder != root, f"stray file at the lake root: {entry.name}"
                 assert entry.suffix in EXT_FORMAT, f"unexpected file {rel}"
                 found[".".join(rel.with_suffix("").parts)] = (
-                    rel.as_posix(), EXT_FORMAT[entry.suffix], "file")
+                    rel.as_posix(),
+                    EXT_FORMAT[entry.suffix],
+                    "file",
+                )
                 continue
             children = list(entry.iterdir())
             if children and all(c.is_file() and PART.match(c.name) for c in children):
@@ -102,10 +112,17 @@ def _from_text(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def _text_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([
-        (f.name, pa.string() if pa.types.is_date(f.type) or pa.types.is_timestamp(f.type)
-         else f.type) for f in schema
-    ])
+    return pa.schema(
+        [
+            (
+                f.name,
+                pa.string()
+                if pa.types.is_date(f.type) or pa.types.is_timestamp(f.type)
+                else f.type,
+            )
+            for f in schema
+        ]
+    )
 
 
 def read_file(path: Path, fmt: str, schema: pa.Schema) -> pa.Table:
@@ -175,8 +192,12 @@ def _literal(text: str) -> pa.Scalar:
 
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "=": pc.equal, "!=": pc.not_equal, "<": pc.less, "<=": pc.less_equal,
-    ">": pc.greater, ">=": pc.greater_equal,
+    "=": pc.equal,
+    "!=": pc.not_equal,
+    "<": pc.less,
+    "<=": pc.less_equal,
+    ">": pc.greater,
+    ">=": pc.greater_equal,
 }
 
 
@@ -201,7 +222,8 @@ def evaluate(predicate: str, table: pa.Table) -> pa.Array:
 def hash_files(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*")) if p.is_file()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -300,10 +322,19 @@ def test_format_mix_and_layouts(lake: Lake) -> None:
 def test_column_types_and_parquet_compression(lake: Lake) -> None:
     types = {c["name"]: c["type"] for c in lake.entries["sales.customers"]["columns"]}
     assert types == {
-        "customer_id": "int64", "first_name": "string", "last_name": "string",
-        "email": "string", "phone": "string", "street_address": "string", "city": "string",
-        "state": "string", "postal_code": "string", "country": "string",
-        "date_of_birth": "date32", "signup_ts": "timestamp[us]", "loyalty_tier": "string",
+        "customer_id": "int64",
+        "first_name": "string",
+        "last_name": "string",
+        "email": "string",
+        "phone": "string",
+        "street_address": "string",
+        "city": "string",
+        "state": "string",
+        "postal_code": "string",
+        "country": "string",
+        "date_of_birth": "date32",
+        "signup_ts": "timestamp[us]",
+        "loyalty_tier": "string",
     }
     orders = {c["name"]: c["type"] for c in lake.entries["sales.orders"]["columns"]}
     assert orders["total_amount"] == "float64" and orders["order_ts"] == "timestamp[us]"
@@ -323,8 +354,9 @@ def test_every_dataset_reads_back_with_its_manifest_types(lake: Lake) -> None:
             col = table.column(f.name)
             if pa.types.is_timestamp(f.type) and col.null_count < len(col):
                 micros = pc.cast(col, pa.int64()).to_numpy(zero_copy_only=False)
-                assert (micros[~pc.is_null(col).to_numpy(zero_copy_only=False)]
-                        % 1_000_000 == 0).all(), f"{entry['name']}.{f.name}: fractional seconds"
+                assert (
+                    micros[~pc.is_null(col).to_numpy(zero_copy_only=False)] % 1_000_000 == 0
+                ).all(), f"{entry['name']}.{f.name}: fractional seconds"
             if pa.types.is_floating(f.type) and entry["format"] != "parquet":
                 values = [v for v in col.to_pylist() if v is not None]
                 assert all(abs(v * 100 - round(v * 100)) < 1e-6 for v in values), f.name
@@ -375,7 +407,8 @@ def test_selections_are_exact_and_projections_complete(lake: Lake) -> None:
             assert child.num_rows == selected.num_rows, d["child"]
             if kind != "near_copy":
                 assert sorted(row_keys(child).to_pylist()) == sorted(
-                    row_keys(selected).to_pylist()), d["child"]
+                    row_keys(selected).to_pylist()
+                ), d["child"]
         elif kind in ("projection", "chain", "format_copy", "exact_copy", "renamed_reordered"):
             if d["distinct"]:
                 keys = row_keys(child).to_pylist()
@@ -383,7 +416,8 @@ def test_selections_are_exact_and_projections_complete(lake: Lake) -> None:
                 assert child.num_rows < parent.num_rows
             else:
                 assert sorted(row_keys(child).to_pylist()) == sorted(
-                    row_keys(parent).to_pylist()), d["child"]
+                    row_keys(parent).to_pylist()
+                ), d["child"]
         if kind in ("selection", "format_copy", "exact_copy", "renamed_reordered"):
             assert set(d["column_map"].values()) == set(lake.table(d["parent"]).column_names)
         if kind in ("projection", "projection_of_selection", "chain"):
@@ -399,9 +433,12 @@ def test_copies_and_renames(lake: Lake) -> None:
         assert child["format"] == parent["format"]
         assert child["path"].split("/")[0] != parent["path"].split("/")[0]
         assert [f.read_bytes() for f in files_of(lake.root, child)] == [
-            f.read_bytes() for f in files_of(lake.root, parent)]
-    pairs = {(lake.entries[d["parent"]]["format"], lake.entries[d["child"]]["format"])
-             for d in by_kind["format_copy"]}
+            f.read_bytes() for f in files_of(lake.root, parent)
+        ]
+    pairs = {
+        (lake.entries[d["parent"]]["format"], lake.entries[d["child"]]["format"])
+        for d in by_kind["format_copy"]
+    }
     assert {("parquet", "csv"), ("csv", "json"), ("parquet", "json")} <= pairs
     abbreviations = {"cust", "amt", "qty", "num", "addr", "dob"}
     seen: set[str] = set()
@@ -410,8 +447,14 @@ def test_copies_and_renames(lake: Lake) -> None:
         snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
         words = re.split(r"[\s_\-]+", snake.lower())
         seen.update(w for w in words if w in abbreviations)
-        full = {"cust": "customer", "amt": "amount", "qty": "quantity", "num": "number",
-                "addr": "address", "dob": "date_of_birth"}
+        full = {
+            "cust": "customer",
+            "amt": "amount",
+            "qty": "quantity",
+            "num": "number",
+            "addr": "address",
+            "dob": "date_of_birth",
+        }
         return "_".join(full.get(w, w) for w in words)
 
     for d in by_kind["renamed_reordered"]:
@@ -454,8 +497,9 @@ def _luhn_ok(number: str) -> bool:
 def test_card_numbers_are_luhn_valid(lake: Lake) -> None:
     payments = lake.table("finance.payments")
     brands: set[str] = set()
-    for number, brand in zip(payments["card_number"].to_pylist(),
-                             payments["card_brand"].to_pylist(), strict=True):
+    for number, brand in zip(
+        payments["card_number"].to_pylist(), payments["card_brand"].to_pylist(), strict=True
+    ):
         assert number.isdigit() and _luhn_ok(number), number
         brands.add(brand)
         if brand == "American Express":
@@ -476,8 +520,16 @@ def _non_null(table: pa.Table, column: str) -> list[Any]:
 def test_pii_columns_are_well_formed(lake: Lake) -> None:
     for name in ("sales.customers", "hr.employees", "health.patients"):
         table = lake.table(name)
-        assert {"first_name", "last_name", "date_of_birth", "street_address", "city",
-                "state", "postal_code", "phone"} <= set(table.column_names)
+        assert {
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "street_address",
+            "city",
+            "state",
+            "postal_code",
+            "phone",
+        } <= set(table.column_names)
         emails = _non_null(table, "email")
         assert emails and all(EMAIL_RE.match(e) for e in emails), name
         phones = _non_null(table, "phone")
@@ -488,12 +540,15 @@ def test_pii_columns_are_well_formed(lake: Lake) -> None:
         ref = dt.date(2024, 12, 31)
         ages = [(ref - d).days / 365.25 for d in dobs]
         assert 17.9 < min(ages) and max(ages) < 90.1, name
-        assert all(re.match(r"^\d+ \w[\w ]* \w+( Apt \d+)?$", a)
-                   for a in table["street_address"].to_pylist())
+        assert all(
+            re.match(r"^\d+ \w[\w ]* \w+( Apt \d+)?$", a)
+            for a in table["street_address"].to_pylist()
+        )
     for name in ("sales.stores", "health.physicians", "catalog.suppliers"):
         assert all(PHONE_RE.match(p) for p in _non_null(lake.table(name), "phone"))
-    assert all(EMAIL_RE.match(e) for e in _non_null(lake.table("catalog.suppliers"),
-                                                    "contact_email"))
+    assert all(
+        EMAIL_RE.match(e) for e in _non_null(lake.table("catalog.suppliers"), "contact_email")
+    )
     ssns = _non_null(lake.table("hr.employees"), "national_id")
     assert ssns and all(SSN_RE.match(s) for s in ssns)
     customers = lake.table("sales.customers")
@@ -591,8 +646,9 @@ def test_overwrite_replaces_a_generated_lake(tmp_path: Path) -> None:
     result = generate_lake(out, seed=2, size_mb=0.5, overwrite=True)
     assert json.loads(result.manifest_path.read_text())["seed"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "temporary dirs left behind"
-    assert set(discover(out)) == {d["name"] for d in json.loads(
-        result.manifest_path.read_text())["datasets"]}
+    assert set(discover(out)) == {
+        d["name"] for d in json.loads(result.manifest_path.read_text())["datasets"]
+    }
 
 
 def test_overwrite_refuses_a_lake_with_foreign_files(tmp_path: Path) -> None:

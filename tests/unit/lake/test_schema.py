@@ -35,7 +35,9 @@ def test_parquet_type_change_between_parts(tmp_path: Path) -> None:
     d.mkdir()
     pq.write_table(pa.table({"a": pa.array([1], pa.int64()), "b": ["x"]}), d / "part-0.parquet")
     pq.write_table(pa.table({"a": pa.array(["1"]), "b": ["y"]}), d / "part-1.parquet")
-    with pytest.raises(SchemaConflict, match="'a' is int64 in t/part-0.parquet but string in t/part-1.parquet"):
+    with pytest.raises(
+        SchemaConflict, match="'a' is int64 in t/part-0.parquet but string in t/part-1.parquet"
+    ):
         plan_read(_one(tmp_path))
 
 
@@ -84,7 +86,10 @@ def test_csv_types_widen_and_conflict(tmp_path: Path) -> None:
 def test_json_dates_and_nested(tmp_path: Path) -> None:
     from pyspark.sql import types as T
 
-    rows = [{"id": i, "day": "2024-01-0%d" % (1 + i), "at": "2024-01-01 00:00:0%d" % i, "x": {"k": i}} for i in range(3)]
+    rows = [
+        {"id": i, "day": f"2024-01-0{1 + i}", "at": f"2024-01-01 00:00:0{i}", "x": {"k": i}}
+        for i in range(3)
+    ]
     (tmp_path / "e.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     plan = plan_read(_one(tmp_path))
     assert plan.schema is not None
