@@ -118,6 +118,12 @@ class LakeSettings(BaseSettings):
         "types before the Spark pass (the Spark pass then fails fast on any value that "
         "does not fit).",
     )
+    profile_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Datasets profiled at once (Spark jobs submitted from threads share one "
+        "session, so one dataset's driver-side work overlaps another's computation).",
+    )
     secret: SecretStr | None = Field(
         default=None,
         description="Lake secret for keyed row fingerprints (HMAC). Default: a random key "
@@ -141,12 +147,6 @@ class OrchestrationSettings(BaseSettings):
 
     model_config = _section("LAKEWARD_ORCHESTRATION_")
 
-    profile_concurrency: int = Field(
-        default=2,
-        ge=1,
-        description="Datasets profiled at once by the profile_lake flow (Spark jobs submitted "
-        "from threads share one session).",
-    )
     isolate_prefect_home: bool = Field(
         default=True,
         description="When PREFECT_HOME and PREFECT_API_URL are unset, keep Prefect's home "

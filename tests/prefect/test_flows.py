@@ -82,3 +82,24 @@ def test_pipeline_requires_a_lake_root(prefect_api: None, home: Path) -> None:
 
     with pytest.raises(ConfigurationError, match="LAKEWARD_LAKE_ROOT"):
         lakeward_pipeline()
+
+
+def test_demo_end_to_end_then_idempotent(
+    prefect_api: None, spark: Any, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from lakeward.cli import main
+    from lakeward.lake import MANIFEST_NAME
+
+    assert main(["demo", "--size-mb", "2", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    manifest = json.loads((home / "sample-lake" / MANIFEST_NAME).read_text())
+    assert first["profiled"] == len(manifest["datasets"]) >= 40 and first["failed"] == 0
+    assert first["lake_root"] == str(home / "sample-lake")
+    assert main(["demo", "--size-mb", "2", "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["unchanged"] == first["profiled"] and second["profiled"] == 0
+    assert main(["catalog", "ls", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert {d["name"] for d in listing} == {d["name"] for d in manifest["datasets"]}

@@ -234,12 +234,6 @@ def discover(root: str | os.PathLike[str] | LakeRoot) -> list[DatasetSpec]:
     specs: list[DatasetSpec] = []
     for rel_dir in sorted(tree):
         files, subdirs, has_success = tree[rel_dir]
-        if any(
-            rel_dir.startswith(s.relpath + "/") or rel_dir == s.relpath
-            for s in specs
-            if s.layout == "directory"
-        ):
-            continue
         if rel_dir and _is_part_dir(files, subdirs, has_success):
             fmt = _data_format(files[0].relpath)
             assert fmt is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -103,7 +104,7 @@ def register_lake(
     lake = open_root(root)
     specs = discover(lake)
     report = RegisterReport(root=lake.uri)
-    with catalog.session() as session:
+    with catalog.session(immediate=True) as session:
         repo = DatasetRepository(session)
         for spec in specs:
             _, created = repo.register(
@@ -175,7 +176,7 @@ def profile_one(
         profile = profile_dataset(spark, spec, sniff_bytes=sniff_bytes or settings.lake.sniff_bytes)
     except LakeError as exc:
         return DatasetOutcome(name, "failed", seconds=time.perf_counter() - started, error=str(exc))
-    with catalog.session() as session:
+    with catalog.session(immediate=True) as session:
         repo = DatasetRepository(session)
         current = repo.require(name)
         if (
@@ -213,8 +214,12 @@ def profile_datasets(
     principal: str = "local-user",
     purpose: str | None = None,
     progress: Callable[[DatasetOutcome], None] | None = None,
+    concurrency: int | None = None,
 ) -> ProfileReport:
     """Profile datasets: the named ones, those under ``root`` (registering it first), or all.
+
+    ``concurrency`` datasets are profiled at once (default ``LAKEWARD_LAKE_PROFILE_CONCURRENCY``);
+    ``progress`` is called from worker threads as each dataset finishes.
 
     Raises:
         LakeError: ``root`` does not exist.
@@ -241,12 +246,18 @@ def profile_datasets(
             "No datasets to profile. Register a lake first: `lakeward lake register DIR` "
             "(or pass the lake root to `lakeward lake profile`)."
         )
-    outcomes = []
-    for name in selected:
+
+    def one(name: str) -> DatasetOutcome:
         outcome = profile_one(catalog, name, force=force, principal=principal)
-        outcomes.append(outcome)
         if progress:
             progress(outcome)
+        return outcome
+
+    # Spark runs jobs submitted from several threads side by side: while one dataset's job
+    # is in its driver-side phases (file checks, planning, catalog write) another computes.
+    workers = max(1, min(concurrency or get_settings().lake.profile_concurrency, len(selected)))
+    with ThreadPoolExecutor(workers, thread_name_prefix="lakeward-profile") as pool:
+        outcomes = list(pool.map(one, selected))
     report = ProfileReport(outcomes, time.perf_counter() - started)
     audit_profile(
         catalog, report, principal=principal, purpose=purpose, resource=lake_uri or "catalog"

@@ -93,7 +93,7 @@ def publish_task(
 @flow(
     name="profile_lake",
     task_runner=ThreadPoolTaskRunner(  # type: ignore[arg-type]  # Prefect's generic is too narrow
-        max_workers=get_settings().orchestration.profile_concurrency
+        max_workers=get_settings().lake.profile_concurrency
     ),
 )
 def profile_lake(

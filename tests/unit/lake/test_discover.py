@@ -76,3 +76,25 @@ def test_nonexistent_and_file_roots(tmp_path: Path) -> None:
     _touch(tmp_path / "f.csv")
     with pytest.raises(LakeError, match="is a file"):
         open_root(tmp_path / "f.csv")
+
+
+def test_remote_listing_agrees_with_local(tmp_path: Path) -> None:
+    """The pyarrow.fs path (used for s3://, gs://, hdfs://) finds the same datasets."""
+    from lakeward.lake import LakeRoot
+
+    _touch(tmp_path / "sales" / "orders" / "part-00000.parquet", b"abc")
+    _touch(tmp_path / "sales" / "orders" / "part-00001.parquet", b"abcd")
+    _touch(tmp_path / "sales" / "orders" / "_SUCCESS")
+    _touch(tmp_path / "hr" / "employees.csv", b"a\n1\n")
+    _touch(tmp_path / "_tmp" / "x.csv")
+    local = open_root(tmp_path)
+    remote = LakeRoot(uri=local.uri, path=local.path, local=False)
+
+    def shape(root: LakeRoot) -> list[tuple[str, str, str, list[tuple[str, int]]]]:
+        return [
+            (s.name, s.format, s.layout, [(f.relpath, f.size) for f in s.files])
+            for s in discover(root)
+        ]
+
+    assert shape(remote) == shape(local)
+    assert [s.name for s in discover(remote)] == ["hr.employees", "sales.orders"]
