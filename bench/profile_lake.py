@@ -11,7 +11,9 @@ bench/out/), then, in one warm local Spark session:
   "approx_count_distinct")`` call per dataset. It computes less (no row count apart from
   per-column counts, no min/max for dates and timestamps, no fingerprint, nothing stored).
 
-Prints datasets/s, MB/s, the lakeward/baseline time ratio, and how cost grows with size
+Lakeward runs twice: with its default concurrency (``LAKEWARD_LAKE_PROFILE_CONCURRENCY``,
+several datasets' Spark jobs at once) and one dataset at a time, like the baseline.
+Prints datasets/s, MB/s, the lakeward/baseline time ratios, and how cost grows with size
 (time at 10x / time at 1x). Usage::
 
     .venv/bin/python bench/profile_lake.py [--size-mb 50] [--scale 10] [--repeat 1]
@@ -38,14 +40,16 @@ def _lake(size_mb: float) -> Path:
     return root
 
 
-def _lakeward(root: Path) -> tuple[float, int, int]:
+def _lakeward(root: Path, concurrency: int | None = None) -> tuple[float, int, int]:
     from lakeward.catalog import Catalog
     from lakeward.lake import profile_datasets
 
     with tempfile.TemporaryDirectory() as home:
         catalog = Catalog.open(f"sqlite:///{home}/catalog.db")
         started = time.perf_counter()
-        report = profile_datasets(catalog, root=root, force=True, principal="bench")
+        report = profile_datasets(
+            catalog, root=root, force=True, principal="bench", concurrency=concurrency
+        )
         seconds = time.perf_counter() - started
         catalog.dispose()
     assert not report.errors, report.errors
@@ -83,25 +87,28 @@ def main() -> None:
     rows = []
     for size, lake in zip(sizes, lakes, strict=True):
         lw = min((_lakeward(lake) for _ in range(args.repeat)), key=lambda r: r[0])
+        seq = min(_lakeward(lake, concurrency=1)[0] for _ in range(args.repeat))
         base = min(_baseline(lake) for _ in range(args.repeat))
         seconds, datasets, nbytes = lw
-        rows.append((size, datasets, nbytes, seconds, base))
+        rows.append((size, datasets, nbytes, seconds, seq, base))
     print()
     print(
-        f"{'size':>8} {'datasets':>8} {'MB':>8} | {'lakeward s':>10} {'ds/s':>6} {'MB/s':>6} | "
-        f"{'baseline s':>10} {'ds/s':>6} {'MB/s':>6} | {'lakeward/baseline':>17}"
+        f"{'size':>8} {'datasets':>8} {'MB':>7} | {'lakeward s':>10} {'ds/s':>6} {'MB/s':>6} | "
+        f"{'1-at-a-time s':>13} | {'baseline s':>10} {'ds/s':>6} {'MB/s':>6} | "
+        f"{'ratio':>6} {'ratio 1-at-a-time':>17}"
     )
-    for size, datasets, nbytes, seconds, base in rows:
+    for size, datasets, nbytes, seconds, seq, base in rows:
         mb = nbytes / 1e6
         print(
-            f"{size:>6g}MB {datasets:>8} {mb:>8.1f} | {seconds:>10.2f} {datasets / seconds:>6.2f} "
-            f"{mb / seconds:>6.1f} | {base:>10.2f} {datasets / base:>6.2f} {mb / base:>6.1f} | "
-            f"{seconds / base:>17.2f}"
+            f"{size:>6g}MB {datasets:>8} {mb:>7.1f} | {seconds:>10.2f} {datasets / seconds:>6.2f} "
+            f"{mb / seconds:>6.1f} | {seq:>13.2f} | {base:>10.2f} {datasets / base:>6.2f} "
+            f"{mb / base:>6.1f} | {seconds / base:>6.2f} {seq / base:>17.2f}"
         )
-    (s1, _, b1, t1, base1), (s2, _, b2, t2, base2) = rows
+    print("ratio = lakeward time / baseline time (below 1: lakeward is faster)")
+    (_, _, b1, t1, q1, base1), (_, _, b2, t2, q2, base2) = rows
     print(
-        f"\ncost growth for {b2 / b1:.1f}x the bytes: lakeward {t2 / t1:.2f}x time, "
-        f"baseline {base2 / base1:.2f}x time"
+        f"\ncost growth for {b2 / b1:.1f}x the bytes: lakeward {t2 / t1:.2f}x time "
+        f"(1 at a time {q2 / q1:.2f}x), baseline {base2 / base1:.2f}x time"
     )
 
 

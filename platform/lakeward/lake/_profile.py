@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 from lakeward.catalog import ColumnStats
 from lakeward.errors import DatasetMalformed, LakeError
 from lakeward.lake._discover import DatasetSpec
-from lakeward.lake._schema import plan_read
+from lakeward.lake._schema import ReadPlan, plan_read
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
-    from pyspark.sql.types import DataType
+    from pyspark.sql.types import DataType, StructField
 
 __all__ = ["DatasetProfile", "profile_dataset", "read_dataset"]
 
@@ -138,16 +138,18 @@ def _canonical_value(value: Any) -> str | None:
     return str(value)
 
 
+def _load(spark: SparkSession, spec: DatasetSpec, plan: ReadPlan) -> DataFrame:
+    reader = spark.read.format(plan.format).options(**plan.options)
+    if plan.schema is not None:
+        reader = reader.schema(plan.schema)
+    return reader.load([spec.root.spark_path(f.relpath) for f in spec.files])
+
+
 def read_dataset(
     spark: SparkSession, spec: DatasetSpec, *, sniff_bytes: int = 1 << 20
 ) -> DataFrame:
     """A DataFrame over the dataset, after checking its files (see ``_schema``)."""
-    plan = plan_read(spec, sniff_bytes=sniff_bytes)
-    reader = spark.read.format(plan.format).options(**plan.options)
-    if plan.schema is not None:
-        reader = reader.schema(plan.schema)
-    paths = [spec.root.spark_path(f.relpath) for f in spec.files]
-    return reader.load(paths)
+    return _load(spark, spec, plan_read(spec, sniff_bytes=sniff_bytes))
 
 
 _ERROR_CLASS = re.compile(r"\[([A-Z][A-Z0-9_.]+)\] ([^\n]*)")
@@ -178,20 +180,10 @@ def _spark_failure(spec: DatasetSpec, exc: Exception) -> LakeError:
     )
 
 
-def profile_dataset(
-    spark: SparkSession, spec: DatasetSpec, *, sniff_bytes: int = 1 << 20
-) -> DatasetProfile:
-    """Profile one dataset with a single Spark aggregation.
-
-    Raises:
-        LakeError: the dataset's files cannot be read or parsed (names file and fix).
-    """
+def _profile_exprs(fields: list[StructField]) -> list[Column]:
+    """The one aggregation: rows, per-column stats, and the fingerprint's three sums."""
     from pyspark.sql import functions as F
 
-    started = time.perf_counter()
-    signature = spec.signature
-    df = read_dataset(spark, spec, sniff_bytes=sniff_bytes)
-    fields = list(df.schema.fields)
     exprs: list[Column] = [F.count(F.lit(1)).alias("rows")]
     for i, field in enumerate(fields):
         c = _col(field.name)
@@ -207,14 +199,30 @@ def profile_dataset(
     value_hashes = [canonical_hash(_col(f.name), f.dataType) for f in ordered]
     h64 = F.xxhash64(*value_hashes)
     h32 = F.hash(*value_hashes).cast("long")
-    exprs += [
+    return [
+        *exprs,
         F.sum(h64.bitwiseAND(_MASK30)).alias("fp0"),
         F.sum(F.shiftrightunsigned(h64, 30).bitwiseAND(_MASK30)).alias("fp1"),
         F.sum(h32.bitwiseAND(_MASK30)).alias("fp2"),
     ]
+
+
+def profile_dataset(
+    spark: SparkSession, spec: DatasetSpec, *, sniff_bytes: int = 1 << 20
+) -> DatasetProfile:
+    """Profile one dataset with a single Spark aggregation.
+
+    Raises:
+        LakeError: the dataset's files cannot be read or parsed (names file and fix).
+    """
+    started = time.perf_counter()
+    signature = spec.signature
+    plan = plan_read(spec, sniff_bytes=sniff_bytes)  # file checks: errors name the file
     try:
-        row = df.agg(*exprs).collect()[0].asDict()
-    except Exception as exc:  # Spark surfaces parse failures as JVM exceptions
+        df = _load(spark, spec, plan)
+        fields = list(df.schema.fields)
+        row = df.agg(*_profile_exprs(fields)).collect()[0].asDict()
+    except Exception as exc:  # Spark surfaces read and parse failures as JVM exceptions
         raise _spark_failure(spec, exc) from exc
     rows = int(row["rows"])
     columns = [
@@ -229,6 +237,7 @@ def profile_dataset(
         )
         for i, field in enumerate(fields)
     ]
+    ordered = sorted(fields, key=lambda f: (f.name.lower(), f.name))
     names = "\x1f".join(f.name.lower() for f in ordered)
     digest = hashlib.sha256(
         f"{names}\n{rows}\n{row['fp0'] or 0}\n{row['fp1'] or 0}\n{row['fp2'] or 0}".encode()
