@@ -56,3 +56,14 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield master
     finally:
         script("spark-cluster.sh", "stop", str(state), env=env)
+
+
+@pytest.fixture(scope="module")
+def spark_connect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    state = tmp_path_factory.mktemp("spark-connect")
+    env = {**os.environ, "PYTHON": sys.executable}
+    remote = script("spark-connect.sh", "start", str(state), str(free_port()), env=env)
+    try:
+        yield remote
+    finally:
+        script("spark-connect.sh", "stop", str(state), env=env)

@@ -1,4 +1,8 @@
-"""A real standalone Spark cluster (master + worker from the pip wheel) gives the same catalog."""
+"""Real Spark outside this process give the same catalog as embedded Spark.
+
+- a standalone cluster (master + worker started from the pip wheel by infra/spark-cluster.sh);
+- a Spark Connect server (infra/spark-connect.sh).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ def _catalog(env: dict[str, str]) -> list[dict[str, object]]:
     return [{k: v for k, v in d.items() if k not in VOLATILE} for d in json.loads(result.stdout)]
 
 
-def test_cluster_profile_matches_local(spark_cluster: str, tmp_path: Path) -> None:
+def _same_catalog_as_local(tmp_path: Path, master: str, **extra: str) -> None:
     root = tmp_path / "lake"
     write_small_lake(root)
     base = {k: v for k, v in os.environ.items() if not k.startswith("LAKEWARD_")}
@@ -31,16 +35,25 @@ def test_cluster_profile_matches_local(spark_cluster: str, tmp_path: Path) -> No
         "LAKEWARD_HOME": str(tmp_path / "local"),
         "LAKEWARD_SPARK_MASTER": "local[2]",
     }
-    cluster_env = {
+    remote_env = {
         **base,
-        "LAKEWARD_HOME": str(tmp_path / "cluster"),
-        "LAKEWARD_SPARK_MASTER": spark_cluster,
-        "LAKEWARD_SPARK_EXECUTOR_MEMORY": "768m",
+        "LAKEWARD_HOME": str(tmp_path / "remote"),
+        "LAKEWARD_SPARK_MASTER": master,
     }
-    for env in (local_env, cluster_env):
+    remote_env |= extra
+    for env in (local_env, remote_env):
         result = lakeward("lake", "profile", str(root), "--json", env=env)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["profiled"] == 3
-    local, cluster = _catalog(local_env), _catalog(cluster_env)
-    assert [d["name"] for d in cluster] == ["hr.employees", "sales.orders", "web.events"]
-    assert cluster == local
+    local, remote = _catalog(local_env), _catalog(remote_env)
+    assert [d["name"] for d in remote] == ["hr.employees", "sales.orders", "web.events"]
+    assert remote == local
+
+
+def test_standalone_cluster_profile_matches_local(spark_cluster: str, tmp_path: Path) -> None:
+    _same_catalog_as_local(tmp_path, spark_cluster, LAKEWARD_SPARK_EXECUTOR_MEMORY="768m")
+
+
+def test_spark_connect_profile_matches_local(spark_connect: str, tmp_path: Path) -> None:
+    assert spark_connect.startswith("sc://127.0.0.1:")
+    _same_catalog_as_local(tmp_path, spark_connect)
