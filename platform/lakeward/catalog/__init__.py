@@ -9,7 +9,17 @@
 """
 
 from lakeward.catalog._engine import Catalog, create_catalog_engine, write_lock
-from lakeward.catalog._models import AuditRecord, Base, ColumnProfile, Dataset, DatasetVersion, Tag
+from lakeward.catalog._models import (
+    Approval,
+    AuditRecord,
+    Base,
+    BudgetEntry,
+    ColumnProfile,
+    Dataset,
+    DatasetVersion,
+    PurposeAcknowledgement,
+    Tag,
+)
 from lakeward.catalog._repo import (
     GENESIS_HASH,
     AuditLog,
@@ -22,8 +32,10 @@ from lakeward.catalog._repo import (
 
 __all__ = [
     "GENESIS_HASH",
+    "Approval",
     "AuditLog",
     "AuditRecord",
+    "BudgetEntry",
     "ChainBreak",
     "ColumnStats",
     "DatasetRepository",
@@ -34,6 +46,7 @@ __all__ = [
     "ColumnProfile",
     "Dataset",
     "DatasetVersion",
+    "PurposeAcknowledgement",
     "Tag",
     "create_catalog_engine",
     "write_lock",

@@ -25,7 +25,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["AuditRecord", "Base", "ColumnProfile", "Dataset", "DatasetVersion", "Tag", "utcnow"]
+__all__ = [
+    "Approval",
+    "AuditRecord",
+    "Base",
+    "BudgetEntry",
+    "ColumnProfile",
+    "Dataset",
+    "DatasetVersion",
+    "PurposeAcknowledgement",
+    "Tag",
+    "utcnow",
+]
 
 # Deterministic constraint names: identical DDL on both dialects and stable migrations.
 NAMING_CONVENTION = {
@@ -178,3 +189,57 @@ class AuditRecord(Base):
     bundle_hash: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     record_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class PurposeAcknowledgement(Base):
+    """A principal's recorded acknowledgement of a purpose's text."""
+
+    __tablename__ = "purpose_acks"
+    __table_args__ = (UniqueConstraint("principal", "purpose"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    principal: Mapped[str] = mapped_column(String(256))
+    purpose: Mapped[str] = mapped_column(String(128))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BudgetEntry(Base):
+    """One reservation of privacy budget (rho-zCDP) and what became of it.
+
+    ``state``: ``reserved`` (counts against the cap until it expires), ``committed`` (spent
+    for good), ``released`` (returned), ``expired`` (its holder died; returned, audited).
+    """
+
+    __tablename__ = "budget_entries"
+    __table_args__ = (Index("ix_budget_entries_key", "unit", "principal", "purpose", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reservation_id: Mapped[str] = mapped_column(String(36), unique=True)
+    unit: Mapped[str] = mapped_column(String(128))
+    principal: Mapped[str] = mapped_column(String(256))
+    purpose: Mapped[str] = mapped_column(String(128))
+    rho: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Approval(Base):
+    """A two-person approval: requested by one principal, decided by another, consumed once."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    requested_by: Mapped[str] = mapped_column(String(256))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    state: Mapped[str] = mapped_column(String(16))  # pending | approved | rejected | consumed
+    decided_by: Mapped[str | None] = mapped_column(String(256))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    consumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

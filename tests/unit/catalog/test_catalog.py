@@ -45,7 +45,7 @@ def test_upgrade_is_idempotent(catalog: Catalog) -> None:
     catalog.upgrade()
     catalog.upgrade()
     with catalog.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])

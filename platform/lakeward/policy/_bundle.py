@@ -1,0 +1,296 @@
+"""The policy bundle: Cedar schema and policies, principals, purposes, tags, budget caps.
+
+A bundle is a directory (``policies/`` by default, ``LAKEWARD_POLICY_DIR``)::
+
+    schema.cedarschema   Cedar schema (entity types, actions, context)
+    *.cedar              policies; each needs a unique @id annotation
+    principals.yaml      users and their groups
+    purposes.yaml        purposes and the text a principal acknowledges
+    tags.yaml            the tag vocabulary policies and the catalog may use
+    budgets.yaml         rho-zCDP caps per (unit, principal, purpose)
+    tests/*.yaml         policy tests as data (``lakeward policy test``)
+
+Loading validates everything and fails with :class:`PolicyBundleError` naming file and line:
+Cedar syntax, schema validation (unknown actions, attributes, entity types), missing or
+duplicate ``@id``, tags that are not in the vocabulary, unknown groups or purposes. The
+bundle's **revision** is the SHA-256 of every file's name and bytes; each decision records it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lakeward.errors import InputError
+
+__all__ = ["BudgetCap", "PolicyBundle", "PolicyBundleError", "PolicyInfo", "load_bundle"]
+
+_ID = re.compile(r'@id\(\s*"((?:[^"\\]|\\.)*)"\s*\)')
+_TAG_METHODS = ("contains", "containsAll", "containsAny")
+
+
+class PolicyBundleError(InputError):
+    """The policy bundle is invalid; ``problems`` lists each one with file and line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("Invalid policy bundle:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """Where a policy lives and what it says about itself."""
+
+    id: str
+    effect: str  # "permit" | "forbid"
+    file: str
+    line: int
+    description: str
+    obligations: tuple[str, ...]
+    est: dict[str, Any]  # Cedar JSON (EST) of the policy
+
+
+@dataclass(frozen=True)
+class BudgetCap:
+    """A lifetime rho-zCDP cap for (unit, principal, purpose); ``*`` matches any."""
+
+    unit: str
+    principal: str
+    purpose: str
+    rho: float
+
+
+@dataclass
+class PolicyBundle:
+    """A loaded, validated policy bundle."""
+
+    directory: Path
+    revision: str
+    schema_text: str
+    policies: dict[str, PolicyInfo]
+    users: dict[str, tuple[str, ...]]  # user → groups
+    groups: tuple[str, ...]
+    purposes: dict[str, str]  # purpose → acknowledgement text
+    tags: dict[str, str]
+    caps: list[BudgetCap]
+    est: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def cap_for(self, unit: str, principal: str, purpose: str) -> BudgetCap | None:
+        """The most specific cap matching the triple (exact beats ``*``), or ``None``."""
+        best: tuple[int, BudgetCap] | None = None
+        for cap in self.caps:
+            if cap.unit != unit:
+                continue
+            if cap.principal not in ("*", principal) or cap.purpose not in ("*", purpose):
+                continue
+            score = (cap.principal != "*") * 2 + (cap.purpose != "*")
+            if best is None or score > best[0]:
+                best = (score, cap)
+        return best[1] if best else None
+
+    def policy_set(self) -> Any:
+        """The parsed Cedar policy set (ids are the @id annotations)."""
+        import cedarpy
+
+        return cedarpy.PolicySet.from_json_str(json.dumps(self.est))
+
+    def schema(self) -> Any:
+        """The parsed Cedar schema."""
+        import cedarpy
+
+        return cedarpy.Schema.from_str(self.schema_text)
+
+
+def _yaml(path: Path, problems: list[str]) -> dict[str, Any]:
+    if not path.exists():
+        problems.append(f"{path.name}: missing")
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        problems.append(f"{path.name}: not valid YAML ({exc})")
+        return {}
+    if not isinstance(data, dict):
+        problems.append(f"{path.name}: must be a mapping")
+        return {}
+    return data
+
+
+def _tag_literals(node: Any) -> list[str]:
+    """Every string literal compared against a ``.tags`` attribute in an EST expression."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _TAG_METHODS and isinstance(value, dict):
+                left = value.get("left", {})
+                if isinstance(left, dict) and left.get(".", {}).get("attr") in ("tags", "labels"):
+                    right = value.get("right", {})
+                    items = right.get("Set", [right]) if isinstance(right, dict) else []
+                    found += [i["Value"] for i in items if isinstance(i.get("Value"), str)]
+            found += _tag_literals(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _tag_literals(item)
+    return found
+
+
+def _load_policies(
+    directory: Path, schema_text: str, tags: dict[str, str], problems: list[str]
+) -> tuple[dict[str, PolicyInfo], dict[str, Any]]:
+    import cedarpy
+
+    policies: dict[str, PolicyInfo] = {}
+    merged: dict[str, Any] = {"staticPolicies": {}, "templates": {}, "templateLinks": []}
+    files = sorted(directory.glob("*.cedar"))
+    if not files:
+        problems.append(f"{directory}: no *.cedar policy files")
+    for path in files:
+        text = path.read_text()
+        try:
+            est = json.loads(cedarpy.policies_to_json_str(text))
+        except ValueError as exc:
+            problems.append(f"{path.name}: Cedar syntax error: {exc}")
+            continue
+        id_lines = [(m.group(1), text[: m.start()].count("\n") + 1) for m in _ID.finditer(text)]
+        positional = list(est.get("staticPolicies", {}).items())
+        if est.get("templates"):
+            problems.append(f"{path.name}: templates are not supported in the bundle yet")
+        validation = cedarpy.validate_policies(text, schema_text)
+        lines_by_pos: dict[str, int] = {}
+        for index, (pos_id, body) in enumerate(positional):
+            annotations = body.get("annotations", {})
+            pid = annotations.get("id")
+            line = next((ln for i, ln in id_lines if i == pid), 0)
+            lines_by_pos[pos_id] = line
+            where = f"{path.name}:{line or '?'}"
+            if not pid:
+                problems.append(f"{path.name}: policy #{index + 1} has no @id annotation")
+                continue
+            if pid in policies:
+                other = policies[pid]
+                problems.append(f"{where}: duplicate @id {pid!r} (also {other.file}:{other.line})")
+                continue
+            for tag in _tag_literals(body.get("conditions", [])):
+                if tag not in tags:
+                    problems.append(
+                        f"{where}: policy {pid!r} names unknown tag {tag!r}; add it to "
+                        "tags.yaml or fix the spelling"
+                    )
+            obligations = tuple(
+                o.strip() for o in annotations.get("obligation", "").split(",") if o.strip()
+            )
+            policies[pid] = PolicyInfo(
+                id=pid,
+                effect=body["effect"],
+                file=path.name,
+                line=line,
+                description=annotations.get("description", ""),
+                obligations=obligations,
+                est=body,
+            )
+            merged["staticPolicies"][pid] = body
+        for error in validation.errors:
+            pos = error.policy_id
+            body = dict(positional).get(pos, {})
+            pid = body.get("annotations", {}).get("id", pos)
+            problems.append(
+                f"{path.name}:{lines_by_pos.get(pos, '?')}: policy {pid!r} fails schema "
+                f"validation: {error.error.replace(f'for policy `{pos}`, ', '')}"
+            )
+    return policies, merged
+
+
+def load_bundle(directory: str | Path | None = None) -> PolicyBundle:
+    """Load and validate a bundle (default: ``LAKEWARD_POLICY_DIR``).
+
+    Raises:
+        PolicyBundleError: anything is invalid; every problem is listed with file and line.
+    """
+    from lakeward.settings import get_settings
+
+    directory = Path(directory or get_settings().policy.dir).resolve()
+    if not directory.is_dir():
+        raise PolicyBundleError(
+            [f"{directory}: not a directory (set LAKEWARD_POLICY_DIR to the policy bundle)"]
+        )
+    problems: list[str] = []
+    schema_path = directory / "schema.cedarschema"
+    schema_text = schema_path.read_text() if schema_path.exists() else ""
+    if not schema_text:
+        problems.append("schema.cedarschema: missing or empty")
+    else:
+        import cedarpy
+
+        try:
+            cedarpy.Schema.from_str(schema_text)
+        except ValueError as exc:
+            problems.append(f"schema.cedarschema: {exc}")
+            schema_text = ""
+    tags = {
+        str(k): str(v)
+        for k, v in (_yaml(directory / "tags.yaml", problems).get("tags") or {}).items()
+    }
+    principals = _yaml(directory / "principals.yaml", problems)
+    groups = tuple(str(g) for g in principals.get("groups") or [])
+    users: dict[str, tuple[str, ...]] = {}
+    for user, spec in (principals.get("users") or {}).items():
+        member_of = tuple(str(g) for g in (spec or {}).get("groups", []))
+        for g in member_of:
+            if g not in groups:
+                problems.append(f"principals.yaml: user {user!r} is in unknown group {g!r}")
+        users[str(user)] = member_of
+    purposes = {
+        str(name): str((spec or {}).get("text", ""))
+        for name, spec in (
+            _yaml(directory / "purposes.yaml", problems).get("purposes") or {}
+        ).items()
+    }
+    for name, text in purposes.items():
+        if not text:
+            problems.append(f"purposes.yaml: purpose {name!r} has no acknowledgement text")
+    caps: list[BudgetCap] = []
+    for i, entry in enumerate(_yaml(directory / "budgets.yaml", problems).get("caps") or []):
+        try:
+            cap = BudgetCap(
+                str(entry["unit"]),
+                str(entry["principal"]),
+                str(entry["purpose"]),
+                float(entry["rho"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(f"budgets.yaml: cap #{i + 1} is malformed ({exc})")
+            continue
+        if not (cap.rho > 0 and cap.rho < float("inf")):
+            problems.append(
+                f"budgets.yaml: cap #{i + 1} has rho {cap.rho}; it must be finite and > 0"
+            )
+        if cap.purpose != "*" and cap.purpose not in purposes:
+            problems.append(f"budgets.yaml: cap #{i + 1} names unknown purpose {cap.purpose!r}")
+        caps.append(cap)
+    policies: dict[str, PolicyInfo] = {}
+    est: dict[str, Any] = {}
+    if schema_text:
+        policies, est = _load_policies(directory, schema_text, tags, problems)
+    if problems:
+        raise PolicyBundleError(problems)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return PolicyBundle(
+        directory=directory,
+        revision=digest.hexdigest(),
+        schema_text=schema_text,
+        policies=policies,
+        users=users,
+        groups=groups,
+        purposes=purposes,
+        tags=tags,
+        caps=caps,
+        est=est,
+    )

@@ -1,0 +1,555 @@
+"""Decisions: Cedar over the bundle and the catalog, with reasons, obligations and audit.
+
+Semantics are Cedar's: default deny, any satisfied forbid wins, order-independent. Around
+Cedar, Lakeward adds what admins need and Cedar lacks:
+
+- **fail closed**: an unknown principal, action, purpose or tag, a missing resource, or any
+  engine error is a deny whose reason says what was missing (never an exception);
+- **explanations**: for a deny that no forbid decided, the *nearest permits* — the permit
+  policies for this action ranked by how few of their parts failed, with each failed part
+  (principal scope, resource scope, or one conjunct of a condition) as Cedar text. Each part
+  is evaluated as its own policy, in one batch call;
+- **obligations**: ``@obligation("a,b")`` annotations of the permits that decided an allow
+  (``dp_required``, ``encryption_required``, ``approval_required``), plus ``mask:<column>``
+  for every column of a dataset whose ``lake.read_column`` is denied when reading contents.
+
+Resources are written ``dataset:NAME`` (or just ``NAME``), ``column:DATASET/COLUMN``,
+``document:ID`` or ``platform``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from lakeward.catalog import (
+    AuditLog,
+    Catalog,
+    Dataset,
+    DatasetRepository,
+    PurposeAcknowledgement,
+    Tag,
+)
+from lakeward.errors import PolicyDenied
+from lakeward.policy._bundle import PolicyBundle, PolicyInfo, load_bundle
+
+__all__ = ["Decision", "NearestPermit", "PolicyEngine", "decide", "default_engine", "enforce"]
+
+NS = "Lakeward"
+_CONTEXT_BOOLS = ("encrypted", "dp", "approved")
+
+
+@dataclass(frozen=True)
+class NearestPermit:
+    """A permit policy that would have allowed the request, and the parts of it that failed."""
+
+    policy: str
+    description: str
+    failed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one request."""
+
+    allowed: bool
+    principal: str
+    action: str
+    resource: str
+    purpose: str
+    policy_ids: tuple[str, ...] = ()
+    obligations: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    nearest: tuple[NearestPermit, ...] = ()
+    errors: tuple[str, ...] = ()
+    bundle_revision: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def decision(self) -> str:
+        """``allow`` or ``deny``."""
+        return "allow" if self.allowed else "deny"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        data = asdict(self)
+        data["decision"] = self.decision
+        return data
+
+    def explain(self) -> str:
+        """A human explanation, one fact per line."""
+        lines = [
+            f"{self.decision.upper()}: {self.principal} {self.action} {self.resource}"
+            + (f" for purpose {self.purpose}" if self.purpose else "")
+        ]
+        if self.policy_ids:
+            lines.append("decided by: " + ", ".join(self.policy_ids))
+        lines += [f"reason: {r}" for r in self.reasons]
+        if self.obligations:
+            lines.append("obligations: " + ", ".join(self.obligations))
+        for near in self.nearest:
+            lines.append(f"nearest permit {near.policy}: {near.description}".rstrip(": "))
+            lines += [f"  failed: {part}" for part in near.failed]
+        lines += [f"error: {e}" for e in self.errors]
+        lines.append(f"bundle revision: {self.bundle_revision[:12]}")
+        return "\n".join(lines)
+
+
+def _uid(kind: str, ident: str) -> dict[str, str]:
+    return {"type": f"{NS}::{kind}", "id": ident}
+
+
+def _parse_resource(resource: str) -> tuple[str, str]:
+    if resource == "platform":
+        return "Platform", "lakeward"
+    kind, sep, ident = resource.partition(":")
+    if not sep:
+        return "Dataset", resource
+    kinds = {"dataset": "Dataset", "column": "Column", "document": "Document"}
+    if kind not in kinds or not ident:
+        raise ValueError(
+            f"resource {resource!r} is not dataset:NAME, column:DATASET/COLUMN, document:ID or "
+            "platform"
+        )
+    return kinds[kind], ident
+
+
+def _scope_text(var: str, scope: dict[str, Any]) -> str | None:
+    op = scope.get("op")
+    if op in (None, "All"):
+        return None
+    if "entity" in scope:
+        e = scope["entity"]
+        return f'{var} {op} {e["type"]}::"{e["id"]}"'
+    if "entities" in scope:
+        items = ", ".join(f'{e["type"]}::"{e["id"]}"' for e in scope["entities"])
+        return f"{var} {op} [{items}]"
+    if op == "is":
+        text = f"{var} is {scope['entity_type']}"
+        if "in" in scope:
+            inner = scope["in"]["entity"]
+            text += f' in {inner["type"]}::"{inner["id"]}"'
+        return text
+    return f"{var} {op} ?"
+
+
+def _conjuncts(body: dict[str, Any]) -> list[dict[str, Any]]:
+    if "&&" in body:
+        return _conjuncts(body["&&"]["left"]) + _conjuncts(body["&&"]["right"])
+    return [body]
+
+
+def _condition_text(kind: str, expr: dict[str, Any]) -> str:
+    import cedarpy
+
+    policy = {
+        "effect": "permit",
+        "principal": {"op": "All"},
+        "action": {"op": "All"},
+        "resource": {"op": "All"},
+        "conditions": [{"kind": "when", "body": expr}],
+    }
+    text = cedarpy.policies_from_json_str(
+        json.dumps({"staticPolicies": {"p": policy}, "templates": {}, "templateLinks": []})
+    )
+    inner = text[text.index("when") + 4 :].strip()
+    inner = inner[1 : inner.rindex("}")].strip() if inner.startswith("{") else inner
+    inner = " ".join(inner.split())
+    return f"unless {inner}" if kind == "unless" else inner
+
+
+@dataclass(frozen=True)
+class _Part:
+    policy: str
+    text: str
+
+
+def _explain_set(
+    bundle: PolicyBundle,
+) -> tuple[dict[str, Any], dict[str, _Part], dict[str, list[str]]]:
+    """One permit per part of every permit policy (scope parts, condition conjuncts)."""
+    variants: dict[str, Any] = {}
+    parts: dict[str, _Part] = {}
+    by_policy: dict[str, list[str]] = {}
+    for info in bundle.policies.values():
+        if info.effect != "permit":
+            continue
+        body = info.est
+        keys: list[str] = []
+        for var in ("principal", "resource"):
+            text = _scope_text(var, body[var])
+            if text is None:
+                continue
+            key = f"{info.id}#{var}"
+            variant = {
+                "effect": "permit",
+                "principal": body["principal"] if var == "principal" else {"op": "All"},
+                "action": body["action"],
+                "resource": body["resource"] if var == "resource" else {"op": "All"},
+                "conditions": [],
+            }
+            variants[key] = variant
+            parts[key] = _Part(info.id, text)
+            keys.append(key)
+        index = 0
+        for condition in body.get("conditions", []):
+            pieces = (
+                _conjuncts(condition["body"])
+                if condition["kind"] == "when"
+                else [condition["body"]]
+            )
+            for piece in pieces:
+                key = f"{info.id}#c{index}"
+                index += 1
+                variants[key] = {
+                    "effect": "permit",
+                    "principal": {"op": "All"},
+                    "action": body["action"],
+                    "resource": {"op": "All"},
+                    "conditions": [{"kind": condition["kind"], "body": piece}],
+                }
+                parts[key] = _Part(info.id, _condition_text(condition["kind"], piece))
+                keys.append(key)
+        action_key = f"{info.id}#action"
+        variants[action_key] = {
+            "effect": "permit",
+            "principal": {"op": "All"},
+            "action": body["action"],
+            "resource": {"op": "All"},
+            "conditions": [],
+        }
+        by_policy[info.id] = [action_key, *keys]
+    return {"staticPolicies": variants, "templates": {}, "templateLinks": []}, parts, by_policy
+
+
+class PolicyEngine:
+    """Decisions over one bundle and one catalog. Thread-safe; parse once, decide often."""
+
+    def __init__(self, bundle: PolicyBundle, catalog: Catalog) -> None:
+        import cedarpy
+
+        self.bundle = bundle
+        self.catalog = catalog
+        self._policies = bundle.policy_set()
+        self._schema = bundle.schema()
+        explain_est, self._parts, self._parts_by_policy = _explain_set(bundle)
+        self._explain_policies = cedarpy.PolicySet.from_json_str(json.dumps(explain_est))
+        self._purpose_hash = {
+            name: hashlib.sha256(text.encode()).hexdigest()
+            for name, text in bundle.purposes.items()
+        }
+
+    # -- entities ---------------------------------------------------------------------------
+    def _principal_entities(self, principal: str) -> list[dict[str, Any]]:
+        groups = self.bundle.users[principal]
+        return [
+            {
+                "uid": _uid("User", principal),
+                "attrs": {"name": principal},
+                "parents": [_uid("Group", g) for g in groups],
+            },
+            *({"uid": _uid("Group", g), "attrs": {}, "parents": []} for g in groups),
+        ]
+
+    def _dataset_entity(self, dataset: Dataset, tags: list[Tag]) -> dict[str, Any]:
+        return {
+            "uid": _uid("Dataset", dataset.name),
+            "attrs": {
+                "name": dataset.name,
+                "format": dataset.format,
+                "owner": dataset.owner or "",
+                "tags": sorted({t.name for t in tags if not t.column_name}),
+            },
+            "parents": [_uid("Platform", "lakeward")],
+        }
+
+    def _column_entity(self, dataset: Dataset, column: str, tags: list[Tag]) -> dict[str, Any]:
+        own = {t.name for t in tags if t.column_name in ("", column)}
+        return {
+            "uid": _uid("Column", f"{dataset.name}/{column}"),
+            "attrs": {"name": column, "dataset": dataset.name, "tags": sorted(own)},
+            "parents": [_uid("Dataset", dataset.name)],
+        }
+
+    def _acknowledged(self, principal: str, purpose: str) -> bool:
+        with self.catalog.session() as session:
+            ack = session.scalar(
+                select(PurposeAcknowledgement).where(
+                    PurposeAcknowledgement.principal == principal,
+                    PurposeAcknowledgement.purpose == purpose,
+                )
+            )
+        return ack is not None and ack.text_sha256 == self._purpose_hash[purpose]
+
+    # -- decisions --------------------------------------------------------------------------
+    def decide(
+        self,
+        principal: str,
+        action: str,
+        resource: str,
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """Decide one request; never raises (errors deny, with the reason)."""
+        context = dict(context or {})
+        purpose = str(context.get("purpose") or "")
+        base = {
+            "principal": principal,
+            "action": action,
+            "resource": resource,
+            "purpose": purpose,
+            "bundle_revision": self.bundle.revision,
+        }
+        try:
+            return self._decide(principal, action, resource, purpose, context, base)
+        except Exception as exc:  # fail closed: any error is a deny that says why
+            return Decision(
+                False,
+                **base,
+                reasons=(f"could not evaluate the request: {exc}",),
+                errors=(f"{type(exc).__name__}: {exc}",),
+            )
+
+    def _deny(self, base: dict[str, Any], reason: str) -> Decision:
+        return Decision(False, **base, reasons=(reason,))
+
+    def _decide(
+        self,
+        principal: str,
+        action: str,
+        resource: str,
+        purpose: str,
+        context: dict[str, Any],
+        base: dict[str, Any],
+    ) -> Decision:
+        import cedarpy
+
+        if principal not in self.bundle.users:
+            return self._deny(base, f"unknown principal {principal!r}: add it to principals.yaml")
+        if purpose and purpose not in self.bundle.purposes:
+            return self._deny(
+                base,
+                f"unknown purpose {purpose!r}: known purposes are "
+                f"{', '.join(sorted(self.bundle.purposes))}",
+            )
+        kind, ident = _parse_resource(resource)
+        entities = self._principal_entities(principal)
+        entities.append({"uid": _uid("Platform", "lakeward"), "attrs": {}, "parents": []})
+        columns: list[str] = []
+        if kind in ("Dataset", "Column"):
+            dataset_name, _, column = ident.partition("/") if kind == "Column" else (ident, "", "")
+            with self.catalog.session() as session:
+                repo = DatasetRepository(session)
+                dataset = repo.get(dataset_name)
+                if dataset is None:
+                    return self._deny(base, f"dataset {dataset_name!r} is not in the catalog")
+                tags = list(session.scalars(select(Tag).where(Tag.dataset_id == dataset.id)))
+                version = repo.current_version(dataset)
+                columns = [c.name for c in version.columns] if version else []
+            unknown = sorted({t.name for t in tags} - set(self.bundle.tags))
+            if unknown:
+                return self._deny(
+                    base,
+                    f"dataset {dataset_name!r} carries tags unknown to the "
+                    f"policy bundle: {unknown}; add them to tags.yaml",
+                )
+            entities.append(self._dataset_entity(dataset, tags))
+            for name in set(columns) | ({column} if column else set()):
+                entities.append(self._column_entity(dataset, name, tags))
+        elif kind == "Document":
+            return self._deny(
+                base, "documents are not in the catalog yet (the RAG datastore adds them)"
+            )
+        cedar_context = {
+            "purpose": purpose,
+            "purpose_acknowledged": bool(purpose) and self._acknowledged(principal, purpose),
+            **{k: bool(context.get(k, False)) for k in _CONTEXT_BOOLS},
+        }
+        request = {
+            "principal": f'{NS}::User::"{principal}"',
+            "action": f'{NS}::Action::"{action}"',
+            "resource": f'{NS}::{kind}::"{ident}"'
+            if kind != "Platform"
+            else f'{NS}::Platform::"lakeward"',
+            "context": cedar_context,
+        }
+        entity_json = json.dumps(entities)
+        result = cedarpy.is_authorized(request, self._policies, entity_json, self._schema)
+        errors = tuple(result.diagnostics.errors)
+        ids = tuple(sorted(result.diagnostics.reasons))
+        base = {**base, "context": cedar_context}
+        if result.allowed and errors:
+            # Cedar skips a policy whose evaluation errs: a skipped forbid must not let this in.
+            return Decision(
+                False,
+                **base,
+                reasons=(
+                    "policy evaluation errors; denying rather than ignoring the failed policies",
+                ),
+                errors=errors,
+            )
+        if result.allowed:
+            obligations: list[str] = []
+            for pid in ids:
+                obligations += [
+                    o for o in self.bundle.policies[pid].obligations if o not in obligations
+                ]
+            if action == "lake.read_content" and kind == "Dataset" and columns:
+                requests = [
+                    {
+                        **request,
+                        "action": f'{NS}::Action::"lake.read_column"',
+                        "resource": f'{NS}::Column::"{ident}/{c}"',
+                    }
+                    for c in columns
+                ]
+                results = cedarpy.is_authorized_batch(
+                    requests, self._policies, entity_json, self._schema
+                )
+                obligations += [
+                    f"mask:{c}" for c, r in zip(columns, results, strict=True) if not r.allowed
+                ]
+            reasons = tuple(
+                f"permitted by {pid}: {self.bundle.policies[pid].description}".rstrip(": ")
+                for pid in ids
+            )
+            return Decision(
+                True,
+                **base,
+                policy_ids=ids,
+                obligations=tuple(obligations),
+                reasons=reasons,
+                errors=errors,
+            )
+        if ids:  # a forbid decided
+            reasons = tuple(
+                f"forbidden by {pid}: {self.bundle.policies[pid].description}".rstrip(": ")
+                for pid in ids
+            )
+            return Decision(False, **base, policy_ids=ids, reasons=reasons, errors=errors)
+        nearest = self._nearest(request, entity_json)
+        reason = "no permit policy matched (default deny)"
+        if not cedar_context["purpose_acknowledged"] and purpose:
+            reason += f"; purpose {purpose!r} is not acknowledged by {principal}"
+        return Decision(False, **base, reasons=(reason,), nearest=nearest, errors=errors)
+
+    def _nearest(self, request: dict[str, Any], entity_json: str) -> tuple[NearestPermit, ...]:
+        import cedarpy
+
+        result = cedarpy.is_authorized(request, self._explain_policies, entity_json, self._schema)
+        satisfied = set(result.diagnostics.reasons)
+        ranked: list[tuple[int, NearestPermit]] = []
+        for pid, keys in self._parts_by_policy.items():
+            if keys[0] not in satisfied:  # the permit is about another action
+                continue
+            failed = tuple(self._parts[k].text for k in keys[1:] if k not in satisfied)
+            info: PolicyInfo = self.bundle.policies[pid]
+            ranked.append((len(failed), NearestPermit(pid, info.description, failed)))
+        ranked.sort(key=lambda item: (item[0], item[1].policy))
+        return tuple(n for _, n in ranked[:3])
+
+    def enforce(
+        self,
+        principal: str,
+        action: str,
+        resource: str,
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """Decide, append the decision to the audit log, then raise on deny.
+
+        Raises:
+            PolicyDenied: the request was denied; the message carries the explanation.
+        """
+        decision = self.decide(principal, action, resource, context)
+        AuditLog(self.catalog).append(
+            principal=principal,
+            action=action,
+            resource=resource,
+            purpose=decision.purpose or None,
+            decision=decision.decision,
+            reasons=[*decision.policy_ids, *decision.reasons],
+            request={"context": decision.context, "obligations": list(decision.obligations)},
+            bundle_hash=self.bundle.revision,
+        )
+        if not decision.allowed:
+            raise PolicyDenied(decision.explain(), reasons=list(decision.reasons))
+        return decision
+
+
+_default: tuple[tuple[str, str], PolicyEngine] | None = None
+_default_lock = threading.Lock()
+
+
+def _bundle_stamp(directory: Path) -> str:
+    stats = [
+        (str(p), p.stat().st_mtime_ns, p.stat().st_size)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    ]
+    return hashlib.sha256(repr(stats).encode()).hexdigest()
+
+
+def default_engine() -> PolicyEngine:
+    """The engine for the configured bundle and catalog, reloaded when bundle files change.
+
+    Raises:
+        PolicyBundleError: the configured bundle is invalid.
+    """
+    global _default
+    from lakeward.settings import get_settings
+
+    settings = get_settings()
+    directory = Path(settings.policy.dir).resolve()
+    key = (settings.catalog_url, _bundle_stamp(directory) if directory.is_dir() else "")
+    with _default_lock:
+        if _default is None or _default[0] != key:
+            _default = (key, PolicyEngine(load_bundle(directory), Catalog.shared()))
+        return _default[1]
+
+
+def decide(
+    principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None
+) -> Decision:
+    """Decide with the default engine; a bundle that cannot load denies (fail closed)."""
+    try:
+        engine = default_engine()
+    except Exception as exc:
+        return Decision(
+            False,
+            principal,
+            action,
+            resource,
+            str((context or {}).get("purpose") or ""),
+            reasons=(f"policy bundle unavailable: {exc}",),
+            errors=(str(exc),),
+        )
+    return engine.decide(principal, action, resource, context)
+
+
+def enforce(
+    principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None
+) -> Decision:
+    """Decide, audit and raise :class:`PolicyDenied` on deny, with the default engine.
+
+    A bundle that cannot load is a deny, audited with the reason (fail closed).
+    """
+    try:
+        engine = default_engine()
+    except Exception as exc:
+        AuditLog(Catalog.shared()).append(
+            principal=principal,
+            action=action,
+            resource=resource,
+            purpose=str((context or {}).get("purpose") or "") or None,
+            decision="deny",
+            reasons=[f"policy bundle unavailable: {exc}"],
+            request={"context": dict(context or {})},
+        )
+        raise PolicyDenied(f"DENY: policy bundle unavailable: {exc}", reasons=[str(exc)]) from exc
+    return engine.enforce(principal, action, resource, context)
