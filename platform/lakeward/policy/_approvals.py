@@ -85,7 +85,7 @@ class Approvals:
 
     def _decide(self, approval_id: int, by: str, state: str, reason: str | None) -> Approval:
         approval = self.get(approval_id)
-        action = f"approval.{state[:-2] if state.endswith('ed') else state}"
+        action = {"approved": "approval.approve", "rejected": "approval.reject"}[state]
         if by == approval.requested_by:
             message = f"{by} requested approval #{approval_id} and cannot also decide it"
             self._audit(by, action, approval, "deny", message)

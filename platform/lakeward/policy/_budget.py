@@ -190,20 +190,16 @@ class BudgetLedger:
         for item in expired:
             self._audit("allow", "dp.budget.expire", item, "reservation expired; budget returned")
         described = {**self._describe(entry), "from": previous}
+        action = "dp.budget.commit" if state == "committed" else "dp.budget.release"
         if previous == "reserved":
             reservation.state = state
-            self._audit(
-                "allow",
-                "dp.budget.commit" if state == "committed" else "dp.budget.release",
-                described,
-                f"reservation {state}",
-            )
+            self._audit("allow", action, described, f"reservation {state}")
             return
         if state == "released" and previous in ("released", "expired"):
             reservation.state = previous
             return
         reason = f"reservation {reservation.id} is {previous}; it cannot be {state}"
-        self._audit("deny", "dp.budget.commit", described, reason)
+        self._audit("deny", action, described, reason)
         raise BudgetExhausted(reason + ". Reserve again.", reasons=[reason])
 
     def spent(self, unit: str, principal: str, purpose: str) -> float:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -44,6 +45,7 @@ __all__ = ["Decision", "NearestPermit", "PolicyEngine", "decide", "default_engin
 
 NS = "Lakeward"
 _CONTEXT_BOOLS = ("encrypted", "dp", "approved")
+_PATH_PARENS = re.compile(r"\(((?:principal|action|resource|context)(?:\.\w+)*)\)")
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,11 @@ def _condition_text(kind: str, expr: dict[str, Any]) -> str:
     inner = text[text.index("when") + 4 :].strip()
     inner = inner[1 : inner.rindex("}")].strip() if inner.startswith("{") else inner
     inner = " ".join(inner.split())
+    while True:  # Cedar's printer parenthesises every attribute access: drop the noise
+        simpler = _PATH_PARENS.sub(r"\1", inner)
+        if simpler == inner:
+            break
+        inner = simpler
     return f"unless {inner}" if kind == "unless" else inner
 
 
