@@ -74,6 +74,18 @@ CREATE TABLE datasets (
 	CONSTRAINT uq_datasets_name UNIQUE (name)
 );
 
+CREATE TABLE policy_revisions (
+	id INTEGER NOT NULL,
+	revision VARCHAR(64) NOT NULL,
+	parent_revision VARCHAR(64),
+	path TEXT NOT NULL,
+	source TEXT NOT NULL,
+	applied_by VARCHAR(256) NOT NULL,
+	applied_at DATETIME NOT NULL,
+	summary JSON NOT NULL,
+	CONSTRAINT pk_policy_revisions PRIMARY KEY (id)
+);
+
 CREATE TABLE purpose_acks (
 	id INTEGER NOT NULL,
 	principal VARCHAR(256) NOT NULL,

@@ -17,6 +17,7 @@ from lakeward.catalog._models import (
     ColumnProfile,
     Dataset,
     DatasetVersion,
+    PolicyRevision,
     PurposeAcknowledgement,
     Tag,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "ColumnProfile",
     "Dataset",
     "DatasetVersion",
+    "PolicyRevision",
     "PurposeAcknowledgement",
     "Tag",
     "create_catalog_engine",

@@ -33,6 +33,7 @@ __all__ = [
     "ColumnProfile",
     "Dataset",
     "DatasetVersion",
+    "PolicyRevision",
     "PurposeAcknowledgement",
     "Tag",
     "utcnow",
@@ -243,3 +244,18 @@ class Approval(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str | None] = mapped_column(Text)
     consumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PolicyRevision(Base):
+    """An installed policy bundle revision; the newest is the active bundle."""
+
+    __tablename__ = "policy_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[str] = mapped_column(String(64))
+    parent_revision: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    applied_by: Mapped[str] = mapped_column(String(256))
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -8,6 +8,7 @@
 - ``_budget``: :class:`BudgetLedger` — rho-zCDP reserve/commit/release under caps.
 - ``_approvals``: :class:`Approvals` — two-person approvals, consumed once.
 - ``_tests``: policy tests kept as data (``policies/tests/*.yaml``) with coverage.
+- ``_revisions``: installed bundle revisions (apply, log) and the audit-replay diff.
 """
 
 from lakeward.policy._approvals import Approvals
@@ -28,21 +29,36 @@ from lakeward.policy._engine import (
     enforce,
 )
 from lakeward.policy._purposes import acknowledge_purpose
+from lakeward.policy._revisions import (
+    DecisionChange,
+    active_bundle_dir,
+    apply_bundle,
+    diff_bundles,
+    revisions,
+)
+from lakeward.policy._tests import TestReport, run_policy_tests
 
 __all__ = [
     "Approvals",
     "BudgetCap",
     "BudgetLedger",
     "Decision",
+    "DecisionChange",
     "NearestPermit",
     "PolicyBundle",
     "PolicyBundleError",
     "PolicyEngine",
     "PolicyInfo",
     "Reservation",
+    "TestReport",
     "acknowledge_purpose",
+    "active_bundle_dir",
+    "apply_bundle",
     "decide",
     "default_engine",
+    "diff_bundles",
     "enforce",
     "load_bundle",
+    "revisions",
+    "run_policy_tests",
 ]

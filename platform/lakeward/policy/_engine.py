@@ -489,7 +489,7 @@ class PolicyEngine:
         return decision
 
 
-_default: tuple[tuple[str, str], PolicyEngine] | None = None
+_default: tuple[tuple[str, str, str], PolicyEngine] | None = None
 _default_lock = threading.Lock()
 
 
@@ -511,12 +511,15 @@ def default_engine() -> PolicyEngine:
     global _default
     from lakeward.settings import get_settings
 
+    from lakeward.policy._revisions import active_bundle_dir
+
     settings = get_settings()
-    directory = Path(settings.policy.dir).resolve()
-    key = (settings.catalog_url, _bundle_stamp(directory) if directory.is_dir() else "")
+    catalog = Catalog.shared()
+    directory = active_bundle_dir(catalog)
+    key = (settings.catalog_url, str(directory), _bundle_stamp(directory) if directory.is_dir() else "")
     with _default_lock:
         if _default is None or _default[0] != key:
-            _default = (key, PolicyEngine(load_bundle(directory), Catalog.shared()))
+            _default = (key, PolicyEngine(load_bundle(directory), catalog))
         return _default[1]
 
 
