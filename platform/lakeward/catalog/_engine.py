@@ -28,6 +28,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x4C414B45  # "LAKE": advisory lock key that serialises migrations
 _shared: dict[str, Catalog] = {}
 _shared_lock = threading.Lock()
+_upgrade_lock = threading.Lock()
 
 
 def _parse_url(url: str) -> URL:
@@ -211,7 +212,8 @@ class Catalog:
                 script.get_heads() if revision == "head" else [revision]
             ):
                 return
-        with self._migration_lock(), self.engine.begin() as conn:
+        # Alembic's migration context is process-global: one upgrade at a time per process.
+        with _upgrade_lock, self._migration_lock(), self.engine.begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
 

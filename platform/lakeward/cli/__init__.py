@@ -1,6 +1,7 @@
 """The ``lakeward`` command: one module per command group.
 
 ``lake`` (generate, register, profile), ``catalog`` (ls, show, ddl), ``config`` (show),
+``policy`` (validate, test, explain, diff, apply, log, audit, budget, purpose, approval),
 ``demo``. Heavy modules (Spark, Prefect, numpy) are imported inside commands so ``--help``
 stays fast. :func:`main` is the error boundary that maps Lakeward errors to exit codes.
 """
@@ -21,12 +22,13 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from lakeward.cli import catalog, config, demo, lake
+    from lakeward.cli import catalog, config, demo, lake, policy
 
     cli.add_command(lake.lake)
     cli.add_command(catalog.catalog)
     cli.add_command(config.config)
     cli.add_command(demo.demo)
+    cli.add_command(policy.policy)
 
 
 _register()
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from lakeward.errors import LakewardError
 
     try:
-        cli.main(args=argv, standalone_mode=False, prog_name="lakeward")
+        code = cli.main(args=argv, standalone_mode=False, prog_name="lakeward")
     except click.exceptions.Abort:
         err.print("aborted")
         return 130
@@ -53,4 +55,4 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
-    return 0
+    return code if isinstance(code, int) else 0

@@ -102,7 +102,7 @@ class Approvals:
                 update(Approval)
                 .where(Approval.id == approval_id, Approval.state == "pending")
                 .values(state=state, decided_by=by, decided_at=utcnow(), reason=reason)
-            ).rowcount
+            ).rowcount  # type: ignore[attr-defined]
         if not changed:
             current = self.get(approval_id)
             raise InputError(f"Approval #{approval_id} is {current.state}, not pending.")
@@ -129,7 +129,7 @@ class Approvals:
                 update(Approval)
                 .where(Approval.id == approval_id, Approval.state == "approved")
                 .values(state="consumed", consumed_at=utcnow())
-            ).rowcount
+            ).rowcount  # type: ignore[attr-defined]
         approval = self.get(approval_id)
         if not changed:
             message = (

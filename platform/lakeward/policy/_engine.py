@@ -306,7 +306,7 @@ class PolicyEngine:
         """Decide one request; never raises (errors deny, with the reason)."""
         context = dict(context or {})
         purpose = str(context.get("purpose") or "")
-        base = {
+        base: dict[str, Any] = {
             "principal": principal,
             "action": action,
             "resource": resource,
@@ -509,14 +509,17 @@ def default_engine() -> PolicyEngine:
         PolicyBundleError: the configured bundle is invalid.
     """
     global _default
-    from lakeward.settings import get_settings
-
     from lakeward.policy._revisions import active_bundle_dir
+    from lakeward.settings import get_settings
 
     settings = get_settings()
     catalog = Catalog.shared()
     directory = active_bundle_dir(catalog)
-    key = (settings.catalog_url, str(directory), _bundle_stamp(directory) if directory.is_dir() else "")
+    key = (
+        settings.catalog_url,
+        str(directory),
+        _bundle_stamp(directory) if directory.is_dir() else "",
+    )
     with _default_lock:
         if _default is None or _default[0] != key:
             _default = (key, PolicyEngine(load_bundle(directory), catalog))

@@ -46,6 +46,7 @@ def revisions(catalog: Catalog) -> list[dict[str, Any]]:
             "applied_by": r.applied_by,
             "applied_at": r.applied_at.isoformat(),
             "source": r.source,
+            "path": r.path,
             "summary": r.summary,
         }
         for r in rows

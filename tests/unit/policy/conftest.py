@@ -27,12 +27,25 @@ def add_dataset(
     columns = ["id", *column_tags]
     with catalog.session() as s:
         repo = DatasetRepository(s)
-        d, _ = repo.register(name=name, uri=f"file:///lake/{name}", lake_root="file:///lake",
-                             format="parquet", layout="file", file_count=1, bytes=1)
+        d, _ = repo.register(
+            name=name,
+            uri=f"file:///lake/{name}",
+            lake_root="file:///lake",
+            format="parquet",
+            layout="file",
+            file_count=1,
+            bytes=1,
+        )
         repo.record_profile(
-            d, rows=1, bytes=1, file_count=1, fingerprint="f" * 64, file_signature="s",
+            d,
+            rows=1,
+            bytes=1,
+            file_count=1,
+            fingerprint="f" * 64,
+            file_signature="s",
             columns=[ColumnStats(c, "string", True, "a", "b", 0, 1) for c in columns],
-            seconds=0.0, principal=None,
+            seconds=0.0,
+            principal=None,
         )
         t = TagRepository(s)
         for tag in tags:
@@ -44,7 +57,9 @@ def add_dataset(
 
 @pytest.fixture
 def engine(catalog: Catalog, bundle_dir: Path) -> PolicyEngine:
-    add_dataset(catalog, "sales.customers", ["pii", "financial"], {"email": ["pii_direct"], "city": []})
+    add_dataset(
+        catalog, "sales.customers", ["pii", "financial"], {"email": ["pii_direct"], "city": []}
+    )
     add_dataset(catalog, "eu.people", ["pii", "region_eu"])
     add_dataset(catalog, "ops.metrics", [])
     add_dataset(catalog, "health.visits", ["phi", "encryption_required"])

@@ -15,7 +15,9 @@ def approvals(engine: PolicyEngine, catalog: Catalog) -> Approvals:
 
 
 def test_two_person_rule_and_single_use(approvals: Approvals, catalog: Catalog) -> None:
-    a = approvals.request("dedup.delete", "dataset:ops.metrics", "carol", {"purpose": "data_governance"})
+    a = approvals.request(
+        "dedup.delete", "dataset:ops.metrics", "carol", {"purpose": "data_governance"}
+    )
     assert a.state == "pending"
     with pytest.raises(PolicyDenied, match="cannot also decide"):
         approvals.approve(a.id, "carol")
@@ -35,6 +37,8 @@ def test_two_person_rule_and_single_use(approvals: Approvals, catalog: Catalog) 
 
 
 def test_reject(approvals: Approvals) -> None:
-    a = approvals.request("dedup.delete", "dataset:ops.metrics", "dave", {"purpose": "data_governance"})
+    a = approvals.request(
+        "dedup.delete", "dataset:ops.metrics", "dave", {"purpose": "data_governance"}
+    )
     assert approvals.reject(a.id, "carol", "still in use").state == "rejected"
     assert [x.id for x in approvals.list("rejected")] == [a.id]

@@ -123,7 +123,9 @@ def test_sixteen_processes_race_without_overspending(
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, catalog_url, str(bundle_dir), str(seed)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for seed in range(16)
     ]

@@ -25,18 +25,32 @@ def _add(bundle_dir: Path, text: str, name: str = "extra.cedar") -> None:
 @pytest.mark.parametrize(
     ("policy", "expected"),
     [
-        ('@id("t1")\npermit(principal, action == Lakeward::Action::"lake.read_content", resource is Lakeward::Dataset) when { resource.tagz.contains("pii") };',
-         "extra.cedar:1: policy 't1' fails schema validation: attribute `tagz`"),
-        ('@id("t2")\npermit(principal, action == Lakeward::Action::"lake.nope", resource);',
-         "unrecognized action"),
-        ('@id("t3")\npermit(principal, action == Lakeward::Action::"lake.read_content", resource is Lakeward::Dataset) when { resource.tags.contains("pi") };',
-         "extra.cedar:1: policy 't3' names unknown tag 'pi'"),
-        ('permit(principal, action, resource);', "has no @id annotation"),
-        ('@id("admins-administer")\npermit(principal, action, resource);', "duplicate @id 'admins-administer'"),
-        ('@id("t4")\npermit(principal, action, resource) when { ( };', "extra.cedar: Cedar syntax error"),
+        (
+            '@id("t1")\npermit(principal, action == Lakeward::Action::"lake.read_content", resource is Lakeward::Dataset) when { resource.tagz.contains("pii") };',
+            "extra.cedar:1: policy 't1' fails schema validation: attribute `tagz`",
+        ),
+        (
+            '@id("t2")\npermit(principal, action == Lakeward::Action::"lake.nope", resource);',
+            "unrecognized action",
+        ),
+        (
+            '@id("t3")\npermit(principal, action == Lakeward::Action::"lake.read_content", resource is Lakeward::Dataset) when { resource.tags.contains("pi") };',
+            "extra.cedar:1: policy 't3' names unknown tag 'pi'",
+        ),
+        ("permit(principal, action, resource);", "has no @id annotation"),
+        (
+            '@id("admins-administer")\npermit(principal, action, resource);',
+            "duplicate @id 'admins-administer'",
+        ),
+        (
+            '@id("t4")\npermit(principal, action, resource) when { ( };',
+            "extra.cedar: Cedar syntax error",
+        ),
     ],
 )
-def test_invalid_policies_are_rejected_with_file_and_line(bundle_dir: Path, policy: str, expected: str) -> None:
+def test_invalid_policies_are_rejected_with_file_and_line(
+    bundle_dir: Path, policy: str, expected: str
+) -> None:
     _add(bundle_dir, policy)
     with pytest.raises(PolicyBundleError) as info:
         load_bundle(bundle_dir)
@@ -44,7 +58,9 @@ def test_invalid_policies_are_rejected_with_file_and_line(bundle_dir: Path, poli
 
 
 def test_bad_yaml_parts(bundle_dir: Path) -> None:
-    (bundle_dir / "budgets.yaml").write_text("caps:\n  - {unit: u, principal: '*', purpose: nope, rho: -1}\n")
+    (bundle_dir / "budgets.yaml").write_text(
+        "caps:\n  - {unit: u, principal: '*', purpose: nope, rho: -1}\n"
+    )
     (bundle_dir / "principals.yaml").write_text("groups: [a]\nusers:\n  x: {groups: [b]}\n")
     with pytest.raises(PolicyBundleError) as info:
         load_bundle(bundle_dir)

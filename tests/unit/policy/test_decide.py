@@ -11,7 +11,9 @@ import pytest
 from tests.unit.policy.conftest import add_dataset
 
 
-def test_allow_with_determining_policy_and_column_masks(engine: PolicyEngine, catalog: Catalog) -> None:
+def test_allow_with_determining_policy_and_column_masks(
+    engine: PolicyEngine, catalog: Catalog
+) -> None:
     acknowledge_purpose(catalog, engine.bundle, "bob", "fraud_detection")
     d = engine.decide("bob", "lake.read_content", "sales.customers", {"purpose": "fraud_detection"})
     assert d.allowed and d.policy_ids == ("fraud-reads-payments",)
@@ -25,7 +27,9 @@ def test_any_forbid_wins_and_needs_all_tags(engine: PolicyEngine, catalog: Catal
     d = engine.decide("bob", "lake.read_content", "eu.payments", {"purpose": "fraud_detection"})
     assert not d.allowed and d.policy_ids == ("eu-pii-needs-encryption-or-dp",)
     add_dataset(catalog, "us.payments", ["pii", "financial"])  # only one of the two tags
-    assert engine.decide("bob", "lake.read_content", "us.payments", {"purpose": "fraud_detection"}).allowed
+    assert engine.decide(
+        "bob", "lake.read_content", "us.payments", {"purpose": "fraud_detection"}
+    ).allowed
 
 
 def test_purpose_must_be_acknowledged_and_text_changes_invalidate(
@@ -64,7 +68,9 @@ def test_default_deny_explains_nearest_permit_and_failed_condition(
         ("alice", "bogus:thing", {}, "could not evaluate"),
     ],
 )
-def test_fail_closed(engine: PolicyEngine, principal: str, resource: str, context: dict, reason: str) -> None:
+def test_fail_closed(
+    engine: PolicyEngine, principal: str, resource: str, context: dict, reason: str
+) -> None:
     d = engine.decide(principal, "lake.read_content", resource, context)
     assert not d.allowed and reason in " ".join(d.reasons)
 
@@ -94,7 +100,10 @@ def test_enforce_audits_and_raises(engine: PolicyEngine, catalog: Catalog) -> No
     engine.enforce("alice", "lake.read_content", "ops.metrics", {"purpose": "analytics"})
     records = AuditLog(catalog).tail(3)
     assert [r.decision for r in records] == ["deny", "allow", "allow"]
-    assert records[0].bundle_hash == engine.bundle.revision and records[0].action == "lake.read_content"
+    assert (
+        records[0].bundle_hash == engine.bundle.revision
+        and records[0].action == "lake.read_content"
+    )
     assert records[1].action == "policy.purpose_ack"
     assert AuditLog(catalog).verify() is None
 
