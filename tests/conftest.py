@@ -186,3 +186,16 @@ def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sample") / "lake"
     generate_lake(root, seed=11, size_mb=2)
     return root
+
+
+def allow_profiling(
+    catalog: object | None = None, principals: tuple[str, ...] = ("local-user",)
+) -> None:
+    """Record that ``principals`` acknowledged ``catalog_maintenance`` (profiling's purpose)."""
+    from lakeward.catalog import Catalog
+    from lakeward.policy import acknowledge_purpose, engine_for
+
+    cat = catalog if isinstance(catalog, Catalog) else Catalog.open()
+    bundle = engine_for(cat).bundle
+    for principal in principals:
+        acknowledge_purpose(cat, bundle, principal, "catalog_maintenance")

@@ -136,10 +136,21 @@ class PolicySettings(BaseSettings):
 
     model_config = _section("LAKEWARD_POLICY_")
 
-    dir: Path = Field(
-        default=Path("policies"),
-        description="Directory of the policy bundle (*.cedar, schema, principals, tests).",
+    dir: Path | None = Field(
+        default=None,
+        description="Directory of the policy bundle (*.cedar, schema, principals, tests) used "
+        "until `lakeward policy apply` installs a revision. Default: ./policies if present, else "
+        "the bundle of this Lakeward checkout.",
     )
+
+    def bundle_dir(self) -> Path:
+        """The configured bundle directory, or the default one."""
+        if self.dir is not None:
+            return self.dir.expanduser().resolve()
+        here = Path.cwd() / "policies"
+        if (here / "schema.cedarschema").exists():
+            return here.resolve()
+        return (Path(__file__).resolve().parents[2] / "policies").resolve()
 
 
 class OrchestrationSettings(BaseSettings):
@@ -204,6 +215,8 @@ class Settings(BaseSettings):
                     value = "**********" if value.get_secret_value() else ""
                 elif isinstance(value, Path):
                     value = str(value)
+                if section_name == "policy" and name == "dir":
+                    value = str(self.policy.bundle_dir())
                 if name == "url" and isinstance(value, str):
                     value = _redact_url(value)
                 rows.append(

@@ -42,6 +42,16 @@ def _same_catalog_as_local(tmp_path: Path, master: str, **extra: str) -> None:
     }
     remote_env |= extra
     for env in (local_env, remote_env):
+        ack = (
+            "policy",
+            "purpose",
+            "ack",
+            "catalog_maintenance",
+            "--principal",
+            "local-user",
+            "--yes",
+        )
+        assert lakeward(*ack, env=env).returncode == 0
         result = lakeward("lake", "profile", str(root), "--json", env=env)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["profiled"] == 3

@@ -27,6 +27,17 @@ def test_scheduled_deployment_runs_on_a_real_server(tmp_path: Path) -> None:
         "LAKEWARD_SPARK_MASTER": "local[2]",
         "LAKEWARD_BIN": str(BIN),
     }
+    ack = lakeward(
+        "policy",
+        "purpose",
+        "ack",
+        "catalog_maintenance",
+        "--principal",
+        "lakeward-scheduler",
+        "--yes",
+        env=env,
+    )
+    assert ack.returncode == 0, ack.stderr
     api = script("prefect-server.sh", "start", str(state), str(free_port()), env=env, timeout=240)
     try:
         script("prefect-server.sh", "deploy", str(state), env=env)

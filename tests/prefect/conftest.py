@@ -10,3 +10,13 @@ def prefect_api() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _profiling_purpose_acknowledged(request: pytest.FixtureRequest) -> None:
+    """Profiling is policy-checked: the default principal has acknowledged its purpose."""
+    from tests.conftest import allow_profiling
+
+    if "home" in request.fixturenames:
+        request.getfixturevalue("home")
+        allow_profiling()

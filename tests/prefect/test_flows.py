@@ -34,7 +34,7 @@ def test_profile_lake_flow_profiles_audits_and_publishes(
     from lakeward.orchestration._flows import PROFILE_ARTIFACT_KEY, profile_lake
 
     root, expected = small_lake
-    summary = profile_lake(str(root), principal="alice", purpose="catalog_maintenance")
+    summary = profile_lake(str(root), principal="local-user", purpose="catalog_maintenance")
     assert summary["profiled"] == 3 and summary["failed"] == 0
     assert summary["rows"] == sum(e["rows"] for e in expected.values())
     artifact = _artifact(PROFILE_ARTIFACT_KEY)
@@ -51,10 +51,13 @@ def test_profile_lake_flow_profiles_audits_and_publishes(
         assert {d.name: d.rows for d in DatasetRepository(s).list()} == {
             k: v["rows"] for k, v in expected.items()
         }
-    records = AuditLog(catalog).tail(5)
-    assert records[-1].principal == "alice" and records[-1].purpose == "catalog_maintenance"
+    records = AuditLog(catalog).tail(6)  # each dataset: lake.profile + lake.read_content
+    assert {(r.principal, r.purpose, r.decision) for r in records} == {
+        ("local-user", "catalog_maintenance", "allow")
+    }
+    assert sorted(r.action for r in records) == ["lake.profile"] * 3 + ["lake.read_content"] * 3
     assert AuditLog(catalog).verify() is None
-    again = profile_lake(str(root), principal="alice")
+    again = profile_lake(str(root), principal="local-user")
     assert again["unchanged"] == 3 and again["profiled"] == 0
 
 
@@ -67,7 +70,7 @@ def test_flow_fails_after_publishing_when_a_dataset_is_bad(
     root, _ = small_lake
     (root / "web" / "events.jsonl").write_text("{oops\n")
     with pytest.raises(ProfileFailed) as info:
-        profile_lake(str(root))
+        profile_lake(str(root), principal="local-user")
     assert list(info.value.errors) == ["web.events"]
     artifact = _artifact(f"{PROFILE_ARTIFACT_KEY}-summary")
     assert artifact is not None and "web.events" in artifact.data

@@ -27,7 +27,7 @@ def _catalog_state(catalog: Catalog) -> list[dict[str, Any]]:
 
 def test_statistics_are_exact(spark: Any, catalog: Catalog, small_lake: tuple[Path, dict]) -> None:
     root, expected = small_lake
-    report = profile_datasets(catalog, root=root, principal="tester")
+    report = profile_datasets(catalog, root=root, principal="local-user")
     assert report.errors == {}
     assert sorted(o.name for o in report.by_status("profiled")) == sorted(expected)
     state = {d["name"]: d for d in _catalog_state(catalog)}
@@ -178,3 +178,39 @@ def test_vanished_dataset_is_reported(
     shutil.rmtree(root / "web")
     report = profile_datasets(catalog, root=root)
     assert "no data files found" in report.errors["web.events"]
+
+
+def test_policy_refusal_and_column_masks(
+    spark: Any, catalog: Catalog, small_lake: tuple[Path, dict]
+) -> None:
+    from lakeward.catalog import AuditLog, TagRepository
+
+    root, _ = small_lake
+    register_lake(catalog, root)
+    with catalog.session() as s:
+        repo, tags = DatasetRepository(s), TagRepository(s)
+        tags.add(repo.require("web.events"), "restricted")
+        tags.add(repo.require("hr.employees"), "pii_direct", column="name")
+    report = profile_datasets(catalog, root=root)
+    assert list(report.denied) == ["web.events"]
+    assert "restricted-is-off-limits" in report.denied["web.events"]
+    state = {d["name"]: d for d in _catalog_state(catalog)}
+    assert state["web.events"]["version"] == 0  # nothing read, nothing written
+    cols = {c["name"]: c for c in state["hr.employees"]["columns"]}
+    assert cols["name"]["min"] is None and cols["name"]["max"] is None
+    assert cols["name"]["nulls"] == 0 and cols["name"]["distinct"] > 40  # counts still profiled
+    assert cols["salary"]["min"] == 1001.5
+    denials = [r for r in AuditLog(catalog).tail(10) if r.decision == "deny"]
+    assert [(r.action, r.resource) for r in denials] == [
+        ("lake.read_content", "dataset:web.events")
+    ]
+
+
+def test_unacknowledged_purpose_is_refused(
+    spark: Any, home: Path, small_lake: tuple[Path, dict]
+) -> None:
+    root, _ = small_lake
+    catalog = Catalog.open()
+    report = profile_datasets(catalog, root=root, principal="carol")  # carol has not acknowledged
+    assert len(report.denied) == 3 and not report.by_status("profiled")
+    assert "purpose-must-be-acknowledged" in report.denied["hr.employees"]

@@ -9,6 +9,8 @@ import click
 
 from lakeward.cli._output import emit_json, err, table
 
+DEMO_PRINCIPAL = "demo-user"
+
 
 def _manifest_matches(root: Path, seed: int, size_mb: float) -> bool:
     from lakeward.lake import MANIFEST_NAME
@@ -41,6 +43,17 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
     else:
         err.print(f"[1/3] generating a {size_mb:g} MB sample lake at {root} ...", highlight=False)
         generate_lake(root, seed=seed, size_mb=size_mb, overwrite=root.exists())
+    from lakeward.catalog import Catalog
+    from lakeward.policy import acknowledge_purpose, engine_for
+
+    catalog = Catalog.shared()
+    bundle = engine_for(catalog).bundle
+    err.print(
+        f"      demo-user acknowledges purpose catalog_maintenance: "
+        f"{bundle.purposes['catalog_maintenance']!r} (recorded in the audit log)",
+        highlight=False,
+    )
+    acknowledge_purpose(catalog, bundle, DEMO_PRINCIPAL, "catalog_maintenance")
     err.print(
         "[2/3] profiling it on Spark through the profile_lake flow "
         "(Prefect starts a temporary API first) ...",
@@ -48,7 +61,7 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
     )
     from lakeward.orchestration._flows import profile_lake
 
-    summary = profile_lake(str(root), principal="demo-user", purpose="catalog_maintenance")
+    summary = profile_lake(str(root), principal=DEMO_PRINCIPAL, purpose="catalog_maintenance")
     err.print("[3/3] done", highlight=False)
     if as_json:
         emit_json(summary)

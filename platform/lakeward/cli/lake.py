@@ -95,13 +95,13 @@ def _print_report(data: dict[str, Any]) -> None:
 @click.option("--dataset", "names", multiple=True, help="Profile only this dataset (repeatable).")
 @click.option("--force", is_flag=True, help="Profile even datasets whose files did not change.")
 @click.option(
-    "--principal", default="local-user", show_default=True, help="Who runs the profile (audited)."
+    "--principal", default="local-user", show_default=True, help="Who profiles (policy-checked)."
 )
 @click.option(
     "--purpose",
     default="catalog_maintenance",
     show_default=True,
-    help="Declared purpose (audited).",
+    help="Declared purpose (the principal must have acknowledged it).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def profile(
@@ -114,8 +114,10 @@ def profile(
 ) -> None:
     """Profile datasets on Spark: those under ROOT (registering it), the --dataset ones, or all.
 
-    Exits 2 when any dataset failed; the others are profiled and each failure is listed
-    with its reason. A failed dataset's catalog entry is left as it was.
+    Each dataset is policy-checked first (lake.profile and lake.read_content for PRINCIPAL and
+    PURPOSE). Exits 2 when any dataset failed, 1 when any was refused; the others are
+    profiled and each failure is listed with its reason. A failed dataset's catalog entry is
+    left as it was.
     """
     from lakeward.catalog import Catalog, DatasetRepository
     from lakeward.errors import ProfileFailed
@@ -145,9 +147,18 @@ def profile(
         emit_json(data)
     else:
         _print_report(data)
+    if report.denied:
+        err.print(
+            f"{len(report.denied)} dataset(s) refused by the policy layer (see `lakeward policy "
+            "explain`):\n" + "\n".join(f"  {n}: {r}" for n, r in report.denied.items()),
+            highlight=False,
+            markup=False,
+        )
     if report.errors:
         raise ProfileFailed(
             f"{len(report.errors)} dataset(s) failed to profile:\n"
             + "\n".join(f"  {name}: {reason}" for name, reason in report.errors.items()),
             report.errors,
         )
+    if report.denied:
+        raise click.exceptions.Exit(1)

@@ -208,16 +208,26 @@ def _profile_exprs(fields: list[StructField]) -> list[Column]:
 
 
 def profile_dataset(
-    spark: SparkSession, spec: DatasetSpec, *, sniff_bytes: int = 1 << 20
+    spark: SparkSession,
+    spec: DatasetSpec,
+    *,
+    sniff_bytes: int = 1 << 20,
+    masked: frozenset[str] = frozenset(),
+    plan: ReadPlan | None = None,
 ) -> DatasetProfile:
     """Profile one dataset with a single Spark aggregation.
+
+    Columns in ``masked`` (the policy layer's ``mask:<column>`` obligations) get counts,
+    nulls and distinct counts but no min/max, so no value of theirs reaches the catalog.
+    ``plan`` is the result of :func:`plan_read` when the caller already checked the files.
 
     Raises:
         LakeError: the dataset's files cannot be read or parsed (names file and fix).
     """
     started = time.perf_counter()
     signature = spec.signature
-    plan = plan_read(spec, sniff_bytes=sniff_bytes)  # file checks: errors name the file
+    if plan is None:
+        plan = plan_read(spec, sniff_bytes=sniff_bytes)  # file checks: errors name the file
     try:
         df = _load(spark, spec, plan)
         fields = list(df.schema.fields)
@@ -230,8 +240,8 @@ def profile_dataset(
             name=field.name,
             type=field.dataType.simpleString(),
             nullable=field.nullable,
-            min_value=_canonical_value(row.get(f"lo{i}")),
-            max_value=_canonical_value(row.get(f"hi{i}")),
+            min_value=None if field.name in masked else _canonical_value(row.get(f"lo{i}")),
+            max_value=None if field.name in masked else _canonical_value(row.get(f"hi{i}")),
             null_count=rows - int(row[f"n{i}"]),
             distinct_approx=int(row[f"d{i}"]),
         )

@@ -40,6 +40,7 @@ class ReadPlan:
     format: str
     options: dict[str, str] = field(default_factory=dict)
     schema: StructType | None = None
+    columns: list[str] = field(default_factory=list)  # column names, in file order
 
 
 def _open(spec: DatasetSpec, f: DataFile) -> Any:
@@ -212,7 +213,7 @@ def _parquet_plan(spec: DatasetSpec) -> ReadPlan:
                 )
             seen.setdefault(name, (arrow, f.relpath))
     options = {"mergeSchema": "true"} if len(column_sets) > 1 else {}
-    return ReadPlan("parquet", options, None)
+    return ReadPlan("parquet", options, None, list(seen))
 
 
 def _text_plan(spec: DatasetSpec, sniff_bytes: int) -> ReadPlan:
@@ -290,7 +291,7 @@ def _text_plan(spec: DatasetSpec, sniff_bytes: int) -> ReadPlan:
         options = {"header": "true", "mode": "FAILFAST", "enforceSchema": "false"}
     else:
         options = {"mode": "FAILFAST"}
-    return ReadPlan(spec.format, options, schema)
+    return ReadPlan(spec.format, options, schema, list(merged))
 
 
 def _json_strings(head: bytes, column: str) -> list[str]:

@@ -17,9 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lakeward.catalog import AuditLog, Catalog, Dataset, DatasetRepository
-from lakeward.errors import LakeError, NotFound
+from lakeward.catalog import Catalog, Dataset, DatasetRepository
+from lakeward.errors import LakeError, NotFound, PolicyDenied
 from lakeward.lake._discover import DatasetSpec, LakeRoot, discover, list_files, open_root
+
+DEFAULT_PRINCIPAL = "local-user"
+DEFAULT_PURPOSE = "catalog_maintenance"
 
 __all__ = [
     "DatasetOutcome",
@@ -56,7 +59,7 @@ class DatasetOutcome:
     """The result of profiling one dataset."""
 
     name: str
-    status: str  # "profiled" | "unchanged" | "failed"
+    status: str  # "profiled" | "unchanged" | "failed" | "denied"
     version: int = 0
     rows: int | None = None
     bytes: int = 0
@@ -81,15 +84,22 @@ class ProfileReport:
         """Failed dataset → reason."""
         return {o.name: o.error or "" for o in self.outcomes if o.status == "failed"}
 
+    @property
+    def denied(self) -> dict[str, str]:
+        """Dataset the policy layer refused → the explanation."""
+        return {o.name: o.error or "" for o in self.outcomes if o.status == "denied"}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         return {
             "profiled": len(self.by_status("profiled")),
             "unchanged": len(self.by_status("unchanged")),
             "failed": len(self.by_status("failed")),
+            "denied": len(self.by_status("denied")),
             "seconds": round(self.seconds, 3),
             "datasets": [asdict(o) for o in self.outcomes],
             "errors": self.errors,
+            "denials": self.denied,
         }
 
 
@@ -139,15 +149,25 @@ def spec_for(dataset: Dataset) -> DatasetSpec:
     return DatasetSpec(dataset.name, relpath, dataset.format, dataset.layout, root, files)
 
 
+def _denied(name: str, exc: PolicyDenied) -> DatasetOutcome:
+    reasons = "; ".join(exc.reasons)
+    return DatasetOutcome(name, "denied", error=f"{str(exc).splitlines()[0]} ({reasons})")
+
+
 def profile_one(
     catalog: Catalog,
     name: str,
     *,
     force: bool = False,
-    principal: str | None = None,
+    principal: str = DEFAULT_PRINCIPAL,
+    purpose: str = DEFAULT_PURPOSE,
     sniff_bytes: int | None = None,
 ) -> DatasetOutcome:
-    """Profile one registered dataset (never raises for a bad dataset: see ``status``).
+    """Profile one registered dataset (never raises for a bad or refused dataset: see ``status``).
+
+    The policy layer decides first (``lake.profile`` and ``lake.read_content`` on the
+    dataset, as ``principal`` for ``purpose``, audited); a denial is outcome ``denied``, and
+    ``mask:<column>`` obligations keep those columns' min/max out of the catalog.
 
     Raises:
         NotFound: no dataset of that name is registered.
@@ -155,6 +175,8 @@ def profile_one(
     """
     from lakeward import spark as lakeward_spark
     from lakeward.lake._profile import profile_dataset
+    from lakeward.lake._schema import plan_read
+    from lakeward.policy import engine_for
     from lakeward.settings import get_settings
 
     settings = get_settings()
@@ -162,6 +184,12 @@ def profile_one(
         dataset = DatasetRepository(session).require(name)
         session.expunge(dataset)
     started = time.perf_counter()
+    engine = engine_for(catalog)
+    context = {"purpose": purpose}
+    try:
+        engine.enforce(principal, "lake.profile", f"dataset:{name}", context)
+    except PolicyDenied as exc:
+        return _denied(name, exc)
     try:
         spec = spec_for(dataset)
         if not force and dataset.current_version > 0 and spec.signature == dataset.file_signature:
@@ -172,8 +200,16 @@ def profile_one(
                 dataset.rows,
                 dataset.bytes,
             )
+        plan = plan_read(spec, sniff_bytes=sniff_bytes or settings.lake.sniff_bytes)
+        try:  # contents are read only now, with the columns the files actually have
+            decision = engine.enforce(
+                principal, "lake.read_content", f"dataset:{name}", context, columns=plan.columns
+            )
+        except PolicyDenied as exc:
+            return _denied(name, exc)
+        masked = frozenset(o[5:] for o in decision.obligations if o.startswith("mask:"))
         spark = lakeward_spark.session()
-        profile = profile_dataset(spark, spec, sniff_bytes=sniff_bytes or settings.lake.sniff_bytes)
+        profile = profile_dataset(spark, spec, masked=masked, plan=plan)
     except LakeError as exc:
         return DatasetOutcome(name, "failed", seconds=time.perf_counter() - started, error=str(exc))
     with catalog.session(immediate=True) as session:
@@ -211,8 +247,8 @@ def profile_datasets(
     *,
     root: str | os.PathLike[str] | None = None,
     force: bool = False,
-    principal: str = "local-user",
-    purpose: str | None = None,
+    principal: str = DEFAULT_PRINCIPAL,
+    purpose: str = DEFAULT_PURPOSE,
     progress: Callable[[DatasetOutcome], None] | None = None,
     concurrency: int | None = None,
 ) -> ProfileReport:
@@ -248,7 +284,7 @@ def profile_datasets(
         )
 
     def one(name: str) -> DatasetOutcome:
-        outcome = profile_one(catalog, name, force=force, principal=principal)
+        outcome = profile_one(catalog, name, force=force, principal=principal, purpose=purpose)
         if progress:
             progress(outcome)
         return outcome
@@ -258,31 +294,4 @@ def profile_datasets(
     workers = max(1, min(concurrency or get_settings().lake.profile_concurrency, len(selected)))
     with ThreadPoolExecutor(workers, thread_name_prefix="lakeward-profile") as pool:
         outcomes = list(pool.map(one, selected))
-    report = ProfileReport(outcomes, time.perf_counter() - started)
-    audit_profile(
-        catalog, report, principal=principal, purpose=purpose, resource=lake_uri or "catalog"
-    )
-    return report
-
-
-def audit_profile(
-    catalog: Catalog, report: ProfileReport, *, principal: str, purpose: str | None, resource: str
-) -> None:
-    """Record a profiling run in the audit log.
-
-    The policy layer (``lakeward.policy``) is not part of the foundation yet: the record says
-    so instead of claiming a policy decision.
-    """
-    AuditLog(catalog).append(
-        principal=principal,
-        action="lake.profile",
-        resource=resource,
-        purpose=purpose,
-        decision="allow",
-        reasons=["recorded without a policy decision: no policy bundle is enforced yet"],
-        request={
-            "profiled": [o.name for o in report.by_status("profiled")],
-            "unchanged": len(report.by_status("unchanged")),
-            "failed": report.errors,
-        },
-    )
+    return ProfileReport(outcomes, time.perf_counter() - started)

@@ -43,12 +43,15 @@ def profile_markdown(summary: dict[str, Any]) -> str:
         f"Run by **{summary['principal']}** for purpose **{summary['purpose']}** in "
         f"{summary['seconds']:.1f} s.",
         "",
-        "| profiled | unchanged | failed | rows | size |",
-        "|---:|---:|---:|---:|---:|",
+        "| profiled | unchanged | failed | denied | rows | size |",
+        "|---:|---:|---:|---:|---:|---:|",
         f"| {summary['profiled']} | {summary['unchanged']} | {summary['failed']} | "
-        f"{summary['rows']:,} | {_size(summary['bytes'])} |",
+        f"{summary['denied']} | {summary['rows']:,} | {_size(summary['bytes'])} |",
     ]
     if summary["errors"]:
         lines += ["", "## Failed datasets", ""]
         lines += [f"- `{name}`: {reason}" for name, reason in sorted(summary["errors"].items())]
+    if summary["denials"]:
+        lines += ["", "## Refused by the policy layer", ""]
+        lines += [f"- `{name}`: {reason}" for name, reason in sorted(summary["denials"].items())]
     return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ from prefect.utilities.annotations import unmapped  # noqa: E402
 from lakeward.catalog import Catalog  # noqa: E402
 from lakeward.errors import ConfigurationError, ProfileFailed  # noqa: E402
 from lakeward.lake import ProfileReport, profile_one, register_lake  # noqa: E402
-from lakeward.lake._service import DatasetOutcome, audit_profile  # noqa: E402
+from lakeward.lake._service import DatasetOutcome  # noqa: E402
 from lakeward.orchestration._artifacts import profile_markdown, profile_table  # noqa: E402
 from lakeward.settings import get_settings  # noqa: E402
 
@@ -54,10 +54,13 @@ def register_task(lake_root: str) -> list[str]:
 
 
 @task(name="profile-dataset", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
-def profile_task(name: str, principal: str, force: bool) -> dict[str, Any]:
-    """Profile one dataset; a bad dataset is a result, not a task failure."""
-    outcome = profile_one(Catalog.shared(), name, force=force, principal=principal)
-    if outcome.status == "failed":
+def profile_task(name: str, principal: str, purpose: str, force: bool) -> dict[str, Any]:
+    """Profile one dataset as (principal, purpose) under the policy layer.
+
+    A bad or refused dataset is a result, not a task failure.
+    """
+    outcome = profile_one(Catalog.shared(), name, force=force, principal=principal, purpose=purpose)
+    if outcome.status in ("failed", "denied"):
         get_run_logger().error("%s", outcome.error)
     return asdict(outcome)
 
@@ -66,11 +69,8 @@ def profile_task(name: str, principal: str, force: bool) -> dict[str, Any]:
 def publish_task(
     lake_root: str, principal: str, purpose: str, outcomes: list[dict[str, Any]], seconds: float
 ) -> dict[str, Any]:
-    """Audit the run and publish table + markdown artifacts; returns the summary."""
+    """Publish table + markdown artifacts; returns the summary."""
     report = ProfileReport([DatasetOutcome(**o) for o in outcomes], seconds)
-    audit_profile(
-        Catalog.shared(), report, principal=principal, purpose=purpose, resource=lake_root
-    )
     summary = {
         "lake_root": lake_root,
         "principal": principal,
@@ -104,14 +104,19 @@ def profile_lake(
 ) -> dict[str, Any]:
     """Register every dataset under ``lake_root`` and profile the changed ones on Spark.
 
-    Publishes a table artifact (one row per dataset) and a markdown summary. Fails (after
-    publishing) when any dataset failed, so schedules surface broken files.
+    Each dataset is profiled only if the policy layer permits ``lake.profile`` and
+    ``lake.read_content`` to ``principal`` for ``purpose`` (audited; refused datasets are
+    reported as ``denied``; masked columns keep their values out of the catalog). Publishes a
+    table artifact (one row per dataset) and a markdown summary. Fails (after publishing)
+    when any dataset failed, so schedules surface broken files.
     ``lake_root`` defaults to ``LAKEWARD_LAKE_ROOT`` in the worker's environment.
     """
     lake_root = _lake_root(lake_root)
     started = time.perf_counter()
     names = register_task(lake_root)
-    futures = profile_task.map(names, principal=unmapped(principal), force=unmapped(force))
+    futures = profile_task.map(
+        names, principal=unmapped(principal), purpose=unmapped(purpose), force=unmapped(force)
+    )
     outcomes = [f.result() for f in futures]
     summary = publish_task(lake_root, principal, purpose, outcomes, time.perf_counter() - started)
     if summary["errors"]:

@@ -27,6 +27,7 @@ from lakeward.policy._engine import (
     decide,
     default_engine,
     enforce,
+    engine_for,
 )
 from lakeward.policy._purposes import acknowledge_purpose
 from lakeward.policy._revisions import (
@@ -58,6 +59,7 @@ __all__ = [
     "default_engine",
     "diff_bundles",
     "enforce",
+    "engine_for",
     "load_bundle",
     "revisions",
     "run_policy_tests",

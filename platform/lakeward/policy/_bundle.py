@@ -214,7 +214,7 @@ def load_bundle(directory: str | Path | None = None) -> PolicyBundle:
     """
     from lakeward.settings import get_settings
 
-    directory = Path(directory or get_settings().policy.dir).resolve()
+    directory = Path(directory).resolve() if directory else get_settings().policy.bundle_dir()
     if not directory.is_dir():
         raise PolicyBundleError(
             [f"{directory}: not a directory (set LAKEWARD_POLICY_DIR to the policy bundle)"]

@@ -23,7 +23,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,15 @@ from lakeward.catalog import (
 from lakeward.errors import PolicyDenied
 from lakeward.policy._bundle import PolicyBundle, PolicyInfo, load_bundle
 
-__all__ = ["Decision", "NearestPermit", "PolicyEngine", "decide", "default_engine", "enforce"]
+__all__ = [
+    "Decision",
+    "NearestPermit",
+    "PolicyEngine",
+    "decide",
+    "default_engine",
+    "enforce",
+    "engine_for",
+]
 
 NS = "Lakeward"
 _CONTEXT_BOOLS = ("encrypted", "dp", "approved")
@@ -302,8 +310,14 @@ class PolicyEngine:
         action: str,
         resource: str,
         context: Mapping[str, Any] | None = None,
+        *,
+        columns: Sequence[str] = (),
     ) -> Decision:
-        """Decide one request; never raises (errors deny, with the reason)."""
+        """Decide one request; never raises (errors deny, with the reason).
+
+        ``columns``: for ``lake.read_content``, the dataset's columns as the reader sees them
+        (they may not be in the catalog yet); each is checked for a ``mask:`` obligation.
+        """
         context = dict(context or {})
         purpose = str(context.get("purpose") or "")
         base: dict[str, Any] = {
@@ -314,7 +328,7 @@ class PolicyEngine:
             "bundle_revision": self.bundle.revision,
         }
         try:
-            return self._decide(principal, action, resource, purpose, context, base)
+            return self._decide(principal, action, resource, purpose, context, base, columns)
         except Exception as exc:  # fail closed: any error is a deny that says why
             return Decision(
                 False,
@@ -334,6 +348,7 @@ class PolicyEngine:
         purpose: str,
         context: dict[str, Any],
         base: dict[str, Any],
+        requested_columns: Sequence[str] = (),
     ) -> Decision:
         import cedarpy
 
@@ -359,6 +374,7 @@ class PolicyEngine:
                 tags = list(session.scalars(select(Tag).where(Tag.dataset_id == dataset.id)))
                 version = repo.current_version(dataset)
                 columns = [c.name for c in version.columns] if version else []
+                columns += [c for c in requested_columns if c not in columns]
             unknown = sorted({t.name for t in tags} - set(self.bundle.tags))
             if unknown:
                 return self._deny(
@@ -467,13 +483,15 @@ class PolicyEngine:
         action: str,
         resource: str,
         context: Mapping[str, Any] | None = None,
+        *,
+        columns: Sequence[str] = (),
     ) -> Decision:
         """Decide, append the decision to the audit log, then raise on deny.
 
         Raises:
             PolicyDenied: the request was denied; the message carries the explanation.
         """
-        decision = self.decide(principal, action, resource, context)
+        decision = self.decide(principal, action, resource, context, columns=columns)
         AuditLog(self.catalog).append(
             principal=principal,
             action=action,
@@ -489,8 +507,8 @@ class PolicyEngine:
         return decision
 
 
-_default: tuple[tuple[str, str, str], PolicyEngine] | None = None
-_default_lock = threading.Lock()
+_engines: dict[str, tuple[str, PolicyEngine]] = {}
+_engines_lock = threading.Lock()
 
 
 def _bundle_stamp(directory: Path) -> str:
@@ -502,28 +520,28 @@ def _bundle_stamp(directory: Path) -> str:
     return hashlib.sha256(repr(stats).encode()).hexdigest()
 
 
-def default_engine() -> PolicyEngine:
-    """The engine for the configured bundle and catalog, reloaded when bundle files change.
+def engine_for(catalog: Catalog) -> PolicyEngine:
+    """The engine for ``catalog``'s active bundle, reloaded when the bundle's files change.
 
     Raises:
-        PolicyBundleError: the configured bundle is invalid.
+        PolicyBundleError: the active bundle is invalid.
     """
-    global _default
     from lakeward.policy._revisions import active_bundle_dir
-    from lakeward.settings import get_settings
 
-    settings = get_settings()
-    catalog = Catalog.shared()
     directory = active_bundle_dir(catalog)
-    key = (
-        settings.catalog_url,
-        str(directory),
-        _bundle_stamp(directory) if directory.is_dir() else "",
-    )
-    with _default_lock:
-        if _default is None or _default[0] != key:
-            _default = (key, PolicyEngine(load_bundle(directory), catalog))
-        return _default[1]
+    stamp = f"{directory}:{_bundle_stamp(directory) if directory.is_dir() else ''}"
+    key = catalog.engine.url.render_as_string(hide_password=False)
+    with _engines_lock:
+        cached = _engines.get(key)
+        if cached is None or cached[0] != stamp or cached[1].catalog is not catalog:
+            cached = (stamp, PolicyEngine(load_bundle(directory), catalog))
+            _engines[key] = cached
+        return cached[1]
+
+
+def default_engine() -> PolicyEngine:
+    """The engine for the configured catalog (``LAKEWARD_CATALOG_URL``) and its active bundle."""
+    return engine_for(Catalog.shared())
 
 
 def decide(

@@ -32,7 +32,7 @@ def active_bundle_dir(catalog: Catalog) -> Path:
 
     with catalog.session() as session:
         newest = session.scalar(select(PolicyRevision).order_by(PolicyRevision.id.desc()).limit(1))
-    return Path(newest.path) if newest else Path(get_settings().policy.dir).resolve()
+    return Path(newest.path) if newest else get_settings().policy.bundle_dir()
 
 
 def revisions(catalog: Catalog) -> list[dict[str, Any]]:

@@ -26,7 +26,8 @@ def _add(bundle_dir: Path, text: str, name: str = "extra.cedar") -> None:
     ("policy", "expected"),
     [
         (
-            '@id("t1")\npermit(principal, action == Lakeward::Action::"lake.read_content", resource is Lakeward::Dataset) when { resource.tagz.contains("pii") };',
+            '@id("t1")\npermit(principal, action == Lakeward::Action::"lake.read_content", '
+            'resource is Lakeward::Dataset) when { resource.tagz.contains("pii") };',
             "extra.cedar:1: policy 't1' fails schema validation: attribute `tagz`",
         ),
         (
@@ -34,7 +35,8 @@ def _add(bundle_dir: Path, text: str, name: str = "extra.cedar") -> None:
             "unrecognized action",
         ),
         (
-            '@id("t3")\npermit(principal, action == Lakeward::Action::"lake.read_content", resource is Lakeward::Dataset) when { resource.tags.contains("pi") };',
+            '@id("t3")\npermit(principal, action == Lakeward::Action::"lake.read_content", '
+            'resource is Lakeward::Dataset) when { resource.tags.contains("pi") };',
             "extra.cedar:1: policy 't3' names unknown tag 'pi'",
         ),
         ("permit(principal, action, resource);", "has no @id annotation"),

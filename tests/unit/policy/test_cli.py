@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from lakeward.catalog import AuditRecord, Catalog
 from lakeward.cli import main
-from lakeward.errors import CheckFailed
+from lakeward.errors import CheckFailed, PolicyDenied
 from lakeward.policy import apply_bundle, load_bundle, revisions
 from tests.unit.policy.conftest import add_dataset
 
@@ -95,7 +95,7 @@ def test_apply_dry_run_then_yes_then_log_and_diff(
     setup: Catalog, bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run(capsys, "policy", "purpose", "ack", "analytics", "--principal", "alice", "--yes")
-    with pytest.raises(Exception):  # recorded request for the diff to replay
+    with pytest.raises(PolicyDenied):  # a recorded request for the diff to replay
         from lakeward.policy import default_engine
 
         default_engine().enforce(

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lakeward.catalog import AuditLog, Catalog
 from lakeward.errors import PolicyDenied
 from lakeward.policy import PolicyEngine, acknowledge_purpose, load_bundle
-
-import pytest
-
 from tests.unit.policy.conftest import add_dataset
 
 
