@@ -33,8 +33,9 @@ from sqlalchemy import select
 from lakeward.catalog import (
     AuditLog,
     Catalog,
+    ColumnProfile,
     Dataset,
-    DatasetRepository,
+    DatasetVersion,
     PurposeAcknowledgement,
     Tag,
 )
@@ -181,6 +182,15 @@ def _condition_text(kind: str, expr: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class _DatasetFacts:
+    name: str
+    format: str
+    owner: str
+    tags: tuple[tuple[str, str], ...]  # (tag, column or "")
+    columns: list[str]
+
+
+@dataclass(frozen=True)
 class _Part:
     policy: str
     text: str
@@ -273,35 +283,75 @@ class PolicyEngine:
             *({"uid": _uid("Group", g), "attrs": {}, "parents": []} for g in groups),
         ]
 
-    def _dataset_entity(self, dataset: Dataset, tags: list[Tag]) -> dict[str, Any]:
+    @staticmethod
+    def _dataset_entity(dataset: _DatasetFacts) -> dict[str, Any]:
         return {
             "uid": _uid("Dataset", dataset.name),
             "attrs": {
                 "name": dataset.name,
                 "format": dataset.format,
-                "owner": dataset.owner or "",
-                "tags": sorted({t.name for t in tags if not t.column_name}),
+                "owner": dataset.owner,
+                "tags": sorted({name for name, column in dataset.tags if not column}),
             },
             "parents": [_uid("Platform", "lakeward")],
         }
 
-    def _column_entity(self, dataset: Dataset, column: str, tags: list[Tag]) -> dict[str, Any]:
-        own = {t.name for t in tags if t.column_name in ("", column)}
+    @staticmethod
+    def _column_entity(dataset: _DatasetFacts, column: str) -> dict[str, Any]:
+        own = {name for name, col in dataset.tags if col in ("", column)}
         return {
             "uid": _uid("Column", f"{dataset.name}/{column}"),
             "attrs": {"name": column, "dataset": dataset.name, "tags": sorted(own)},
             "parents": [_uid("Dataset", dataset.name)],
         }
 
-    def _acknowledged(self, principal: str, purpose: str) -> bool:
-        with self.catalog.session() as session:
-            ack = session.scalar(
-                select(PurposeAcknowledgement).where(
-                    PurposeAcknowledgement.principal == principal,
-                    PurposeAcknowledgement.purpose == purpose,
+    def _facts(
+        self, dataset_name: str, principal: str, purpose: str
+    ) -> tuple[_DatasetFacts | None, bool]:
+        """Dataset, tags, current columns and the purpose acknowledgement: one connection."""
+        with self.catalog.engine.connect() as conn:
+            acknowledged = False
+            if purpose:
+                digest = conn.execute(
+                    select(PurposeAcknowledgement.text_sha256).where(
+                        PurposeAcknowledgement.principal == principal,
+                        PurposeAcknowledgement.purpose == purpose,
+                    )
+                ).scalar()
+                acknowledged = digest == self._purpose_hash[purpose]
+            if not dataset_name:
+                return None, acknowledged
+            row = conn.execute(
+                select(Dataset.id, Dataset.format, Dataset.owner, Dataset.current_version).where(
+                    Dataset.name == dataset_name
                 )
+            ).first()
+            if row is None:
+                return None, acknowledged
+            tags = conn.execute(
+                select(Tag.name, Tag.column_name).where(Tag.dataset_id == row.id)
+            ).all()
+            columns = (
+                conn.execute(
+                    select(ColumnProfile.name)
+                    .join(DatasetVersion, ColumnProfile.version_id == DatasetVersion.id)
+                    .where(
+                        DatasetVersion.dataset_id == row.id,
+                        DatasetVersion.version == row.current_version,
+                    )
+                    .order_by(ColumnProfile.ordinal)
+                )
+                .scalars()
+                .all()
             )
-        return ack is not None and ack.text_sha256 == self._purpose_hash[purpose]
+        facts = _DatasetFacts(
+            dataset_name,
+            row.format,
+            row.owner or "",
+            tuple((t.name, t.column_name) for t in tags),
+            list(columns),
+        )
+        return facts, acknowledged
 
     # -- decisions --------------------------------------------------------------------------
     def decide(
@@ -364,34 +414,30 @@ class PolicyEngine:
         entities = self._principal_entities(principal)
         entities.append({"uid": _uid("Platform", "lakeward"), "attrs": {}, "parents": []})
         columns: list[str] = []
-        if kind in ("Dataset", "Column"):
-            dataset_name, _, column = ident.partition("/") if kind == "Column" else (ident, "", "")
-            with self.catalog.session() as session:
-                repo = DatasetRepository(session)
-                dataset = repo.get(dataset_name)
-                if dataset is None:
-                    return self._deny(base, f"dataset {dataset_name!r} is not in the catalog")
-                tags = list(session.scalars(select(Tag).where(Tag.dataset_id == dataset.id)))
-                version = repo.current_version(dataset)
-                columns = [c.name for c in version.columns] if version else []
-                columns += [c for c in requested_columns if c not in columns]
-            unknown = sorted({t.name for t in tags} - set(self.bundle.tags))
+        dataset_name, _, column = ident.partition("/") if kind == "Column" else (ident, "", "")
+        if kind == "Document":
+            return self._deny(
+                base, "documents are not in the catalog yet (the RAG datastore adds them)"
+            )
+        wants_dataset = kind in ("Dataset", "Column")
+        facts, acknowledged = self._facts(dataset_name if wants_dataset else "", principal, purpose)
+        if wants_dataset:
+            if facts is None:
+                return self._deny(base, f"dataset {dataset_name!r} is not in the catalog")
+            unknown = sorted({name for name, _ in facts.tags} - set(self.bundle.tags))
             if unknown:
                 return self._deny(
                     base,
                     f"dataset {dataset_name!r} carries tags unknown to the "
                     f"policy bundle: {unknown}; add them to tags.yaml",
                 )
-            entities.append(self._dataset_entity(dataset, tags))
+            columns = facts.columns + [c for c in requested_columns if c not in facts.columns]
+            entities.append(self._dataset_entity(facts))
             for name in set(columns) | ({column} if column else set()):
-                entities.append(self._column_entity(dataset, name, tags))
-        elif kind == "Document":
-            return self._deny(
-                base, "documents are not in the catalog yet (the RAG datastore adds them)"
-            )
+                entities.append(self._column_entity(facts, name))
         cedar_context = {
             "purpose": purpose,
-            "purpose_acknowledged": bool(purpose) and self._acknowledged(principal, purpose),
+            "purpose_acknowledged": acknowledged,
             **{k: bool(context.get(k, False)) for k in _CONTEXT_BOOLS},
         }
         request = {
