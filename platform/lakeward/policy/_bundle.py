@@ -140,8 +140,41 @@ def _tag_literals(node: Any) -> list[str]:
     return found
 
 
+def _is_purpose(node: Any) -> bool:
+    return (
+        isinstance(node, dict)
+        and node.get(".", {}).get("attr") == "purpose"
+        and node.get(".", {}).get("left") == {"Var": "context"}
+    )
+
+
+def _purpose_literals(node: Any) -> list[str]:
+    """String literals compared with ``context.purpose`` (``==``, ``!=``, ``in [..]``)."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("==", "!=") and isinstance(value, dict):
+                for this, other in (("left", "right"), ("right", "left")):
+                    lit = value.get(other, {})
+                    if _is_purpose(value.get(this)) and isinstance(lit, dict):
+                        if isinstance(lit.get("Value"), str) and lit["Value"]:
+                            found.append(lit["Value"])
+            if key == "contains" and isinstance(value, dict) and _is_purpose(value.get("right")):
+                items = value.get("left", {}).get("Set", [])
+                found += [i["Value"] for i in items if isinstance(i.get("Value"), str)]
+            found += _purpose_literals(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _purpose_literals(item)
+    return found
+
+
 def _load_policies(
-    directory: Path, schema_text: str, tags: dict[str, str], problems: list[str]
+    directory: Path,
+    schema_text: str,
+    tags: dict[str, str],
+    purposes: dict[str, str],
+    problems: list[str],
 ) -> tuple[dict[str, PolicyInfo], dict[str, Any]]:
     import cedarpy
 
@@ -181,6 +214,12 @@ def _load_policies(
                     problems.append(
                         f"{where}: policy {pid!r} names unknown tag {tag!r}; add it to "
                         "tags.yaml or fix the spelling"
+                    )
+            for purpose in _purpose_literals(body.get("conditions", [])):
+                if purpose not in purposes:
+                    problems.append(
+                        f"{where}: policy {pid!r} names unknown purpose {purpose!r}; add it to "
+                        "purposes.yaml or fix the spelling"
                     )
             obligations = tuple(
                 o.strip() for o in annotations.get("obligation", "").split(",") if o.strip()
@@ -276,7 +315,7 @@ def load_bundle(directory: str | Path | None = None) -> PolicyBundle:
     policies: dict[str, PolicyInfo] = {}
     est: dict[str, Any] = {}
     if schema_text:
-        policies, est = _load_policies(directory, schema_text, tags, problems)
+        policies, est = _load_policies(directory, schema_text, tags, purposes, problems)
     if problems:
         raise PolicyBundleError(problems)
     digest = hashlib.sha256()

@@ -41,6 +41,16 @@ def _add(bundle_dir: Path, text: str, name: str = "extra.cedar") -> None:
         ),
         ("permit(principal, action, resource);", "has no @id annotation"),
         (
+            '@id("t5")\npermit(principal, action, resource) '
+            'when { context.purpose == "analytcs" };',
+            "extra.cedar:1: policy 't5' names unknown purpose 'analytcs'",
+        ),
+        (
+            '@id("t6")\npermit(principal, action, resource) when '
+            '{ ["analytics", "marketing"].contains(context.purpose) };',
+            "names unknown purpose 'marketing'",
+        ),
+        (
             '@id("admins-administer")\npermit(principal, action, resource);',
             "duplicate @id 'admins-administer'",
         ),
