@@ -83,6 +83,7 @@ CREATE TABLE policy_revisions (
 	applied_by VARCHAR(256) NOT NULL,
 	applied_at DATETIME NOT NULL,
 	summary JSON NOT NULL,
+	files JSON NOT NULL,
 	CONSTRAINT pk_policy_revisions PRIMARY KEY (id)
 );
 

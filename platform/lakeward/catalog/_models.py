@@ -247,7 +247,11 @@ class Approval(Base):
 
 
 class PolicyRevision(Base):
-    """An installed policy bundle revision; the newest is the active bundle."""
+    """An installed policy bundle revision; the newest is the active bundle.
+
+    The bundle's files are stored in ``files`` so every host sharing the catalog can
+    materialise the active bundle; ``path`` is where the applying host put its copy.
+    """
 
     __tablename__ = "policy_revisions"
 
@@ -259,3 +263,4 @@ class PolicyRevision(Base):
     applied_by: Mapped[str] = mapped_column(String(256))
     applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    files: Mapped[dict[str, Any]] = mapped_column(JSON)  # relative path → text of the bundle

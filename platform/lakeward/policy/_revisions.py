@@ -10,6 +10,7 @@ admins applying at once never silently overwrite each other.
 from __future__ import annotations
 
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,26 @@ __all__ = ["DecisionChange", "active_bundle_dir", "apply_bundle", "diff_bundles"
 
 
 def active_bundle_dir(catalog: Catalog) -> Path:
-    """The directory of the active bundle."""
+    """The directory of the active bundle, materialised from the catalog when this host lacks it."""
     from lakeward.settings import get_settings
 
+    settings = get_settings()
     with catalog.session() as session:
         newest = session.scalar(select(PolicyRevision).order_by(PolicyRevision.id.desc()).limit(1))
-    return Path(newest.path) if newest else get_settings().policy.bundle_dir()
+    if newest is None:
+        return settings.policy.bundle_dir()
+    local = settings.home / "policy" / "revisions" / newest.revision
+    if not local.is_dir():
+        staging = local.with_name(f"{local.name}.{uuid.uuid4().hex}.tmp")
+        for rel, text in newest.files.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        try:
+            staging.rename(local)
+        except OSError:  # another process materialised it first
+            shutil.rmtree(staging, ignore_errors=True)
+    return local
 
 
 def revisions(catalog: Catalog) -> list[dict[str, Any]]:
@@ -154,6 +169,11 @@ def apply_bundle(
             "tests": len(report.cases),
             "uncovered": report.uncovered,
         }
+        files = {
+            str(p.relative_to(candidate.directory)): p.read_text()
+            for p in sorted(candidate.directory.rglob("*"))
+            if p.is_file()
+        }
         session.add(
             PolicyRevision(
                 revision=candidate.revision,
@@ -163,6 +183,7 @@ def apply_bundle(
                 applied_by=applied_by,
                 applied_at=utcnow(),
                 summary=summary,
+                files=files,
             )
         )
     AuditLog(catalog).append(

@@ -220,3 +220,17 @@ def test_approval_commands(setup: Catalog, capsys: pytest.CaptureFixture[str]) -
     assert json.loads(out)[0]["state"] == "approved"
     code, _, err = run(capsys, "policy", "approval", "reject", "999", "--by", "dave")
     assert code == 2 and "No approval #999" in err
+
+
+def test_another_host_materialises_the_active_bundle_from_the_catalog(
+    setup: Catalog, bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakeward.policy import active_bundle_dir
+
+    result = apply_bundle(
+        setup, bundle_dir, applied_by="dave", expected_parent=None, home=tmp_path / "host-a"
+    )
+    monkeypatch.setenv("LAKEWARD_HOME", str(tmp_path / "host-b"))  # same catalog, other host
+    directory = active_bundle_dir(setup)
+    assert directory == tmp_path / "host-b" / "policy" / "revisions" / result["revision"]
+    assert load_bundle(directory).revision == result["revision"]

@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("applied_by", sa.String(length=256), nullable=False),
         sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("summary", sa.JSON(), nullable=False),
+        sa.Column("files", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_revisions")),
     )
     op.create_table(
