@@ -30,7 +30,7 @@ from lakeward.policy._bundle import PolicyBundle
 from lakeward.policy._engine import PolicyEngine
 from lakeward.policy._purposes import acknowledge_purpose
 
-__all__ = ["CaseResult", "TestReport", "run_policy_tests"]
+__all__ = ["CaseResult", "TestReport", "run_policy_tests", "seed_datasets"]
 
 
 @dataclass
@@ -72,11 +72,12 @@ class TestReport:
         }
 
 
-def _fixtures(catalog: Catalog, bundle: PolicyBundle, spec: dict[str, Any]) -> None:
+def seed_datasets(catalog: Catalog, datasets: dict[str, Any]) -> None:
+    """Register profiled test datasets: ``{name: {tags: [..], columns: {col: [tags]}}}``."""
     with catalog.session() as session:
         repo = DatasetRepository(session)
         tags = TagRepository(session)
-        for name, ds in (spec.get("datasets") or {}).items():
+        for name, ds in datasets.items():
             ds = ds or {}
             columns: dict[str, list[str]] = ds.get("columns") or {}
             dataset, _ = repo.register(
@@ -106,6 +107,10 @@ def _fixtures(catalog: Catalog, bundle: PolicyBundle, spec: dict[str, Any]) -> N
             for column, ctags in columns.items():
                 for tag in ctags or []:
                     tags.add(dataset, tag, column=column)
+
+
+def _fixtures(catalog: Catalog, bundle: PolicyBundle, spec: dict[str, Any]) -> None:
+    seed_datasets(catalog, spec.get("datasets") or {})
     for principal, purpose in spec.get("acknowledged") or []:
         acknowledge_purpose(catalog, bundle, principal, purpose)
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from lakeward.catalog import Catalog, ColumnStats, DatasetRepository, TagRepository
+from lakeward.catalog import Catalog
 from lakeward.policy import PolicyEngine, load_bundle
+from lakeward.policy._tests import seed_datasets
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -23,36 +24,7 @@ def bundle_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def add_dataset(
     catalog: Catalog, name: str, tags: list[str], column_tags: dict[str, list[str]] | None = None
 ) -> None:
-    column_tags = column_tags or {}
-    columns = ["id", *column_tags]
-    with catalog.session() as s:
-        repo = DatasetRepository(s)
-        d, _ = repo.register(
-            name=name,
-            uri=f"file:///lake/{name}",
-            lake_root="file:///lake",
-            format="parquet",
-            layout="file",
-            file_count=1,
-            bytes=1,
-        )
-        repo.record_profile(
-            d,
-            rows=1,
-            bytes=1,
-            file_count=1,
-            fingerprint="f" * 64,
-            file_signature="s",
-            columns=[ColumnStats(c, "string", True, "a", "b", 0, 1) for c in columns],
-            seconds=0.0,
-            principal=None,
-        )
-        t = TagRepository(s)
-        for tag in tags:
-            t.add(d, tag)
-        for column, ctags in column_tags.items():
-            for tag in ctags:
-                t.add(d, tag, column=column)
+    seed_datasets(catalog, {name: {"tags": tags, "columns": column_tags or {}}})
 
 
 @pytest.fixture
