@@ -63,12 +63,29 @@ def _catalog(url: str, n_datasets: int, rng: random.Random) -> Any:
     with catalog.session() as s:
         repo, tags = DatasetRepository(s), TagRepository(s)
         for i in range(n_datasets):
-            d, _ = repo.register(name=f"ds{i:05d}", uri=f"file:///lake/ds{i}", lake_root="file:///lake",
-                                 format="parquet", layout="file", file_count=1, bytes=1)
-            repo.record_profile(d, rows=1, bytes=1, file_count=1, fingerprint="0" * 64,
-                                file_signature="s", seconds=0.0, principal=None,
-                                columns=[ColumnStats(c, "string", True, "a", "b", 0, 1)
-                                         for c in ("id", "name", "email", "amount")])
+            d, _ = repo.register(
+                name=f"ds{i:05d}",
+                uri=f"file:///lake/ds{i}",
+                lake_root="file:///lake",
+                format="parquet",
+                layout="file",
+                file_count=1,
+                bytes=1,
+            )
+            repo.record_profile(
+                d,
+                rows=1,
+                bytes=1,
+                file_count=1,
+                fingerprint="0" * 64,
+                file_signature="s",
+                seconds=0.0,
+                principal=None,
+                columns=[
+                    ColumnStats(c, "string", True, "a", "b", 0, 1)
+                    for c in ("id", "name", "email", "amount")
+                ],
+            )
             for t in rng.sample(TAGS, rng.choice([0, 1, 2, 3])):
                 tags.add(d, t)
             if i % 5 == 0:
@@ -103,13 +120,25 @@ def _audit_verify(catalog: Any, records: int) -> float:
         s.query(AuditRecord).delete()
     prev, batch, at = GENESIS_HASH, [], utcnow()
     for seq in range(1, records + 1):
-        r = AuditRecord(seq=seq, at=at, principal="bench", action="lake.read_content",
-                        resource=f"dataset:ds{seq % 1000:05d}", purpose="analytics", decision="allow",
-                        reasons=["gen-1"], request={"context": {"purpose": "analytics"}},
-                        bundle_hash="0" * 64, prev_hash=prev, record_hash="")
+        r = AuditRecord(
+            seq=seq,
+            at=at,
+            principal="bench",
+            action="lake.read_content",
+            resource=f"dataset:ds{seq % 1000:05d}",
+            purpose="analytics",
+            decision="allow",
+            reasons=["gen-1"],
+            request={"context": {"purpose": "analytics"}},
+            bundle_hash="0" * 64,
+            prev_hash=prev,
+            record_hash="",
+        )
         r.record_hash = _record_hash(_hashed_fields(r), prev)
         prev = r.record_hash
-        batch.append({c.name: getattr(r, c.name) for c in AuditRecord.__table__.columns if c.name != "id"})
+        batch.append(
+            {c.name: getattr(r, c.name) for c in AuditRecord.__table__.columns if c.name != "id"}
+        )
         if len(batch) == 10_000:
             with catalog.engine.begin() as conn:
                 conn.execute(AuditRecord.__table__.insert(), batch)
@@ -138,8 +167,12 @@ def run(url: str, label: str, args: argparse.Namespace) -> None:
                 acknowledge_purpose(catalog, bundle, user, purpose)
         engine = PolicyEngine(bundle, catalog)
         requests = [
-            (rng.choice(["alice", "bob", "erin", "carol"]), rng.choice(ACTIONS),
-             f"dataset:ds{rng.randrange(args.datasets):05d}", {"purpose": rng.choice(PURPOSES)})
+            (
+                rng.choice(["alice", "bob", "erin", "carol"]),
+                rng.choice(ACTIONS),
+                f"dataset:ds{rng.randrange(args.datasets):05d}",
+                {"purpose": rng.choice(PURPOSES)},
+            )
             for _ in range(args.requests)
         ]
         # Raw Cedar with the same entities the engine would build, prepared outside the timing.
@@ -149,14 +182,28 @@ def run(url: str, label: str, args: argparse.Namespace) -> None:
             d = engine.decide(principal, action, resource, context)
             entities = engine._principal_entities(principal)
             name = resource.split(":", 1)[1]
-            tags = [{"uid": {"type": "Lakeward::Dataset", "id": name},
-                     "attrs": {"name": name, "format": "parquet", "owner": "", "tags": []},
-                     "parents": []}]
-            prepared.append(({
-                "principal": f'Lakeward::User::"{principal}"', "action": f'Lakeward::Action::"{action}"',
-                "resource": f'Lakeward::Dataset::"{name}"', "context": d.context,
-            }, json.dumps(entities + tags)))
-        raw = _timed(len(prepared), lambda i: cedarpy.is_authorized(prepared[i][0], policies, prepared[i][1], schema))
+            tags = [
+                {
+                    "uid": {"type": "Lakeward::Dataset", "id": name},
+                    "attrs": {"name": name, "format": "parquet", "owner": "", "tags": []},
+                    "parents": [],
+                }
+            ]
+            prepared.append(
+                (
+                    {
+                        "principal": f'Lakeward::User::"{principal}"',
+                        "action": f'Lakeward::Action::"{action}"',
+                        "resource": f'Lakeward::Dataset::"{name}"',
+                        "context": d.context,
+                    },
+                    json.dumps(entities + tags),
+                )
+            )
+        raw = _timed(
+            len(prepared),
+            lambda i: cedarpy.is_authorized(prepared[i][0], policies, prepared[i][1], schema),
+        )
         decide = _timed(len(requests), lambda i: engine.decide(*requests[i]))
         allowed = sum(engine.decide(*r).allowed for r in requests[:200])
 
@@ -168,15 +215,19 @@ def run(url: str, label: str, args: argparse.Namespace) -> None:
 
         enforced = _timed(min(len(requests), 1000), enforce)
         floor = statistics.median(raw) * 1000
-        print(f"\n{label}: {len(bundle.policies)} policies, {args.datasets} datasets, "
-              f"{len(requests)} requests ({allowed}/200 allowed)")
+        print(
+            f"\n{label}: {len(bundle.policies)} policies, {args.datasets} datasets, "
+            f"{len(requests)} requests ({allowed}/200 allowed)"
+        )
         print(f"{'':<28} {'decisions/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'vs raw':>9}")
         print(_row("raw cedarpy.is_authorized", raw, None))
         print(_row("PolicyEngine.decide", decide, floor))
         print(_row("enforce (decide + audit)", enforced, floor))
         seconds = _audit_verify(catalog, args.audit_records)
-        print(f"audit verify: {seconds:.2f} s for {args.audit_records:,} records "
-              f"({seconds * 100_000 / args.audit_records:.2f} s per 100k)")
+        print(
+            f"audit verify: {seconds:.2f} s for {args.audit_records:,} records "
+            f"({seconds * 100_000 / args.audit_records:.2f} s per 100k)"
+        )
         catalog.dispose()
 
 
@@ -198,10 +249,16 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text("DROP DATABASE IF EXISTS lakeward_bench WITH (FORCE)"))
             conn.execute(text("CREATE DATABASE lakeward_bench"))
-        run(make_url(pg).set(database="lakeward_bench").render_as_string(hide_password=False),
-            "PostgreSQL", args)
+        run(
+            make_url(pg).set(database="lakeward_bench").render_as_string(hide_password=False),
+            "PostgreSQL",
+            args,
+        )
     else:
-        print("\nPostgreSQL: skipped (set LAKEWARD_BENCH_POSTGRES_URL, e.g. from infra/postgres.sh start)")
+        print(
+            "\nPostgreSQL: skipped (set LAKEWARD_BENCH_POSTGRES_URL, "
+            "e.g. from infra/postgres.sh start)"
+        )
 
 
 if __name__ == "__main__":

@@ -43,16 +43,19 @@ def _lake(size_mb: float) -> Path:
 def _lakeward(root: Path, concurrency: int | None = None) -> tuple[float, int, int]:
     from lakeward.catalog import Catalog
     from lakeward.lake import profile_datasets
+    from lakeward.policy import acknowledge_purpose, engine_for
 
     with tempfile.TemporaryDirectory() as home:
         catalog = Catalog.open(f"sqlite:///{home}/catalog.db")
+        bundle = engine_for(catalog).bundle  # profiling is policy-checked, like in production
+        acknowledge_purpose(catalog, bundle, "local-user", "catalog_maintenance")
         started = time.perf_counter()
         report = profile_datasets(
             catalog, root=root, force=True, principal="bench", concurrency=concurrency
         )
         seconds = time.perf_counter() - started
         catalog.dispose()
-    assert not report.errors, report.errors
+    assert not report.errors and not report.denied, (report.errors, report.denied)
     return seconds, len(report.outcomes), sum(o.bytes for o in report.outcomes)
 
 
