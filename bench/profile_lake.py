@@ -51,7 +51,7 @@ def _lakeward(root: Path, concurrency: int | None = None) -> tuple[float, int, i
         acknowledge_purpose(catalog, bundle, "local-user", "catalog_maintenance")
         started = time.perf_counter()
         report = profile_datasets(
-            catalog, root=root, force=True, principal="bench", concurrency=concurrency
+            catalog, root=root, force=True, principal="local-user", concurrency=concurrency
         )
         seconds = time.perf_counter() - started
         catalog.dispose()
