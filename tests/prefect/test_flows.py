@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +40,7 @@ def test_profile_lake_flow_profiles_audits_and_publishes(
     assert summary["rows"] == sum(e["rows"] for e in expected.values())
     artifact = _artifact(PROFILE_ARTIFACT_KEY)
     assert artifact is not None and artifact.type == "table"
-    table = (
-        artifact.data
-        if isinstance(artifact.data, list)
-        else __import__("json").loads(artifact.data)
-    )
+    table = artifact.data if isinstance(artifact.data, list) else json.loads(artifact.data)
     assert sorted(row["dataset"] for row in table) == sorted(expected)
     assert {row["status"] for row in table} == {"profiled"}
     catalog = Catalog.open()
@@ -90,8 +87,6 @@ def test_pipeline_requires_a_lake_root(prefect_api: None, home: Path) -> None:
 def test_demo_end_to_end_then_idempotent(
     prefect_api: None, spark: Any, home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import json
-
     from lakeward.cli import main
     from lakeward.lake import MANIFEST_NAME
 

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import click
 
+from lakeward._units import human_bytes
 from lakeward.cli._output import emit_json, out, table
 
 
 @click.group()
 def catalog() -> None:
     """The metadata catalog (datasets, versions, columns, tags)."""
-
-
-def _size(n: int | None) -> str:
-    from lakeward.orchestration._artifacts import _size as size
-
-    return size(n)
 
 
 @catalog.command("ls")
@@ -40,7 +35,7 @@ def ls(as_json: bool) -> None:
                 d["format"],
                 d["version"],
                 d["rows"],
-                _size(d["bytes"]),
+                human_bytes(d["bytes"]),
                 len(d["columns"]),
                 d["uri"],
             ]
@@ -79,7 +74,7 @@ def show(name: str, as_json: bool) -> None:
     out.print(f"[bold]{summary['name']}[/]  {summary['uri']}", highlight=False)
     out.print(
         f"format {summary['format']} ({summary['layout']}, {summary['files']} files), version "
-        f"{summary['version']}, {summary['rows']} rows, {_size(summary['bytes'])}, "
+        f"{summary['version']}, {summary['rows']} rows, {human_bytes(summary['bytes'])}, "
         f"fingerprint {str(summary['fingerprint'])[:16]}",
         highlight=False,
     )
@@ -98,7 +93,7 @@ def show(name: str, as_json: bool) -> None:
     table(
         ["version", "rows", "size", "profiled_at", "by"],
         [
-            [v["version"], v["rows"], _size(v["bytes"]), v["profiled_at"], v["profiled_by"]]
+            [v["version"], v["rows"], human_bytes(v["bytes"]), v["profiled_at"], v["profiled_by"]]
             for v in summary["versions"]
         ],
     )

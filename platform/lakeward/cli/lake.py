@@ -128,15 +128,16 @@ def profile(
     parse_master(get_settings().spark.master)  # fail before touching the catalog
     catalog = Catalog.open()
     root = root or (get_settings().lake.root if not names else None)
-    if root is not None:
-        register_lake(catalog, root)
-    with catalog.session() as session:
-        total = len(names) or len(DatasetRepository(session).list())
-    with progress(total, "profiling") as advance:
+    selected: list[str] | None = list(names) or None
+    if selected is None and root is not None:
+        selected = register_lake(catalog, root).datasets
+    if selected is None:
+        with catalog.session() as session:
+            selected = [d.name for d in DatasetRepository(session).list()]
+    with progress(len(selected), "profiling") as advance:
         report = profile_datasets(
             catalog,
-            list(names) or None,
-            root=root,
+            selected,
             force=force,
             principal=principal,
             purpose=purpose,

@@ -40,11 +40,11 @@ def _engine(path: str | None) -> Any:
     return PolicyEngine(_bundle(path), _catalog()) if path else default_engine()
 
 
-def _admin(principal: str, action_text: str) -> Any:
-    """Enforce policy.admin for ``principal`` with the active bundle."""
+def _admin(principal: str) -> None:
+    """Enforce (and audit) policy.admin for ``principal`` with the active bundle."""
     from lakeward.policy import default_engine
 
-    return default_engine().enforce(principal, "policy.admin", "platform", {"note": action_text})
+    default_engine().enforce(principal, "policy.admin", "platform")
 
 
 bundle_option = click.option(
@@ -222,7 +222,7 @@ def _apply(candidate: Path, principal: str, yes: bool, as_json: bool) -> None:
         if report.failed:
             _fail(1)
         return
-    _admin(principal, f"apply {bundle.revision}")
+    _admin(principal)
     result = apply_bundle(
         catalog, candidate, applied_by=principal, expected_parent=parent, home=get_settings().home
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 from lakeward.catalog import Catalog, Dataset, DatasetRepository
 from lakeward.errors import LakeError, NotFound, PolicyDenied
-from lakeward.lake._discover import DatasetSpec, LakeRoot, discover, list_files, open_root
+from lakeward.lake._discover import DatasetSpec, discover, list_files, open_root
 
 DEFAULT_PRINCIPAL = "local-user"
 DEFAULT_PURPOSE = "catalog_maintenance"
@@ -133,17 +133,13 @@ def register_lake(
     return report
 
 
-def _root_of(dataset: Dataset) -> LakeRoot:
-    return open_root(dataset.lake_root)
-
-
 def spec_for(dataset: Dataset) -> DatasetSpec:
     """The dataset's current files, listed now.
 
     Raises:
         LakeError: the lake root is gone.
     """
-    root = _root_of(dataset)
+    root = open_root(dataset.lake_root)
     relpath = dataset.uri[len(root.uri.rstrip("/")) + 1 :]
     files = list_files(root, relpath, dataset.layout)
     return DatasetSpec(dataset.name, relpath, dataset.format, dataset.layout, root, files)
@@ -266,11 +262,7 @@ def profile_datasets(
 
     parse_master(get_settings().spark.master)  # a bad master fails before anything is read
     started = time.perf_counter()
-    if root is not None:
-        register_lake(catalog, root)
-        lake_uri: str | None = open_root(root).uri
-    else:
-        lake_uri = None
+    lake_uri = register_lake(catalog, root).root if root is not None else None
     with catalog.session() as session:
         repo = DatasetRepository(session)
         if names is not None:

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from lakeward._units import human_bytes
+
 __all__ = ["profile_markdown", "profile_table"]
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
-        value /= 1024
-    return str(n)
 
 
 def profile_table(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -26,7 +17,7 @@ def profile_table(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "status": o["status"],
             "version": o["version"],
             "rows": o["rows"],
-            "size": _size(o["bytes"]),
+            "size": human_bytes(o["bytes"]),
             "columns": o["columns"],
             "seconds": round(o["seconds"], 2),
             "error": o["error"] or "",
@@ -46,7 +37,7 @@ def profile_markdown(summary: dict[str, Any]) -> str:
         "| profiled | unchanged | failed | denied | rows | size |",
         "|---:|---:|---:|---:|---:|---:|",
         f"| {summary['profiled']} | {summary['unchanged']} | {summary['failed']} | "
-        f"{summary['denied']} | {summary['rows']:,} | {_size(summary['bytes'])} |",
+        f"{summary['denied']} | {summary['rows']:,} | {human_bytes(summary['bytes'])} |",
     ]
     if summary["errors"]:
         lines += ["", "## Failed datasets", ""]

@@ -99,13 +99,13 @@ class BudgetLedger:
         }
 
     @staticmethod
-    def _held(session: Session, unit: str, principal: str, purpose: str) -> float:
+    def _total(session: Session, unit: str, principal: str, purpose: str, *states: str) -> float:
         total = session.scalar(
             select(func.coalesce(func.sum(BudgetEntry.rho), 0.0)).where(
                 BudgetEntry.unit == unit,
                 BudgetEntry.principal == principal,
                 BudgetEntry.purpose == purpose,
-                BudgetEntry.state.in_(("reserved", "committed")),
+                BudgetEntry.state.in_(states),
             )
         )
         return float(total or 0.0)
@@ -138,7 +138,7 @@ class BudgetLedger:
             raise BudgetExhausted(reason, reasons=[reason])
         with self.catalog.session(immediate=True) as session, write_lock(session, "budget_entries"):
             expired = self._expire(session)
-            held = self._held(session, unit, principal, purpose)
+            held = self._total(session, unit, principal, purpose, "reserved", "committed")
             refused = held + rho > cap.rho + _SLACK
             described: dict[str, Any] = {}
             if not refused:
@@ -205,15 +205,7 @@ class BudgetLedger:
     def spent(self, unit: str, principal: str, purpose: str) -> float:
         """Committed rho for the triple."""
         with self.catalog.session() as session:
-            total = session.scalar(
-                select(func.coalesce(func.sum(BudgetEntry.rho), 0.0)).where(
-                    BudgetEntry.unit == unit,
-                    BudgetEntry.principal == principal,
-                    BudgetEntry.purpose == purpose,
-                    BudgetEntry.state == "committed",
-                )
-            )
-        return float(total or 0.0)
+            return self._total(session, unit, principal, purpose, "committed")
 
     def summary(self) -> list[dict[str, Any]]:
         """Per (unit, principal, purpose) with any activity: cap, committed, reserved, remaining."""
