@@ -74,6 +74,25 @@ CREATE TABLE datasets (
 	CONSTRAINT uq_datasets_name UNIQUE (name)
 );
 
+CREATE TABLE dp_streams (
+	id INTEGER NOT NULL,
+	name VARCHAR(256) NOT NULL,
+	spec JSON NOT NULL,
+	schema_hash VARCHAR(64) NOT NULL,
+	unit VARCHAR(128) NOT NULL,
+	principal VARCHAR(256) NOT NULL,
+	purpose VARCHAR(128) NOT NULL,
+	counter VARCHAR(32) NOT NULL,
+	horizon INTEGER NOT NULL,
+	rho FLOAT NOT NULL,
+	state VARCHAR(16) NOT NULL,
+	halt_reason TEXT,
+	created_by VARCHAR(256) NOT NULL,
+	created_at DATETIME NOT NULL,
+	CONSTRAINT pk_dp_streams PRIMARY KEY (id),
+	CONSTRAINT uq_dp_streams_name UNIQUE (name)
+);
+
 CREATE TABLE policy_revisions (
 	id INTEGER NOT NULL,
 	revision VARCHAR(64) NOT NULL,
@@ -113,6 +132,39 @@ CREATE TABLE dataset_versions (
 	CONSTRAINT pk_dataset_versions PRIMARY KEY (id),
 	CONSTRAINT uq_dataset_versions_dataset_id_version UNIQUE (dataset_id, version),
 	CONSTRAINT fk_dataset_versions_dataset_id_datasets FOREIGN KEY(dataset_id) REFERENCES datasets (id) ON DELETE CASCADE
+);
+
+CREATE TABLE dp_releases (
+	id INTEGER NOT NULL,
+	stream_id INTEGER NOT NULL,
+	period INTEGER NOT NULL,
+	state VARCHAR(16) NOT NULL,
+	reservation_id VARCHAR(36),
+	rho FLOAT NOT NULL,
+	outputs JSON NOT NULL,
+	sd FLOAT NOT NULL,
+	noise JSON NOT NULL,
+	counter_state JSON NOT NULL,
+	totals JSON NOT NULL,
+	released_by VARCHAR(256) NOT NULL,
+	created_at DATETIME NOT NULL,
+	lease_until DATETIME,
+	released_at DATETIME,
+	CONSTRAINT pk_dp_releases PRIMARY KEY (id),
+	CONSTRAINT uq_dp_releases_stream_id_period UNIQUE (stream_id, period),
+	CONSTRAINT fk_dp_releases_stream_id_dp_streams FOREIGN KEY(stream_id) REFERENCES dp_streams (id) ON DELETE CASCADE
+);
+
+CREATE TABLE dp_stream_files (
+	id INTEGER NOT NULL,
+	stream_id INTEGER NOT NULL,
+	path TEXT NOT NULL,
+	size BIGINT NOT NULL,
+	mtime_ns BIGINT NOT NULL,
+	ingest_period INTEGER NOT NULL,
+	CONSTRAINT pk_dp_stream_files PRIMARY KEY (id),
+	CONSTRAINT uq_dp_stream_files_stream_id_path UNIQUE (stream_id, path),
+	CONSTRAINT fk_dp_stream_files_stream_id_dp_streams FOREIGN KEY(stream_id) REFERENCES dp_streams (id) ON DELETE CASCADE
 );
 
 CREATE TABLE tags (

@@ -33,6 +33,9 @@ __all__ = [
     "ColumnProfile",
     "Dataset",
     "DatasetVersion",
+    "DPRelease",
+    "DPStream",
+    "DPStreamFile",
     "PolicyRevision",
     "PurposeAcknowledgement",
     "Tag",
@@ -264,3 +267,88 @@ class PolicyRevision(Base):
     applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
     files: Mapped[dict[str, Any]] = mapped_column(JSON)  # relative path → text of the bundle
+
+
+class DPStream(Base):
+    """A registered continual-release stream: what is counted, how, and under which budget.
+
+    ``spec`` holds the stream definition (source datasets, event-time column, period, keys,
+    measure, clipping and contribution bounds); ``schema_hash`` pins the source schema it was
+    created against. ``state``: ``active`` or ``halted`` (with ``halt_reason``: horizon used
+    up, budget refused, schema changed).
+    """
+
+    __tablename__ = "dp_streams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    schema_hash: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[str] = mapped_column(String(128))
+    principal: Mapped[str] = mapped_column(String(256))
+    purpose: Mapped[str] = mapped_column(String(128))
+    counter: Mapped[str] = mapped_column(String(32))
+    horizon: Mapped[int] = mapped_column(Integer)
+    rho: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16))
+    halt_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    files: Mapped[list[DPStreamFile]] = relationship(
+        back_populates="stream", cascade="all, delete-orphan"
+    )
+    releases: Mapped[list[DPRelease]] = relationship(
+        back_populates="stream", cascade="all, delete-orphan", order_by="DPRelease.period"
+    )
+
+
+class DPStreamFile(Base):
+    """A source file a stream has ingested, and the period whose release first saw it.
+
+    Events in a file count toward ``max(event period, ingest_period)``: late events go to the
+    next unreleased period and history is never rewritten.
+    """
+
+    __tablename__ = "dp_stream_files"
+    __table_args__ = (UniqueConstraint("stream_id", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stream_id: Mapped[int] = mapped_column(ForeignKey("dp_streams.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    ingest_period: Mapped[int] = mapped_column(Integer)
+
+    stream: Mapped[DPStream] = relationship(back_populates="files")
+
+
+class DPRelease(Base):
+    """One period's release of a stream: immutable once ``released``.
+
+    ``pending`` rows hold the noise drawn for the period (drawn once, never redrawn) and the
+    budget reservation it waits on; ``released`` rows are what users see. ``noise``,
+    ``counter_state`` and ``totals`` are mechanism secrets (noise = released - true): only
+    :mod:`lakeward.dp` reads them and no command prints them.
+    """
+
+    __tablename__ = "dp_releases"
+    __table_args__ = (UniqueConstraint("stream_id", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stream_id: Mapped[int] = mapped_column(ForeignKey("dp_streams.id", ondelete="CASCADE"))
+    period: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # pending | released
+    reservation_id: Mapped[str | None] = mapped_column(String(36))
+    rho: Mapped[float] = mapped_column(Float)
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sd: Mapped[float] = mapped_column(Float)
+    noise: Mapped[dict[str, Any]] = mapped_column(JSON)
+    counter_state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    totals: Mapped[dict[str, Any]] = mapped_column(JSON)
+    released_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    stream: Mapped[DPStream] = relationship(back_populates="releases")
