@@ -13,7 +13,14 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["NoiseSource", "OpenDPGaussian", "OpenDPLaplace", "SeededGaussian"]
+__all__ = [
+    "NoiseSource",
+    "OpenDPGaussian",
+    "OpenDPLaplace",
+    "SeededGaussian",
+    "SeededLaplace",
+    "release_source",
+]
 
 
 class NoiseSource(Protocol):
@@ -74,3 +81,18 @@ class SeededGaussian:
     def sample(self, n: int) -> npt.NDArray[np.float64]:
         """``n`` i.i.d. draws."""
         return self._rng.normal(0.0, self.scale, size=n)
+
+
+class SeededLaplace(SeededGaussian):
+    """Seeded Laplace(0, scale) draws for tests and simulations only (never for releases)."""
+
+    def sample(self, n: int) -> npt.NDArray[np.float64]:
+        """``n`` i.i.d. draws."""
+        return self._rng.laplace(0.0, self.scale, size=n)
+
+
+def release_source(distribution: str, scale: float) -> NoiseSource:
+    """The exact OpenDP sampler for released noise of ``distribution`` at ``scale``."""
+    if distribution == "laplace":
+        return OpenDPLaplace(scale)
+    return OpenDPGaussian(scale)
