@@ -13,7 +13,8 @@ its children to 2 (usage or input error), ``PolicyDenied``/``CheckFailed`` to 1.
     │   ├── LakeError                           a lake root or dataset cannot be read
     │   │   ├── DatasetUnreadable               a file cannot be opened (permissions, gone)
     │   │   ├── DatasetMalformed                bad content: ragged CSV, truncated Parquet
-    │   │   └── SchemaConflict                  a column's type differs between part files
+    │   │   ├── SchemaConflict                  a column's type differs between part files
+    │   │   └── StreamSchemaChanged             a DP stream's source no longer has its schema
     │   └── ProfileFailed                       one or more datasets failed; .errors lists them
     ├── NotFound (LookupError)                  a dataset, version or record does not exist
     ├── ServiceUnavailable (ConnectionError)    catalog DB, Spark master, Prefect API unreachable
@@ -49,6 +50,7 @@ __all__ = [
     "SchemaConflict",
     "ServiceUnavailable",
     "SparkUnavailable",
+    "StreamSchemaChanged",
 ]
 
 
@@ -90,6 +92,10 @@ class DatasetMalformed(LakeError):
 
 class SchemaConflict(LakeError):
     """A column's type differs between the part files of one dataset."""
+
+
+class StreamSchemaChanged(LakeError):
+    """A DP stream's source columns changed type or vanished since the stream was created."""
 
 
 class ProfileFailed(InputError):

@@ -4,6 +4,11 @@
   tree), each with its exact per-step variance and the ρ spent after t releases;
   :func:`make_counter`, :func:`default_counter`.
 - ``_noise``: OpenDP's exact samplers for released noise; a seeded source for tests only.
+- ``_streams``: :class:`StreamSpec` — sources, periods, declared keys, clipping and
+  contribution bounds, and the sensitivity and ledger unit they imply.
+- ``_aggregate``: the Spark job: effective periods (late events go forward), contribution
+  bounding, per-period per-key increments.
+- ``_service``: streams in the catalog and immutable, idempotent, budget-governed releases.
 """
 
 from lakeward.dp._counters import (
@@ -25,8 +30,34 @@ from lakeward.dp._noise import (
     SeededLaplace,
     release_source,
 )
+from lakeward.dp._service import (
+    ReleaseResult,
+    Series,
+    create_stream,
+    get_stream,
+    list_streams,
+    release_streams,
+    stream_budget,
+    stream_counter,
+    stream_info,
+    stream_series,
+)
+from lakeward.dp._streams import StreamSpec, parse_duration, spec_from_mapping
 
 __all__ = [
+    "ReleaseResult",
+    "Series",
+    "StreamSpec",
+    "create_stream",
+    "get_stream",
+    "list_streams",
+    "parse_duration",
+    "release_streams",
+    "spec_from_mapping",
+    "stream_budget",
+    "stream_counter",
+    "stream_info",
+    "stream_series",
     "COUNTER_KINDS",
     "BinaryTreeCounter",
     "ContinualCounter",

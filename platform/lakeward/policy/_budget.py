@@ -202,6 +202,17 @@ class BudgetLedger:
         self._audit("deny", action, described, reason)
         raise BudgetExhausted(reason + ". Reserve again.", reasons=[reason])
 
+    def state_of(self, reservation_id: str) -> str | None:
+        """``reserved``/``committed``/``released``/``expired`` (expiring it if due), or None."""
+        with self.catalog.session(immediate=True) as session, write_lock(session, "budget_entries"):
+            expired = self._expire(session)
+            state = session.scalar(
+                select(BudgetEntry.state).where(BudgetEntry.reservation_id == reservation_id)
+            )
+        for item in expired:
+            self._audit("allow", "dp.budget.expire", item, "reservation expired; budget returned")
+        return state
+
     def spent(self, unit: str, principal: str, purpose: str) -> float:
         """Committed rho for the triple."""
         with self.catalog.session() as session:

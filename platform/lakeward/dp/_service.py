@@ -1,0 +1,714 @@
+"""Streams in the catalog, and releases that are immutable, idempotent and budget-governed.
+
+Releasing period ``p`` of a stream, in this order (each step survives a crash):
+
+1. the policy layer decides ``dp.release`` for the stream's principal and purpose on every
+   source dataset (audited; a deny stops here);
+2. source files never seen before are recorded with ingest period ``p`` (late events go to
+   ``p``, never to a released period); a file that changed after ingestion is refused;
+3. the needed columns are checked against the schema the stream was created with (a change
+   halts the stream, audited);
+4. Spark computes the bounded per-key increments (see :mod:`lakeward.dp._aggregate`);
+5. the ledger reserves this period's ρ (the counter's spend through ``p`` minus through
+   ``p−1``) for (ledger unit, principal, purpose) — refused over the cap;
+6. in one write transaction the period's row is claimed: if it is already ``released`` the
+   persisted outputs are returned and the reservation is given back; otherwise fresh noise is
+   drawn from OpenDP's exact sampler, exactly once, and stored with the outputs as
+   ``pending`` (a pending row left by a crashed run is reused as is: its noise is never
+   redrawn);
+7. the reservation is committed, then the row is marked ``released`` and audited.
+
+A retry, a re-run or a second process therefore returns the persisted outputs and spends
+nothing more; a crash between 5 and 7 leaves a pending row whose reservation expires (budget
+returned) or was committed (the next run only marks it released). Noise depends on nothing
+but the sampler: never on the data, the query text or the run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lakeward.catalog import (
+    AuditLog,
+    Catalog,
+    Dataset,
+    DPRelease,
+    DPStream,
+    DPStreamFile,
+    write_lock,
+)
+from lakeward.catalog._models import utcnow
+from lakeward.dp._counters import ContinualCounter, default_counter, make_counter
+from lakeward.dp._noise import release_source
+from lakeward.dp._streams import StreamSpec, spec_from_mapping
+from lakeward.errors import (
+    BudgetExhausted,
+    InputError,
+    LakeError,
+    LakewardInternalError,
+    NotFound,
+    StreamSchemaChanged,
+)
+
+__all__ = [
+    "ReleaseResult",
+    "Series",
+    "create_stream",
+    "get_stream",
+    "list_streams",
+    "release_streams",
+    "stream_budget",
+    "stream_counter",
+    "stream_info",
+    "stream_series",
+]
+
+WAIT_FOR_OTHER_S = 120.0
+
+
+@dataclass
+class ReleaseResult:
+    """One released period (``fresh``: released by this call, not read back)."""
+
+    stream: str
+    period: int
+    start: datetime
+    end: datetime
+    keys: list[str]
+    values: list[float]
+    sd: float
+    rho: float
+    fresh: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly."""
+        return {
+            "stream": self.stream,
+            "period": self.period,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "values": dict(zip(self.keys, self.values, strict=True)),
+            "sd": self.sd,
+            "rho": self.rho,
+            "fresh": self.fresh,
+        }
+
+
+@dataclass
+class Series:
+    """A stream's released series: one row per released period, one column per key."""
+
+    stream: str
+    keys: list[str]
+    periods: list[int] = field(default_factory=list)
+    starts: list[datetime] = field(default_factory=list)
+    values: list[list[float]] = field(default_factory=list)
+    sd: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly, with 95% intervals (±1.96 sd)."""
+        return {
+            "stream": self.stream,
+            "keys": self.keys,
+            "periods": [
+                {
+                    "period": p,
+                    "start": s.isoformat(),
+                    "sd": sd,
+                    "ci95": 1.959964 * sd,
+                    "values": dict(zip(self.keys, v, strict=True)),
+                }
+                for p, s, v, sd in zip(self.periods, self.starts, self.values, self.sd, strict=True)
+            ],
+        }
+
+
+# -- streams ---------------------------------------------------------------------------------
+
+
+def _spec(row: DPStream) -> StreamSpec:
+    return spec_from_mapping(row.spec)
+
+
+def get_stream(catalog: Catalog, name: str) -> DPStream:
+    """The stream row.
+
+    Raises:
+        NotFound: no stream has that name.
+    """
+    with catalog.session() as session:
+        row = session.scalar(select(DPStream).where(DPStream.name == name))
+    if row is None:
+        raise NotFound(f"No DP stream named {name!r}; `lakeward dp stream list` shows them.")
+    return row
+
+
+def stream_counter(spec: StreamSpec) -> ContinualCounter:
+    """The counter a stream runs (its kind, or the best one for its horizon)."""
+    width = len(spec.key_labels())
+    if spec.counter:
+        return make_counter(
+            spec.counter, spec.horizon, spec.rho, sensitivity=spec.sensitivity, width=width
+        )
+    return default_counter(spec.horizon, spec.rho, sensitivity=spec.sensitivity, width=width)
+
+
+def _datasets(catalog: Catalog, spec: StreamSpec) -> list[Dataset]:
+    with catalog.session() as session:
+        rows = {
+            d.name: d
+            for d in session.scalars(select(Dataset).where(Dataset.name.in_(spec.datasets)))
+        }
+    missing = [n for n in spec.datasets if n not in rows]
+    if missing:
+        raise NotFound(
+            f"Stream {spec.name}: dataset(s) {', '.join(missing)} are not in the catalog; "
+            "register the lake first (`lakeward lake profile <root>`)."
+        )
+    return [rows[n] for n in spec.datasets]
+
+
+def _enforce_release(catalog: Catalog, spec: StreamSpec, datasets: list[Dataset]) -> None:
+    from lakeward.policy import engine_for
+
+    engine = engine_for(catalog)
+    for dataset in datasets:
+        engine.enforce(
+            spec.principal,
+            "dp.release",
+            f"dataset:{dataset.name}",
+            {"purpose": spec.purpose, "dp": True},
+        )
+
+
+def _ledger(catalog: Catalog) -> Any:
+    from lakeward.policy import BudgetLedger, engine_for
+
+    return BudgetLedger(catalog, engine_for(catalog).bundle)
+
+
+def create_stream(
+    catalog: Catalog, definition: StreamSpec | dict[str, Any], *, actor: str
+) -> DPStream:
+    """Register a stream after checking its sources, the policy and the budget cap.
+
+    Raises:
+        InputError: the definition is invalid, or a stream of that name exists.
+        NotFound: a source dataset is not in the catalog.
+        StreamSchemaChanged: a needed column is missing or has an unusable type.
+        PolicyDenied: the principal may not release DP aggregates of a source (audited).
+        BudgetExhausted: no cap covers the stream, or what remains of it is below its ρ.
+    """
+    from lakeward.lake import spec_for
+    from lakeward.spark import session as spark_session
+
+    spec = definition if isinstance(definition, StreamSpec) else spec_from_mapping(definition)
+    with catalog.session() as session:
+        if session.scalar(select(DPStream.id).where(DPStream.name == spec.name)) is not None:
+            raise InputError(f"A DP stream named {spec.name!r} exists; choose another name.")
+    datasets = _datasets(catalog, spec)
+    _enforce_release(catalog, spec, datasets)
+    ledger = _ledger(catalog)
+    cap = ledger.bundle.cap_for(spec.ledger_unit, spec.principal, spec.purpose)
+    held = next(
+        (
+            row["committed"] + row["reserved"]
+            for row in ledger.summary()
+            if (row["unit"], row["principal"], row["purpose"])
+            == (spec.ledger_unit, spec.principal, spec.purpose)
+        ),
+        0.0,
+    )
+    if cap is None or held + spec.rho > cap.rho + 1e-12:
+        reason = (
+            f"no budget cap for unit {spec.ledger_unit!r}, principal {spec.principal!r}, purpose "
+            f"{spec.purpose!r}; add one to budgets.yaml"
+            if cap is None
+            else f"the stream's rho {spec.rho:g} exceeds what remains of the cap for "
+            f"({spec.ledger_unit}, {spec.principal}, {spec.purpose}): {cap.rho - held:g} of "
+            f"{cap.rho:g}; lower rho or the horizon's ambitions"
+        )
+        AuditLog(catalog).append(
+            principal=actor,
+            action="dp.stream.create",
+            resource=f"dp_stream:{spec.name}",
+            purpose=spec.purpose,
+            decision="deny",
+            reasons=[reason],
+            request=spec.model_dump(mode="json"),
+        )
+        raise BudgetExhausted(f"Cannot create stream {spec.name}: {reason}.", reasons=[reason])
+    from lakeward.dp._aggregate import schema_hash
+
+    digest = schema_hash(spark_session(), spec, [spec_for(d) for d in datasets])
+    counter = stream_counter(spec)
+    with catalog.session(immediate=True) as session, write_lock(session, "dp_streams"):
+        if session.scalar(select(DPStream.id).where(DPStream.name == spec.name)) is not None:
+            raise InputError(f"A DP stream named {spec.name!r} exists; choose another name.")
+        row = DPStream(
+            name=spec.name,
+            spec=spec.model_dump(mode="json"),
+            schema_hash=digest,
+            unit=spec.ledger_unit,
+            principal=spec.principal,
+            purpose=spec.purpose,
+            counter=counter.kind,
+            horizon=spec.horizon,
+            rho=spec.rho,
+            state="active",
+            created_by=actor,
+            created_at=utcnow(),
+        )
+        session.add(row)
+    AuditLog(catalog).append(
+        principal=actor,
+        action="dp.stream.create",
+        resource=f"dp_stream:{spec.name}",
+        purpose=spec.purpose,
+        decision="allow",
+        reasons=[
+            f"counter {counter.kind}, horizon {spec.horizon}, rho {spec.rho:g} on "
+            f"{spec.ledger_unit}; max sd {counter.max_sd():.4g}"
+        ],
+        request=spec.model_dump(mode="json"),
+    )
+    return row
+
+
+def list_streams(catalog: Catalog) -> list[dict[str, Any]]:
+    """Every stream with its state and progress."""
+    with catalog.session() as session:
+        streams = session.scalars(select(DPStream).order_by(DPStream.name)).all()
+        counts = dict(
+            session.execute(
+                select(DPRelease.stream_id, func.count())
+                .where(DPRelease.state == "released")
+                .group_by(DPRelease.stream_id)
+            ).all()
+        )
+    return [
+        {
+            "name": s.name,
+            "state": s.state,
+            "counter": s.counter,
+            "unit": s.unit,
+            "principal": s.principal,
+            "purpose": s.purpose,
+            "rho": s.rho,
+            "horizon": s.horizon,
+            "released": counts.get(s.id, 0),
+            "datasets": s.spec["datasets"],
+        }
+        for s in streams
+    ]
+
+
+def stream_info(catalog: Catalog, name: str) -> dict[str, Any]:
+    """A stream's definition, mechanism, error and progress."""
+    row = get_stream(catalog, name)
+    spec = _spec(row)
+    counter = stream_counter(spec)
+    released = _released_periods(catalog, row.id)
+    last = max(released, default=0)
+    return {
+        "name": row.name,
+        "state": row.state,
+        "halt_reason": row.halt_reason,
+        "definition": row.spec,
+        "counter": counter.kind,
+        "distribution": counter.distribution,
+        "keys": spec.key_labels(),
+        "ledger_unit": spec.ledger_unit,
+        "sensitivity": spec.sensitivity,
+        "max_sd": counter.max_sd(),
+        "released": len(released),
+        "last_period": last,
+        "next_period": last + 1 if last < spec.horizon else None,
+        "rho_spent": counter.rho_through(last),
+        "rho": spec.rho,
+        "created_by": row.created_by,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+def _released_periods(catalog: Catalog, stream_id: int) -> list[int]:
+    with catalog.session() as session:
+        return list(
+            session.scalars(
+                select(DPRelease.period).where(
+                    DPRelease.stream_id == stream_id, DPRelease.state == "released"
+                )
+            )
+        )
+
+
+def stream_series(catalog: Catalog, name: str) -> Series:
+    """The released series (only ``released`` rows: pending ones are not outputs yet)."""
+    row = get_stream(catalog, name)
+    spec = _spec(row)
+    series = Series(row.name, spec.key_labels())
+    with catalog.session() as session:
+        for rel in session.scalars(
+            select(DPRelease)
+            .where(DPRelease.stream_id == row.id, DPRelease.state == "released")
+            .order_by(DPRelease.period)
+        ):
+            series.periods.append(rel.period)
+            series.starts.append(spec.period_bounds(rel.period)[0])
+            series.values.append([float(v) for v in rel.outputs["values"]])
+            series.sd.append(rel.sd)
+    return series
+
+
+def stream_budget(catalog: Catalog, name: str) -> dict[str, Any]:
+    """What the stream has spent and what remains of its ledger cap."""
+    row = get_stream(catalog, name)
+    spec = _spec(row)
+    counter = stream_counter(spec)
+    ledger = _ledger(catalog)
+    released = _released_periods(catalog, row.id)
+    cap = ledger.bundle.cap_for(spec.ledger_unit, spec.principal, spec.purpose)
+    committed = ledger.spent(spec.ledger_unit, spec.principal, spec.purpose)
+    return {
+        "stream": row.name,
+        "ledger": {"unit": spec.ledger_unit, "principal": spec.principal, "purpose": spec.purpose},
+        "stream_rho": spec.rho,
+        "stream_spent": counter.rho_through(max(released, default=0)),
+        "cap": cap.rho if cap else None,
+        "ledger_committed": committed,
+        "ledger_remaining": (cap.rho - committed) if cap else None,
+        "over_cap": bool(cap and committed > cap.rho + 1e-12),
+    }
+
+
+# -- releases --------------------------------------------------------------------------------
+
+
+def _halt(catalog: Catalog, row: DPStream, reason: str, actor: str) -> None:
+    with catalog.session(immediate=True) as session, write_lock(session, "dp_streams"):
+        stream = session.get(DPStream, row.id)
+        if stream is not None:
+            stream.state = "halted"
+            stream.halt_reason = reason
+    AuditLog(catalog).append(
+        principal=actor,
+        action="dp.stream.halt",
+        resource=f"dp_stream:{row.name}",
+        purpose=row.purpose,
+        decision="deny",
+        reasons=[reason],
+    )
+
+
+def _ingest_files(
+    catalog: Catalog, row: DPStream, datasets: list[Dataset], period: int
+) -> list[Any]:
+    """Record unseen files at ``period``; refuse files that changed after ingestion."""
+    from lakeward.dp._aggregate import StreamSource
+    from lakeward.lake import spec_for
+
+    specs = [spec_for(d) for d in datasets]
+    sources = []
+    with catalog.session(immediate=True) as session, write_lock(session, "dp_stream_files"):
+        known = {
+            f.path: f
+            for f in session.scalars(select(DPStreamFile).where(DPStreamFile.stream_id == row.id))
+        }
+        for spec in specs:
+            periods: dict[str, int] = {}
+            for f in spec.files:
+                key = f"{spec.name}:{f.relpath}"
+                seen = known.get(key)
+                if seen is None:
+                    seen = DPStreamFile(
+                        stream_id=row.id,
+                        path=key,
+                        size=f.size,
+                        mtime_ns=f.mtime_ns,
+                        ingest_period=period,
+                    )
+                    session.add(seen)
+                elif (seen.size, seen.mtime_ns) != (f.size, f.mtime_ns):
+                    raise LakeError(
+                        f"Stream {row.name}: file {f.relpath} of {spec.name} changed after it was "
+                        f"ingested at period {seen.ingest_period}; streams need append-only "
+                        "sources (add new files instead of rewriting). Restore the file or "
+                        "create a new stream."
+                    )
+                periods[f.relpath.rsplit("/", 1)[-1]] = seen.ingest_period
+            sources.append(StreamSource(spec, periods))
+    return sources
+
+
+def _restore(
+    counter: ContinualCounter, session: Session, stream_id: int, period: int
+) -> npt.NDArray[np.float64]:
+    """Counter state after ``period − 1``; returns the true totals through it."""
+    if period == 1:
+        return np.zeros(counter.width)
+    prev = session.scalar(
+        select(DPRelease).where(DPRelease.stream_id == stream_id, DPRelease.period == period - 1)
+    )
+    if prev is None:
+        raise LakewardInternalError(f"period {period - 1} has no row before period {period}")
+    history = None
+    if counter.kind == "sqrt":
+        rows = session.execute(
+            select(DPRelease.period, DPRelease.noise)
+            .where(DPRelease.stream_id == stream_id, DPRelease.period < period)
+            .order_by(DPRelease.period)
+        ).all()
+        history = [np.asarray(noise["draws"][0], dtype=np.float64) for _, noise in rows]
+    counter.restore(prev.counter_state, history)
+    return np.asarray(prev.totals["values"], dtype=np.float64)
+
+
+def _result(spec: StreamSpec, rel: DPRelease, fresh: bool) -> ReleaseResult:
+    start, end = spec.period_bounds(rel.period)
+    return ReleaseResult(
+        spec.name,
+        rel.period,
+        start,
+        end,
+        spec.key_labels(),
+        [float(v) for v in rel.outputs["values"]],
+        rel.sd,
+        rel.rho,
+        fresh,
+    )
+
+
+def _claim(
+    catalog: Catalog,
+    row: DPStream,
+    spec: StreamSpec,
+    period: int,
+    increments: npt.NDArray[np.float64] | None,
+    reservation: Any,
+    actor: str,
+) -> tuple[str, DPRelease]:
+    """Claim the period's row: ``released``, ``pending`` (someone's) or ``new`` (ours)."""
+    with catalog.session(immediate=True) as session, write_lock(session, "dp_releases"):
+        rel = session.scalar(
+            select(DPRelease).where(DPRelease.stream_id == row.id, DPRelease.period == period)
+        )
+        if rel is not None:
+            return rel.state, rel
+        if increments is None:
+            raise LakewardInternalError("a new release needs its increments")
+        counter = stream_counter(spec)
+        totals = _restore(counter, session, row.id, period) + increments
+        if counter.step != period - 1:
+            raise LakewardInternalError(
+                f"stream {row.name}: counter at step {counter.step}, releasing {period}"
+            )
+        source = release_source(counter.distribution, counter.node_scale)
+        n = counter.draws_at(period)
+        draws = source.sample(n * counter.width).reshape(n, counter.width)
+        noise = counter.advance(draws)
+        rel = DPRelease(
+            stream_id=row.id,
+            period=period,
+            state="pending",
+            reservation_id=reservation.id,
+            rho=reservation.rho,
+            outputs={"values": (totals + noise).tolist()},
+            sd=math.sqrt(counter.variance(period)),
+            noise={"draws": draws.tolist()},
+            counter_state=counter.snapshot(),
+            totals={"values": totals.tolist()},
+            released_by=actor,
+            created_at=utcnow(),
+            lease_until=utcnow() + reservation.ledger.ttl,
+        )
+        session.add(rel)
+        session.flush()
+        return "new", rel
+
+
+def _mark_released(catalog: Catalog, rel_id: int, reservation_id: str) -> DPRelease:
+    with catalog.session(immediate=True) as session, write_lock(session, "dp_releases"):
+        rel = session.get(DPRelease, rel_id)
+        if rel is None:
+            raise LakewardInternalError(f"release row {rel_id} vanished")
+        if rel.state != "released":
+            rel.state = "released"
+            rel.reservation_id = reservation_id
+            rel.released_at = utcnow()
+            rel.lease_until = None
+        return rel
+
+
+def _adopt(catalog: Catalog, rel_id: int, reservation: Any) -> None:
+    with catalog.session(immediate=True) as session, write_lock(session, "dp_releases"):
+        rel = session.get(DPRelease, rel_id)
+        if rel is not None and rel.state == "pending":
+            rel.reservation_id = reservation.id
+            rel.lease_until = utcnow() + reservation.ledger.ttl
+
+
+def _release_period(
+    catalog: Catalog,
+    ledger: Any,
+    row: DPStream,
+    spec: StreamSpec,
+    period: int,
+    increments: npt.NDArray[np.float64] | None,
+    actor: str,
+) -> ReleaseResult:
+    counter = stream_counter(spec)
+    charge = counter.rho_through(period) - counter.rho_through(period - 1)
+    deadline = time.monotonic() + WAIT_FOR_OTHER_S
+    while True:
+        with catalog.session() as session:
+            existing = session.scalar(
+                select(DPRelease).where(DPRelease.stream_id == row.id, DPRelease.period == period)
+            )
+        if existing is not None and existing.state == "released":
+            return _result(spec, existing, fresh=False)
+        try:
+            reservation = ledger.reserve(
+                spec.ledger_unit,
+                spec.principal,
+                spec.purpose,
+                charge,
+                note=f"dp stream {spec.name} period {period}",
+            )
+        except BudgetExhausted:
+            with catalog.session() as session:
+                again = session.scalar(
+                    select(DPRelease).where(
+                        DPRelease.stream_id == row.id, DPRelease.period == period
+                    )
+                )
+            if again is not None and again.state == "released":
+                return _result(spec, again, fresh=False)
+            raise
+        try:
+            state, rel = _claim(catalog, row, spec, period, increments, reservation, actor)
+            if state == "released":
+                reservation.release()
+                return _result(spec, rel, fresh=False)
+            if state == "pending":
+                holder = ledger.state_of(rel.reservation_id) if rel.reservation_id else None
+                if holder == "committed":  # crashed after paying: only the mark is missing
+                    reservation.release()
+                    done = _mark_released(catalog, rel.id, str(rel.reservation_id))
+                    return _result(spec, done, fresh=True)
+                if holder == "reserved":  # another run is releasing it right now
+                    reservation.release()
+                    if time.monotonic() > deadline:
+                        raise BudgetExhausted(
+                            f"Stream {spec.name} period {period} is being released by another "
+                            "run that has not finished; retry later.",
+                        )
+                    time.sleep(0.2)
+                    continue
+                _adopt(catalog, rel.id, reservation)  # the holder died: reuse its noise
+            reservation.commit()
+            done = _mark_released(catalog, rel.id, reservation.id)
+        except BaseException:
+            if reservation.state == "reserved":
+                reservation.release()
+            raise
+        AuditLog(catalog).append(
+            principal=actor,
+            action="dp.release",
+            resource=f"dp_stream:{spec.name}",
+            purpose=spec.purpose,
+            decision="allow",
+            reasons=[f"period {period} released; rho {charge:.6g} charged to {spec.ledger_unit}"],
+            request={"stream": spec.name, "period": period, "principal": spec.principal},
+        )
+        return _result(spec, done, fresh=True)
+
+
+def release_streams(
+    catalog: Catalog,
+    names: list[str] | None = None,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    through: int | None = None,
+) -> dict[str, list[ReleaseResult]]:
+    """Release every due period of the named (default: all active) streams, in order.
+
+    ``through`` caps the last period released; ``now`` decides which periods are due.
+
+    Raises:
+        NotFound: a named stream does not exist.
+        InputError: a named stream is halted, or ``through`` is not a valid period.
+        PolicyDenied: the policy refused a release (audited); BudgetExhausted: over the cap.
+        StreamSchemaChanged: a source's schema changed (the stream is halted).
+    """
+    now = now or datetime.now(UTC)
+    if names:
+        rows = [get_stream(catalog, n) for n in names]
+    else:
+        with catalog.session() as session:
+            rows = list(session.scalars(select(DPStream).where(DPStream.state == "active")))
+    results: dict[str, list[ReleaseResult]] = {}
+    for row in rows:
+        results[row.name] = release_stream(catalog, row, actor=actor, now=now, through=through)
+    return results
+
+
+def release_stream(
+    catalog: Catalog, row: DPStream, *, actor: str, now: datetime, through: int | None = None
+) -> list[ReleaseResult]:
+    """Release the due periods of one stream; see :func:`release_streams`."""
+    from lakeward.dp._aggregate import period_increments, schema_hash
+    from lakeward.spark import session as spark_session
+
+    spec = _spec(row)
+    if row.state == "halted":
+        raise InputError(
+            f"Stream {row.name} is halted: {row.halt_reason}. Create a new stream to go on."
+        )
+    if through is not None and not 1 <= through <= spec.horizon:
+        raise InputError(f"--period must be within 1..{spec.horizon}, got {through}.")
+    due = spec.due_through(now)
+    if through is not None:
+        due = min(due, through)
+    released = set(_released_periods(catalog, row.id))
+    first = max(released, default=0) + 1
+    if first > due:
+        return []
+    datasets = _datasets(catalog, spec)
+    _enforce_release(catalog, spec, datasets)
+    sources = _ingest_files(catalog, row, datasets, first)
+    spark = spark_session()
+    try:
+        digest = schema_hash(spark, spec, [s.dataset for s in sources])
+    except StreamSchemaChanged as exc:
+        _halt(catalog, row, str(exc), actor)
+        raise
+    if digest != row.schema_hash:
+        message = (
+            f"Stream {row.name}: the source columns' types changed since the stream was "
+            "created; it is halted so no period mixes two schemas. Create a new stream."
+        )
+        _halt(catalog, row, message, actor)
+        raise StreamSchemaChanged(message)
+    increments = period_increments(spark, spec, sources, first, due)
+    ledger = _ledger(catalog)
+    out = []
+    for period in range(first, due + 1):
+        out.append(
+            _release_period(catalog, ledger, row, spec, period, increments[period - first], actor)
+        )
+    if due == spec.horizon:
+        with catalog.session(immediate=True) as session, write_lock(session, "dp_streams"):
+            stream = session.get(DPStream, row.id)
+            if stream is not None and stream.state == "active":
+                stream.state = "complete"
+    return out
