@@ -61,6 +61,25 @@ def test_scheduled_deployment_runs_on_a_real_server(tmp_path: Path) -> None:
         deployment = json.loads(inspect.stdout)
         assert deployment["work_pool_name"] == "lakeward-process"
         assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 2 * * *"]
+        dp = subprocess.run(
+            [
+                str(BIN / "prefect"),
+                "deployment",
+                "inspect",
+                "dp_release/dp-release-hourly",
+                "--output",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            env=client_env,
+            timeout=120,
+            check=False,
+        )
+        assert dp.returncode == 0, dp.stderr
+        dp_deployment = json.loads(dp.stdout)
+        assert dp_deployment["entrypoint"] == "flows/dp_release.py:dp_release"
+        assert [s["schedule"]["cron"] for s in dp_deployment["schedules"]] == ["5 * * * *"]
         run = subprocess.run(
             [
                 str(BIN / "prefect"),

@@ -2,7 +2,8 @@
 
 ``lake`` (generate, register, profile), ``catalog`` (ls, show, ddl), ``config`` (show),
 ``policy`` (validate, test, explain, diff, apply, log, audit, budget, purpose, approval),
-``demo``. Heavy modules (Spark, Prefect, numpy) are imported inside commands so ``--help``
+``dp`` (stream, release, series, budget, plot, error), ``demo``. Heavy modules (Spark,
+Prefect, numpy) are imported inside commands so ``--help``
 stays fast. :func:`main` is the error boundary that maps Lakeward errors to exit codes.
 """
 
@@ -22,13 +23,14 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from lakeward.cli import catalog, config, demo, lake, policy
+    from lakeward.cli import catalog, config, demo, dp, lake, policy
 
     cli.add_command(lake.lake)
     cli.add_command(catalog.catalog)
     cli.add_command(config.config)
     cli.add_command(demo.demo)
     cli.add_command(policy.policy)
+    cli.add_command(dp.dp)
 
 
 _register()

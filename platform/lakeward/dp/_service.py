@@ -196,6 +196,24 @@ def _ledger(catalog: Catalog) -> Any:
     return BudgetLedger(catalog, engine_for(catalog).bundle)
 
 
+def _promised(catalog: Catalog, spec: StreamSpec) -> float:
+    """ρ that active streams on the same ledger triple will still spend up to their horizons."""
+    with catalog.session() as session:
+        rows = session.scalars(
+            select(DPStream).where(
+                DPStream.unit == spec.ledger_unit,
+                DPStream.principal == spec.principal,
+                DPStream.purpose == spec.purpose,
+                DPStream.state == "active",
+            )
+        ).all()
+    total = 0.0
+    for row in rows:
+        counter = stream_counter(_spec(row))
+        total += row.rho - counter.rho_through(max(_released_periods(catalog, row.id), default=0))
+    return total
+
+
 def create_stream(
     catalog: Catalog, definition: StreamSpec | dict[str, Any], *, actor: str
 ) -> DPStream:
@@ -228,6 +246,8 @@ def create_stream(
         ),
         0.0,
     )
+    promised = _promised(catalog, spec)
+    held += promised
     if cap is None or held + spec.rho > cap.rho + 1e-12:
         reason = (
             f"no budget cap for unit {spec.ledger_unit!r}, principal {spec.principal!r}, purpose "
@@ -235,7 +255,8 @@ def create_stream(
             if cap is None
             else f"the stream's rho {spec.rho:g} exceeds what remains of the cap for "
             f"({spec.ledger_unit}, {spec.principal}, {spec.purpose}): {cap.rho - held:g} of "
-            f"{cap.rho:g}; lower rho or the horizon's ambitions"
+            f"{cap.rho:g} ({promised:g} is promised to the future releases of active streams); "
+            "lower rho"
         )
         AuditLog(catalog).append(
             principal=actor,
