@@ -8,6 +8,9 @@
   contribution bounds, and the sensitivity and ledger unit they imply.
 - ``_aggregate``: the Spark job: effective periods (late events go forward), contribution
   bounding, per-period per-key increments.
+- ``_select``: MaxSum/SumSelect — per-attribute counters vs the sparse vector mechanism,
+  :func:`choose_maxsum` by (T, d, ρ).
+- ``_plot``: exact error tables per horizon and stream plots.
 - ``_service``: streams in the catalog and immutable, idempotent, budget-governed releases.
 """
 
@@ -30,6 +33,7 @@ from lakeward.dp._noise import (
     SeededLaplace,
     release_source,
 )
+from lakeward.dp._select import CounterMaxSum, SparseVectorMaxSum, choose_maxsum
 from lakeward.dp._service import (
     ReleaseResult,
     Series,
@@ -45,6 +49,9 @@ from lakeward.dp._service import (
 from lakeward.dp._streams import StreamSpec, parse_duration, spec_from_mapping
 
 __all__ = [
+    "CounterMaxSum",
+    "SparseVectorMaxSum",
+    "choose_maxsum",
     "ReleaseResult",
     "Series",
     "StreamSpec",
