@@ -33,6 +33,7 @@ sql: $(STAMP)  ## re-render sql/ from the catalog models
 bench: $(STAMP)
 	$(BIN)/python bench/profile_lake.py
 	$(BIN)/python bench/policy.py
+	$(BIN)/python bench/dp.py
 
 clean:
 	rm -rf $(VENV) .lakeward .pytest_cache .mypy_cache .ruff_cache
