@@ -40,7 +40,7 @@ def test_dp_cli_round_trip_and_bad_input(
     code, out, err = _run(capsys, "dp", "stream", "create", "-f", str(spec), "--json")
     assert code == 0, err
     info = json.loads(out)
-    assert info["counter"] == "sqrt" and info["keys"] == ["region=north", "region=south"]
+    assert info["counter"] == "sqrt_scaled" and info["keys"] == ["region=north", "region=south"]
     assert info["sensitivity"] == 200.0  # 2 events per visitor per day, clipped to [0, 100]
 
     now = (START + 6 * dt.timedelta(days=1)).isoformat()

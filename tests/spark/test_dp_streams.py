@@ -133,7 +133,7 @@ def test_releases_exact_bounded_sums_once_and_late_events_go_forward(
     _write(root, "part-00000.parquet", first)
     _setup(root, catalog)
     stream = create_stream(catalog, _definition(), actor="alice")
-    assert stream.counter == "sqrt" and stream.unit == "visitor/period"
+    assert stream.counter == "sqrt_scaled" and stream.unit == "visitor/period"
 
     now = START + 4 * DAY + dt.timedelta(hours=1)
     out = release_streams(catalog, actor="lakeward-scheduler", now=now)["clicks-by-region"]

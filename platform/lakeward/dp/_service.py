@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -482,7 +482,7 @@ def _restore(
     if prev is None:
         raise LakewardInternalError(f"period {period - 1} has no row before period {period}")
     history = None
-    if counter.kind == "sqrt":
+    if counter.needs_history:
         rows = session.execute(
             select(DPRelease.period, DPRelease.noise)
             .where(DPRelease.stream_id == stream_id, DPRelease.period < period)
@@ -540,8 +540,8 @@ def _claim(
             stream_id=row.id,
             period=period,
             state="pending",
-            reservation_id=reservation.id,
-            rho=reservation.rho,
+            reservation_id=reservation.id if reservation else None,
+            rho=reservation.rho if reservation else 0.0,
             outputs={"values": (totals + noise).tolist()},
             sd=math.sqrt(counter.variance(period)),
             noise={"draws": draws.tolist()},
@@ -549,14 +549,15 @@ def _claim(
             totals={"values": totals.tolist()},
             released_by=actor,
             created_at=utcnow(),
-            lease_until=utcnow() + reservation.ledger.ttl,
+            lease_until=utcnow()
+            + (reservation.ledger.ttl if reservation else timedelta(minutes=15)),
         )
         session.add(rel)
         session.flush()
         return "new", rel
 
 
-def _mark_released(catalog: Catalog, rel_id: int, reservation_id: str) -> DPRelease:
+def _mark_released(catalog: Catalog, rel_id: int, reservation_id: str | None) -> DPRelease:
     with catalog.session(immediate=True) as session, write_lock(session, "dp_releases"):
         rel = session.get(DPRelease, rel_id)
         if rel is None:
@@ -596,37 +597,42 @@ def _release_period(
             )
         if existing is not None and existing.state == "released":
             return _result(spec, existing, fresh=False)
-        try:
-            reservation = ledger.reserve(
-                spec.ledger_unit,
-                spec.principal,
-                spec.purpose,
-                charge,
-                note=f"dp stream {spec.name} period {period}",
-            )
-        except BudgetExhausted:
-            with catalog.session() as session:
-                again = session.scalar(
-                    select(DPRelease).where(
-                        DPRelease.stream_id == row.id, DPRelease.period == period
-                    )
+        reservation = None
+        if charge > 0:  # a tree releases steps that complete no new level for free
+            try:
+                reservation = ledger.reserve(
+                    spec.ledger_unit,
+                    spec.principal,
+                    spec.purpose,
+                    charge,
+                    note=f"dp stream {spec.name} period {period}",
                 )
-            if again is not None and again.state == "released":
-                return _result(spec, again, fresh=False)
-            raise
+            except BudgetExhausted:
+                with catalog.session() as session:
+                    again = session.scalar(
+                        select(DPRelease).where(
+                            DPRelease.stream_id == row.id, DPRelease.period == period
+                        )
+                    )
+                if again is not None and again.state == "released":
+                    return _result(spec, again, fresh=False)
+                raise
         try:
             state, rel = _claim(catalog, row, spec, period, increments, reservation, actor)
             if state == "released":
-                reservation.release()
+                if reservation is not None:
+                    reservation.release()
                 return _result(spec, rel, fresh=False)
             if state == "pending":
                 holder = ledger.state_of(rel.reservation_id) if rel.reservation_id else None
                 if holder == "committed":  # crashed after paying: only the mark is missing
-                    reservation.release()
+                    if reservation is not None:
+                        reservation.release()
                     done = _mark_released(catalog, rel.id, str(rel.reservation_id))
                     return _result(spec, done, fresh=True)
                 if holder == "reserved":  # another run is releasing it right now
-                    reservation.release()
+                    if reservation is not None:
+                        reservation.release()
                     if time.monotonic() > deadline:
                         raise BudgetExhausted(
                             f"Stream {spec.name} period {period} is being released by another "
@@ -634,11 +640,13 @@ def _release_period(
                         )
                     time.sleep(0.2)
                     continue
-                _adopt(catalog, rel.id, reservation)  # the holder died: reuse its noise
-            reservation.commit()
-            done = _mark_released(catalog, rel.id, reservation.id)
+                if reservation is not None:
+                    _adopt(catalog, rel.id, reservation)  # the holder died: reuse its noise
+            if reservation is not None:
+                reservation.commit()
+            done = _mark_released(catalog, rel.id, reservation.id if reservation else None)
         except BaseException:
-            if reservation.state == "reserved":
+            if reservation is not None and reservation.state == "reserved":
                 reservation.release()
             raise
         AuditLog(catalog).append(

@@ -115,7 +115,7 @@ def _noise_operator(kind: str, horizon: int, rho: float) -> np.ndarray:
     return np.array(out)
 
 
-@pytest.mark.parametrize("kind", ["sqrt", "honaker", "tree"])
+@pytest.mark.parametrize("kind", ["sqrt_scaled", "sqrt", "honaker", "tree"])
 def test_best_differencing_attack_over_time_stays_within_the_bound(kind: str) -> None:
     # The adversary knows every event but the target's (at step t* = 1, the most exposed) and
     # sees all T released prefix sums; the generalised-least-squares test below is the most

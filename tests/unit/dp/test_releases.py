@@ -27,10 +27,13 @@ def _release(catalog: Any, ledger: Any, row: Any, spec: Any, periods: range) -> 
     ]
 
 
-def test_rerun_returns_persisted_outputs_and_spends_nothing_more(catalog: Any, ledger: Any) -> None:
+@pytest.mark.parametrize("kind", ["sqrt_scaled", "tree", "honaker"])
+def test_rerun_returns_persisted_outputs_and_spends_nothing_more(
+    catalog: Any, ledger: Any, kind: str
+) -> None:
     from lakeward.dp import stream_counter
 
-    row, spec = insert_stream(catalog)
+    row, spec = insert_stream(catalog, counter=kind)
     first = _release(catalog, ledger, row, spec, range(1, 9))
     assert all(r.fresh for r in first)
     spent = ledger.spent("visitor/period", "alice", "analytics")
@@ -38,6 +41,11 @@ def test_rerun_returns_persisted_outputs_and_spends_nothing_more(catalog: Any, l
     again = _release(catalog, ledger, row, spec, range(1, 9))
     assert [r.values for r in again] == [r.values for r in first]  # never re-noised
     assert not any(r.fresh for r in again)
+    # Each period is charged what it adds (a tree step that completes no new level: 0).
+    counter = stream_counter(spec)
+    assert [r.rho for r in first] == pytest.approx(
+        [counter.rho_through(t) - counter.rho_through(t - 1) for t in range(1, 9)]
+    )
     assert ledger.spent("visitor/period", "alice", "analytics") == pytest.approx(spent)
     # Sums are running totals + noise whose sd grows as the closed form says.
     assert [r.sd for r in first] == pytest.approx(
