@@ -57,30 +57,34 @@ def _write(
 
 
 def _bounded(
-    batches: list[tuple[int, list[dict[str, Any]]]], k: int, measure: str, clip: tuple[float, float]
+    batches: list[tuple[int, list[dict[str, Any]]]],
+    k: int,
+    measure: str,
+    clip: tuple[float, float],
+    max_periods: int | None = None,
 ) -> dict[int, dict[str, float]]:
-    """Brute force: effective period, k per (unit, period) in the documented order."""
-    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
+    """Brute force: effective period; each unit's first k events per period by (t, key, v)."""
+    per_unit: dict[tuple[str, int], list[tuple[Any, str, float]]] = defaultdict(list)
     for ingest, rows in batches:
         for r in rows:
             if r["region"] not in REGIONS:
                 continue
             period = (r["event_ts"] - START) // DAY + 1
-            groups[(r["user_id"], max(period, ingest), r["region"])].append(r)
-    per_unit: dict[tuple[str, int], list[tuple[Any, str, list[dict[str, Any]]]]] = defaultdict(list)
-    for (u, e, key), rows in groups.items():
-        per_unit[(u, e)].append((min(r["event_ts"] for r in rows), key, rows))
+            value = 1.0 if measure == "count" else min(max(r["amount"], clip[0]), clip[1])
+            per_unit[(r["user_id"], max(period, ingest))].append(
+                (r["event_ts"], r["region"], value)
+            )
+    if max_periods is not None:  # user level: each unit's first b effective periods
+        periods: dict[str, list[int]] = defaultdict(list)
+        for u, e in per_unit:
+            periods[u].append(e)
+        per_unit = {
+            (u, e): v for (u, e), v in per_unit.items() if e in sorted(periods[u])[:max_periods]
+        }
     out: dict[int, dict[str, float]] = defaultdict(lambda: dict.fromkeys(REGIONS, 0.0))
-    for (_, e), items in per_unit.items():
-        before = 0
-        for _, key, rows in sorted(items, key=lambda i: (i[0], f"region={i[1]}")):
-            take = min(len(rows), max(k - before, 0))
-            before += len(rows)
-            if measure == "count":
-                out[e][key] += take
-            else:
-                total = sum(min(max(r["amount"], clip[0]), clip[1]) for r in rows)
-                out[e][key] += total * take / len(rows)
+    for (_, e), events in per_unit.items():
+        for _, region, value in sorted(events)[:k]:
+            out[e][region] += value
     return out
 
 
@@ -201,11 +205,12 @@ def test_schema_change_halts_and_crash_between_reserve_and_commit_spends_once(
 
     catalog = Catalog.open()
     root = tmp_path / "lake"
-    _write(root, "part-00000.parquet", _events(3, 200, 3))
+    events = _events(3, 200, 6)
+    _write(root, "part-00000.parquet", events)
     _setup(root, catalog)
     create_stream(
         catalog,
-        _definition(measure="count", value_column=None, clip=None, max_periods=3, unit="customer"),
+        _definition(measure="count", value_column=None, clip=None, max_periods=2, unit="customer"),
         actor="alice",
     )
     now = START + 3 * DAY + dt.timedelta(minutes=5)
@@ -231,6 +236,18 @@ def test_schema_change_halts_and_crash_between_reserve_and_commit_spends_once(
     info = stream_info(catalog, "clicks-by-region")
     budget = stream_budget(catalog, "clicks-by-region")
     assert budget["ledger_committed"] == pytest.approx(info["rho_spent"])  # spent once
+    # User level: 2 events per customer per day, and only each customer's first 2 days.
+    expected = _bounded([(1, events)], 2, "count", (0.0, 0.0), max_periods=2)
+    with catalog.session() as session:
+        totals = [
+            r.totals["values"]
+            for r in session.scalars(select(DPRelease).order_by(DPRelease.period))
+        ]
+    running = np.cumsum([[expected[p][r] for r in REGIONS] for p in (1, 2, 3)], axis=0)
+    assert np.asarray(totals) == pytest.approx(running)
+    assert sum(expected[p][r] for p in (4, 5, 6) for r in REGIONS) < sum(
+        1 for e in events if e["region"] in REGIONS and (e["event_ts"] - START) // DAY >= 3
+    )  # later days lose the customers already counted twice
 
     # The source is replaced by files of another schema (region renamed): the stream halts,
     # audited, and later releases are refused; released history stays.

@@ -5,15 +5,12 @@ which its file was first ingested)``. A file is ingested by the first release af
 appeared, so late events count toward the next unreleased period and released history never
 changes; each event lands in exactly one period, deterministically, on every re-run.
 
-Contribution bounding runs after one shuffle by privacy unit (every window and aggregate
-below is satisfied by that partitioning, so Spark adds no other exchange):
+Contribution bounding (one shuffle by unit; the windows below share it):
 
-1. pre-aggregate per (unit, effective period, key): events, clipped sum, first event time;
-2. per (unit, effective period), walk the key groups by first event time and keep at most
-   ``max_per_period`` events in total (a partially kept group contributes that fraction of
-   its clipped sum: still within the bound, and a function of the unit's own rows only);
-3. at user level, keep only each unit's first ``max_periods`` effective periods;
-4. sum per (effective period, key): the increments the counters add up.
+1. per (unit, effective period), keep the unit's first ``max_per_period`` events ordered by
+   (event time, key, clipped value) — a deterministic function of the unit's own rows;
+2. at user level, keep only each unit's first ``max_periods`` effective periods;
+3. sum per (effective period, key): the increments the counters add up.
 """
 
 from __future__ import annotations
@@ -89,31 +86,25 @@ def schema_hash(spark: SparkSession, stream: StreamSpec, datasets: Sequence[Data
 def source_frame(
     spark: SparkSession, stream: StreamSpec, sources: Sequence[StreamSource]
 ) -> DataFrame:
-    """Rows of every source with ``_t, _u, _key, _v, _e`` (effective period), filtered."""
+    """Rows of every source as ``_t, _u, _k0.._kn, _v, _e`` (effective period), filtered.
+
+    Keys are the declared values only (an InSet filter, no string building); the ingest
+    period comes from the file name when a source's files were ingested at different
+    periods, and is a literal otherwise.
+    """
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     from lakeward.lake import read_dataset
 
+    start = int(stream.start.timestamp())
     frames = []
-    mapping: list[tuple[str, str, int]] = []
     for source in sources:
         spec = source.dataset
         frame = read_dataset(spark, spec)
-        file_name = F.url_decode(F.element_at(F.split(F.col("_metadata.file_path"), "/"), -1))
-        keys = [F.col(c).cast("string") for c in stream.key_columns]
-        key = (
-            F.concat_ws(
-                "|",
-                *[
-                    F.concat(F.lit(f"{c}="), k)
-                    for c, k in zip(stream.key_columns, keys, strict=True)
-                ],
-            )
-            if keys
-            else F.lit("all")
-        )
-        key_ok = reduce(lambda a, b: a & b, [k.isNotNull() for k in keys], F.lit(True))
+        keep = F.col(stream.time_column).isNotNull() & F.col(stream.unit_column).isNotNull()
+        for column in stream.key_columns:
+            keep = keep & F.col(column).cast("string").isin(stream.keys[column])
         value = (
             F.coalesce(
                 F.least(
@@ -125,40 +116,40 @@ def source_frame(
             if stream.value_column and stream.clip
             else F.lit(1.0)
         )
+        t = F.col(stream.time_column).cast("timestamp")
+        period = F.floor((F.unix_seconds(t) - F.lit(start)) / F.lit(stream.period_seconds)) + 1
+        periods = set(source.ingest_period.values())
+        if len(periods) <= 1:
+            ingest = F.lit(periods.pop() if periods else 1)
+            extra = []
+        else:
+            ingest = F.col("_ingest")
+            extra = [F.col("_metadata.file_name").alias("_file")]
+        selected = frame.where(keep).select(
+            t.alias("_t"),
+            F.col(stream.unit_column).cast("string").alias("_u"),
+            *[F.col(c).cast("string").alias(f"_k{i}") for i, c in enumerate(stream.key_columns)],
+            value.alias("_v"),
+            period.cast("long").alias("_p"),
+            *extra,
+        )
+        if extra:
+            files = spark.createDataFrame(
+                list(source.ingest_period.items()),
+                T.StructType(
+                    [
+                        T.StructField("_file", T.StringType(), False),
+                        T.StructField("_ingest", T.IntegerType(), False),
+                    ]
+                ),
+            )
+            selected = selected.join(F.broadcast(files), ["_file"], "inner").drop("_file")
         frames.append(
-            frame.where(key_ok).select(
-                F.col(stream.time_column).cast("timestamp").alias("_t"),
-                F.col(stream.unit_column).cast("string").alias("_u"),
-                key.alias("_key"),
-                value.alias("_v"),
-                F.lit(spec.name).alias("_ds"),
-                file_name.alias("_file"),
+            selected.where(F.col("_p") >= 1).withColumn(
+                "_e", F.greatest(F.col("_p"), ingest.cast("long"))
             )
         )
-        mapping.extend((spec.name, name, period) for name, period in source.ingest_period.items())
-    rows = reduce(lambda a, b: a.unionByName(b), frames)
-    files = spark.createDataFrame(
-        mapping,
-        T.StructType(
-            [
-                T.StructField("_ds", T.StringType(), False),
-                T.StructField("_file", T.StringType(), False),
-                T.StructField("_ingest", T.IntegerType(), False),
-            ]
-        ),
-    )
-    start = int(stream.start.timestamp())
-    period = (
-        F.floor((F.unix_seconds(F.col("_t")) - F.lit(start)) / F.lit(stream.period_seconds)) + 1
-    )
-    labels = stream.key_labels()
-    return (
-        rows.join(F.broadcast(files), ["_ds", "_file"], "inner")
-        .where(F.col("_t").isNotNull() & F.col("_u").isNotNull() & F.col("_key").isin(labels))
-        .withColumn("_p", period.cast("long"))
-        .where(F.col("_p") >= 1)
-        .withColumn("_e", F.greatest(F.col("_p"), F.col("_ingest").cast("long")))
-    )
+    return reduce(lambda a, b: a.unionByName(b), frames)
 
 
 def period_increments(
@@ -177,36 +168,28 @@ def period_increments(
     rows = source_frame(spark, stream, sources).where(F.col("_e") <= last)
     if not stream.user_level:  # only user level needs earlier periods (first-b ranking)
         rows = rows.where(F.col("_e") >= first)
-    k = stream.max_per_period
-    groups = (
-        rows.repartition("_u")
-        .groupBy("_u", "_e", "_key")
-        .agg(F.count(F.lit(1)).alias("_n"), F.sum("_v").alias("_s"), F.min("_t").alias("_t0"))
+    keys = [f"_k{i}" for i in range(len(stream.key_columns))]
+    # Units as 64-bit hashes: cheaper to shuffle; a collision merges two units, which only
+    # tightens the bound (each still contributes at most its share).
+    rows = rows.withColumn("_u", F.xxhash64("_u"))
+    if stream.user_level:  # one shuffle by unit serves both windows
+        rows = rows.repartition("_u")
+    first_k = Window.partitionBy("_u", "_e").orderBy("_t", *keys, "_v")
+    rows = rows.withColumn("_r", F.row_number().over(first_k)).where(
+        F.col("_r") <= stream.max_per_period
     )
-    walk = (
-        Window.partitionBy("_u", "_e")
-        .orderBy("_t0", "_key")
-        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    )
-    before = F.sum("_n").over(walk) - F.col("_n")
-    take = F.least(F.col("_n"), F.greatest(F.lit(k) - before, F.lit(0)))
-    bounded = groups.withColumn("_take", take).where(F.col("_take") > 0)
     if stream.user_level:
-        order = Window.partitionBy("_u").orderBy("_e")
-        bounded = bounded.withColumn("_rank", F.dense_rank().over(order)).where(
+        periods = Window.partitionBy("_u").orderBy("_e")
+        rows = rows.withColumn("_rank", F.dense_rank().over(periods)).where(
             F.col("_rank") <= int(stream.max_periods or 1)
         )
-    contribution = (
-        F.col("_take") if stream.measure == "count" else F.col("_s") * F.col("_take") / F.col("_n")
-    )
     totals = (
-        bounded.where(F.col("_e") >= first)
-        .groupBy("_e", "_key")
-        .agg(F.sum(contribution.cast("double")).alias("_x"))
-        .collect()
+        rows.where(F.col("_e") >= first).groupBy("_e", *keys).agg(F.sum("_v").alias("_x")).collect()
     )
     index = {label: i for i, label in enumerate(stream.key_labels())}
+    columns = stream.key_columns
     out = np.zeros((last - first + 1, len(index)))
     for row in totals:
-        out[int(row["_e"]) - first, index[row["_key"]]] = float(row["_x"])
+        label = "|".join(f"{c}={row[k]}" for c, k in zip(columns, keys, strict=True)) or "all"
+        out[int(row["_e"]) - first, index[label]] = float(row["_x"])
     return out
