@@ -139,3 +139,28 @@ def test_two_processes_releasing_the_same_periods_release_once(
         stream_counter(spec).rho_through(8)
     )
     assert {r.released_by for r in rows} <= {"worker-0", "worker-1"}
+
+
+def test_cap_lowered_below_spent_refuses_and_reports_over_cap(
+    catalog: Any, ledger: Any, dp_bundle: Path
+) -> None:
+    from lakeward.dp import stream_budget
+    from lakeward.errors import BudgetExhausted
+    from lakeward.policy import BudgetLedger, engine_for
+
+    row, spec = insert_stream(catalog, rho=0.8)
+    released = _release(catalog, ledger, row, spec, range(1, 9))
+    spent = ledger.spent("visitor/period", "alice", "analytics")
+    (dp_bundle / "budgets.yaml").write_text(
+        "caps:\n  - {unit: visitor/period, principal: '*', purpose: analytics, rho: 0.1}\n"
+    )
+    lowered = BudgetLedger(catalog, engine_for(catalog).bundle)
+    assert lowered.bundle.cap_for("visitor/period", "alice", "analytics").rho == 0.1
+    with pytest.raises(BudgetExhausted, match="would exceed the cap 0.1"):
+        _release(catalog, lowered, row, spec, range(9, 10))
+    # Nothing double-spent, nothing lost: the released periods stay as they were.
+    assert lowered.spent("visitor/period", "alice", "analytics") == pytest.approx(spent)
+    again = _release(catalog, lowered, row, spec, range(1, 9))
+    assert [r.values for r in again] == [r.values for r in released]
+    budget = stream_budget(catalog, spec.name)
+    assert budget["over_cap"] is True and budget["ledger_remaining"] < 0
