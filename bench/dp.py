@@ -198,31 +198,38 @@ def spark_job(events: int, repeat: int) -> None:
     _events(root / "shop" / "sales", events, keys, days)
     print(f"\n(generated {events:,} events in {time.perf_counter() - started:.1f} s)")
     (spec,) = discover(root)
-    stream = spec_from_mapping(
-        {
-            "name": "bench",
-            "datasets": [spec.name],
-            "time_column": "event_ts",
-            "period": "1d",
-            "start": "2026-01-01T00:00:00+00:00",
-            "keys": {"sku": [f"k{k:04d}" for k in range(keys)]},
-            "measure": "sum",
-            "value_column": "amount",
-            "clip": [0.0, 200.0],
+    base_def: dict[str, Any] = {
+        "name": "bench",
+        "datasets": [spec.name],
+        "time_column": "event_ts",
+        "period": "1d",
+        "start": "2026-01-01T00:00:00+00:00",
+        "keys": {"sku": [f"k{k:04d}" for k in range(keys)]},
+        "measure": "sum",
+        "value_column": "amount",
+        "clip": [0.0, 200.0],
+        "unit": "customer",
+        "horizon": days,
+        "rho": 0.5,
+        "principal": "alice",
+        "purpose": "analytics",
+    }
+    variants = {
+        "lakeward, event level": {},
+        "lakeward, 1 event per customer-day": {"unit_column": "user_id"},
+        "lakeward, 3 per customer-day": {"unit_column": "user_id", "max_per_period": 3},
+        "lakeward, 3 per day, 30 days per customer": {
             "unit_column": "user_id",
-            "unit": "customer",
             "max_per_period": 3,
-            "horizon": days,
-            "rho": 0.5,
-            "principal": "alice",
-            "purpose": "analytics",
-        }
-    )
+            "max_periods": 30,
+        },
+    }
     source = StreamSource(spec, {f.relpath.rsplit("/", 1)[-1]: 1 for f in spec.files})
     spark = session()
 
-    def private() -> None:
-        period_increments(spark, stream, [source], 1, days)
+    def private(over: dict[str, Any]) -> Any:
+        stream = spec_from_mapping({**base_def, **over})
+        return lambda: period_increments(spark, stream, [source], 1, days)
 
     def plain() -> None:
         start = int(dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp())
@@ -236,8 +243,9 @@ def spark_job(events: int, repeat: int) -> None:
             .collect()
         )
 
+    jobs = {"without privacy": plain, **{k: private(v) for k, v in variants.items()}}
     results = {}
-    for name, job in (("without privacy", plain), ("lakeward (bounded, DP increments)", private)):
+    for name, job in jobs.items():
         job()  # warm-up (JIT, file listing)
         times = []
         for _ in range(repeat):

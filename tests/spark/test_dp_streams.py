@@ -271,3 +271,38 @@ def test_schema_change_halts_and_crash_between_reserve_and_commit_spends_once(
 
     assert any(r.action == "dp.stream.halt" for r in AuditLog(catalog).tail(20))
     catalog.dispose()
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"unit_column": None, "max_per_period": 1, "unit": "visitor"},  # event level
+        {"max_per_period": 1},  # one event per unit-period (hash aggregate path)
+    ],
+)
+def test_event_level_and_single_event_bounds_are_exact(
+    tmp_path: Path, home: Path, spark: Any, over: dict[str, Any]
+) -> None:
+    from lakeward.catalog import Catalog, DPRelease
+    from lakeward.dp import create_stream, release_streams
+
+    catalog = Catalog.open()
+    root = tmp_path / "lake"
+    events = _events(5, 300, 3)
+    _write(root, "part-00000.parquet", events)
+    _setup(root, catalog)
+    row = create_stream(catalog, _definition(**over), actor="alice")
+    release_streams(catalog, actor="s", now=START + 3 * DAY)
+    k = 10**9 if "unit_column" in over else 1
+    if "unit_column" in over:  # event level: every event its own unit
+        events = [{**e, "user_id": f"e{i}"} for i, e in enumerate(events)]
+        assert row.unit == "visitor/event"
+    expected = _bounded([(1, events)], k, "sum", (0.0, 100.0))
+    with catalog.session() as session:
+        totals = [
+            r.totals["values"]
+            for r in session.scalars(select(DPRelease).order_by(DPRelease.period))
+        ]
+    running = np.cumsum([[expected[p][r] for r in REGIONS] for p in (1, 2, 3)], axis=0)
+    assert np.asarray(totals) == pytest.approx(running)
+    catalog.dispose()

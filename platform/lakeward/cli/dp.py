@@ -133,8 +133,12 @@ def stream_show(name: str, as_json: bool) -> None:
         + (f" of {d['value_column']} clipped to {d['clip']}" if d.get("clip") else ""),
         f"keys        {len(info['keys'])}: {', '.join(info['keys'][:6])}"
         + (" …" if len(info["keys"]) > 6 else ""),
-        f"bounds      {d['max_per_period']} per {d['unit_column']} per period"
-        + (f", {d['max_periods']} periods per unit" if d.get("max_periods") else "")
+        (
+            f"bounds      {d['max_per_period']} per {d['unit_column']} per period"
+            + (f", {d['max_periods']} periods per unit" if d.get("max_periods") else "")
+            if d.get("unit_column")
+            else "bounds      event level (each event is its own unit)"
+        )
         + f" → sensitivity {info['sensitivity']:g}",
         f"mechanism   {info['counter']} ({info['distribution']}), horizon {d['horizon']}, "
         f"max sd {info['max_sd']:.4g}",

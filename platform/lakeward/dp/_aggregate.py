@@ -5,7 +5,8 @@ which its file was first ingested)``. A file is ingested by the first release af
 appeared, so late events count toward the next unreleased period and released history never
 changes; each event lands in exactly one period, deterministically, on every re-run.
 
-Contribution bounding (one shuffle by unit; the windows below share it):
+Contribution bounding (one shuffle by unit; the windows below share it; none at event level,
+and a sort-free hash aggregate when a unit keeps one event per period):
 
 1. per (unit, effective period), keep the unit's first ``max_per_period`` events ordered by
    (event time, key, clipped value) — a deterministic function of the unit's own rows;
@@ -102,7 +103,8 @@ def source_frame(
     for source in sources:
         spec = source.dataset
         frame = read_dataset(spark, spec)
-        keep = F.col(stream.time_column).isNotNull() & F.col(stream.unit_column).isNotNull()
+        unit = F.col(stream.unit_column) if stream.unit_column else F.lit("")
+        keep = F.col(stream.time_column).isNotNull() & unit.isNotNull()
         for column in stream.key_columns:
             keep = keep & F.col(column).cast("string").isin(stream.keys[column])
         value = (
@@ -127,7 +129,7 @@ def source_frame(
             extra = [F.col("_metadata.file_name").alias("_file")]
         selected = frame.where(keep).select(
             t.alias("_t"),
-            F.col(stream.unit_column).cast("string").alias("_u"),
+            unit.cast("string").alias("_u"),
             *[F.col(c).cast("string").alias(f"_k{i}") for i, c in enumerate(stream.key_columns)],
             value.alias("_v"),
             period.cast("long").alias("_p"),
@@ -169,20 +171,32 @@ def period_increments(
     if not stream.user_level:  # only user level needs earlier periods (first-b ranking)
         rows = rows.where(F.col("_e") >= first)
     keys = [f"_k{i}" for i in range(len(stream.key_columns))]
-    # Units as 64-bit hashes: cheaper to shuffle; a collision merges two units, which only
-    # tightens the bound (each still contributes at most its share).
-    rows = rows.withColumn("_u", F.xxhash64("_u"))
-    if stream.user_level:  # one shuffle by unit serves both windows
-        rows = rows.repartition("_u")
-    first_k = Window.partitionBy("_u", "_e").orderBy("_t", *keys, "_v")
-    rows = rows.withColumn("_r", F.row_number().over(first_k)).where(
-        F.col("_r") <= stream.max_per_period
-    )
-    if stream.user_level:
-        periods = Window.partitionBy("_u").orderBy("_e")
-        rows = rows.withColumn("_rank", F.dense_rank().over(periods)).where(
-            F.col("_rank") <= int(stream.max_periods or 1)
+    if stream.event_level:  # each event is its own unit: nothing to bound, no shuffle
+        pass
+    elif stream.max_per_period == 1 and not stream.user_level:
+        # One event per unit-period: a hash aggregate (no sort) keeps the first by (t, key, v).
+        first_event = F.min(F.struct("_t", *keys, "_v")).alias("_m")
+        rows = (
+            rows.withColumn("_u", F.xxhash64("_u"))
+            .groupBy("_u", "_e")
+            .agg(first_event)
+            .select("_e", *[F.col(f"_m.{k}").alias(k) for k in keys], F.col("_m._v").alias("_v"))
         )
+    else:
+        # Units as 64-bit hashes: cheaper to shuffle; a collision merges two units, which only
+        # tightens the bound (each still contributes at most its share).
+        rows = rows.withColumn("_u", F.xxhash64("_u"))
+        if stream.user_level:  # one shuffle by unit serves both windows
+            rows = rows.repartition("_u")
+        first_k = Window.partitionBy("_u", "_e").orderBy("_t", *keys, "_v")
+        rows = rows.withColumn("_r", F.row_number().over(first_k)).where(
+            F.col("_r") <= stream.max_per_period
+        )
+        if stream.user_level:
+            periods = Window.partitionBy("_u").orderBy("_e")
+            rows = rows.withColumn("_rank", F.dense_rank().over(periods)).where(
+                F.col("_rank") <= int(stream.max_periods or 1)
+            )
     totals = (
         rows.where(F.col("_e") >= first).groupBy("_e", *keys).agg(F.sum("_v").alias("_x")).collect()
     )

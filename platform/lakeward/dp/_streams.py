@@ -11,6 +11,8 @@ sum. Contribution bounds make the sensitivity finite:
 - ``max_periods`` (user level): a unit contributes to at most that many periods over the
   whole horizon (its first ones). Without it the guarantee is per unit *and period*, and the
   ledger is charged under ``"<unit>/period"`` so it never pretends to protect whole units.
+- no ``unit_column`` (event level): each event is its own unit, nothing to bound, no shuffle;
+  the ledger is charged under ``"<unit>/event"``.
 
 Sensitivity of one period's vector over keys (L2 ≤ L1): ``max_per_period × (1 | max(|lo|,
 |hi|))``, times ``max_periods`` at user level (triangle inequality over the periods a unit
@@ -67,7 +69,7 @@ class StreamSpec(BaseModel):
     measure: Literal["count", "sum"] = "count"
     value_column: str | None = None
     clip: tuple[float, float] | None = None
-    unit_column: str
+    unit_column: str | None = None
     unit: str
     max_per_period: int = Field(default=1, ge=1)
     max_periods: int | None = Field(default=None, ge=1)
@@ -125,6 +127,11 @@ class StreamSpec(BaseModel):
                 raise ValueError(f"clip bounds must be finite with lower < upper, got {self.clip}")
         elif self.value_column or self.clip:
             raise ValueError("value_column and clip apply to sum streams only")
+        if self.unit_column is None and (self.max_periods is not None or self.max_per_period != 1):
+            raise ValueError(
+                "max_per_period and max_periods bound a privacy unit's events: set unit_column "
+                "(or leave them out for event-level privacy)"
+            )
         if self.counter is not None:
             from lakeward.dp._counters import COUNTER_KINDS
 
@@ -147,8 +154,15 @@ class StreamSpec(BaseModel):
         return self.max_periods is not None
 
     @property
+    def event_level(self) -> bool:
+        """Whether each event is its own privacy unit (no unit column)."""
+        return self.unit_column is None
+
+    @property
     def ledger_unit(self) -> str:
-        """The ledger's privacy unit: the unit at user level, ``<unit>/period`` otherwise."""
+        """The ledger's unit: the unit at user level, else ``<unit>/period`` or ``/event``."""
+        if self.event_level:
+            return f"{self.unit}/event"
         return self.unit if self.user_level else f"{self.unit}/period"
 
     @property
@@ -184,7 +198,11 @@ class StreamSpec(BaseModel):
 
     def needed_columns(self) -> list[str]:
         """Every source column the stream reads."""
-        cols = [self.time_column, self.unit_column, *self.key_columns]
+        cols = [
+            self.time_column,
+            *([self.unit_column] if self.unit_column else []),
+            *self.key_columns,
+        ]
         if self.value_column:
             cols.append(self.value_column)
         return cols
