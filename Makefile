@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/profile_lake.py
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/dp.py
+	$(BIN)/python bench/he.py
 
 clean:
 	rm -rf $(VENV) .lakeward .pytest_cache .mypy_cache .ruff_cache

@@ -11,9 +11,12 @@ Map of the package (each subpackage's docstring maps its own modules):
   sample-lake generator.
 - :mod:`lakeward.orchestration` — the only Prefect-aware package: flows and artifacts.
 - :mod:`lakeward.cli` — the ``lakeward`` command.
+- :mod:`lakeward.policy` — Cedar decisions, audit, budget ledger, approvals, purposes.
+- :mod:`lakeward.dp` — continual-release DP: counters, streams, releases, MaxSum.
+- :mod:`lakeward.he` — einsum on CKKS ciphertexts: planner, keys, executor, Spark jobs.
 
-Capabilities (dedup, glossary, tagging, dp, rag, he) and the policy layer arrive as their
-own subpackages; they meet in the catalog and the policy layer, never in each other.
+Capabilities (dedup, glossary, tagging, dp, rag, he) are their own subpackages; they meet
+in the catalog and the policy layer, never in each other.
 Nothing here starts a JVM or a server at import time.
 """
 

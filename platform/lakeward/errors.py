@@ -15,7 +15,12 @@ its children to 2 (usage or input error), ``PolicyDenied``/``CheckFailed`` to 1.
     │   │   ├── DatasetMalformed                bad content: ragged CSV, truncated Parquet
     │   │   ├── SchemaConflict                  a column's type differs between part files
     │   │   └── StreamSchemaChanged             a DP stream's source no longer has its schema
-    │   └── ProfileFailed                       one or more datasets failed; .errors lists them
+    │   ├── ProfileFailed                       one or more datasets failed; .errors lists them
+    │   └── HEInputError (lakeward.he)          bad einsum input, keys or ciphertexts:
+    │       ├── EinsumSyntaxError, ShapeMismatch    malformed subscripts, mismatched sizes
+    │       ├── MissingGaloisKeys, ContextMismatch  keys lack a rotation; foreign ciphertext
+    │       ├── DepthExceeded, SecretKeyRequired    chain too short; decrypt without the key
+    │       └── KeyFileError                        unreadable key or ciphertext file
     ├── NotFound (LookupError)                  a dataset, version or record does not exist
     ├── ServiceUnavailable (ConnectionError)    catalog DB, Spark master, Prefect API unreachable
     │   ├── CatalogUnavailable

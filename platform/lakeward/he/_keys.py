@@ -1,0 +1,382 @@
+"""Keys and contexts: the owner's :class:`Keys` and the compute side's :class:`PublicContext`.
+
+:func:`keygen` chooses the CKKS parameters from the expressions to be run (the smallest ring
+degree whose modulus chain covers the deepest plan) and makes Galois keys only for the
+rotation steps those plans use; without expressions it makes a chain of ``depth`` levels and
+the power-of-two rotation keys. The secret key never leaves :class:`Keys`;
+:meth:`Keys.public` is what the compute side gets.
+
+Files are zip archives: ``manifest.json`` (kind, parameters, key steps, context id) and
+SEAL's own serialisations. A context id (a hash of the public key) ties ciphertexts to the
+keys they were made under.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import uuid
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lakeward.he._backend import Backend, SealBackend, SimBackend
+from lakeward.he._errors import HEInputError, KeyFileError, SecretKeyRequired
+from lakeward.he._params import (
+    RING_DEGREES,
+    CkksParameters,
+    choose_parameters,
+    galois_element,
+    power_of_two_steps,
+)
+from lakeward.he._path import PathPlan, plan_einsum
+from lakeward.he._plan import Packing, Plan
+
+__all__ = ["Keys", "PublicContext", "keygen", "load_context", "load_keys"]
+
+FORMAT_VERSION = 1
+KIND_KEYS = "lakeward-he-keys"
+KIND_CONTEXT = "lakeward-he-context"
+
+
+def _seal_bytes(obj: Any) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="lakeward-he-") as tmp:
+        path = Path(tmp) / "blob"
+        obj.save(str(path))
+        return path.read_bytes()
+
+
+def _seal_load(obj: Any, data: bytes, *context: Any) -> Any:
+    with tempfile.TemporaryDirectory(prefix="lakeward-he-") as tmp:
+        path = Path(tmp) / "blob"
+        path.write_bytes(data)
+        obj.load(*context, str(path))
+    return obj
+
+
+def _seal_context(params: CkksParameters) -> Any:
+    import tenseal.sealapi as seal
+
+    parms = seal.EncryptionParameters(seal.SCHEME_TYPE.CKKS)
+    parms.set_poly_modulus_degree(params.ring_degree)
+    parms.set_coeff_modulus(seal.CoeffModulus.Create(params.ring_degree, params.coeff_bits))
+    context = seal.SEALContext(parms, True, seal.SEC_LEVEL_TYPE.TC128)
+    if not context.parameters_set():
+        raise HEInputError(
+            f"SEAL rejects {params.describe()}: {context.parameters_error_message()}"
+        )
+    return context
+
+
+@dataclass
+class PublicContext:
+    """The compute side's context: parameters, public, relinearisation and Galois keys.
+
+    It can encrypt (with the public key) and evaluate, never decrypt.
+
+    Attributes:
+        params: The CKKS parameters.
+        galois_steps: Left-rotation steps that have a Galois key.
+        context_id: Identifies the key set; ciphertexts carry it.
+        simulated: A cleartext simulation context (no SEAL objects, nothing secret).
+        sim_slots: Slot count of a simulated context when it should differ from the
+            parameters' (tests use tiny rings to exercise tiling).
+    """
+
+    params: CkksParameters
+    galois_steps: frozenset[int]
+    context_id: str
+    simulated: bool = False
+    sim_slots: int | None = None
+    _key_bytes: dict[str, int] = field(default_factory=dict, repr=False)
+    _seal: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def key_bytes(self) -> dict[str, int]:
+        """Serialised sizes of the public, relinearisation and Galois keys (bytes)."""
+        if not self._key_bytes and not self.simulated:
+            self._key_bytes = {
+                "public": len(_seal_bytes(self._seal["public_key"])),
+                "relin": len(_seal_bytes(self._seal["relin_keys"])),
+                "galois": len(_seal_bytes(self._seal["galois_keys"])) if self.galois_steps else 0,
+            }
+        return self._key_bytes
+
+    @property
+    def slots(self) -> int:
+        """Slots per ciphertext."""
+        return self.sim_slots if self.simulated and self.sim_slots else self.params.slots
+
+    def backend(self, secret_key: Any = None) -> Backend:
+        """A fresh backend (with zeroed operation counts) over this context."""
+        if self.simulated:
+            return SimBackend(self.slots, self.params.depth, self.galois_steps)
+        return SealBackend(
+            self._seal["context"],
+            public_key=self._seal["public_key"],
+            relin_keys=self._seal["relin_keys"],
+            galois_keys=self._seal["galois_keys"],
+            available_steps=self.galois_steps,
+            scale=float(2**self.params.scale_bits),
+            base_primes=len(self.params.coeff_bits) - self.params.depth - 1,
+            secret_key=secret_key,
+        )
+
+    @property
+    def seal_context(self) -> Any:
+        """The ``tenseal.sealapi.SEALContext`` (``None`` when simulated)."""
+        return self._seal.get("context")
+
+    def describe(self) -> str:
+        """Parameters, key steps and key sizes in one line."""
+        kind = "simulated " if self.simulated else ""
+        sizes = ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in self.key_bytes.items())
+        return (
+            f"{kind}context {self.context_id}: {self.params.describe()}; "
+            f"{len(self.galois_steps)} Galois keys" + (f"; {sizes}" if sizes else "")
+        )
+
+    def _manifest(self, kind: str) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "version": FORMAT_VERSION,
+            "params": self.params.to_dict(),
+            "galois_steps": sorted(self.galois_steps),
+            "context_id": self.context_id,
+            "key_bytes": self.key_bytes,
+        }
+
+    def _write(self, path: str | Path, kind: str, extra: dict[str, bytes]) -> Path:
+        if self.simulated:
+            raise HEInputError("a simulated context has nothing to save; use real keys")
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr("manifest.json", json.dumps(self._manifest(kind), indent=2))
+            archive.writestr("parms", _seal_bytes(self._seal["parms"]))
+            for name in ("public_key", "relin_keys", "galois_keys"):
+                archive.writestr(name, _seal_bytes(self._seal[name]))
+            for name, data in extra.items():
+                archive.writestr(name, data)
+        return target
+
+    def save(self, path: str | Path) -> Path:
+        """Write the public context (no secret key) to ``path``."""
+        return self._write(path, KIND_CONTEXT, {})
+
+
+@dataclass
+class Keys:
+    """The data owner's keys: the public context plus the secret key."""
+
+    context: PublicContext
+    _secret_key: Any = field(repr=False)
+
+    def public(self) -> PublicContext:
+        """The compute side's context, without the secret key."""
+        return self.context
+
+    @property
+    def context_id(self) -> str:
+        """The key set's id."""
+        return self.context.context_id
+
+    def backend(self) -> Backend:
+        """A backend that can also decrypt."""
+        return self.context.backend(secret_key=self._secret_key)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the owner's keys (secret key included: keep this file private)."""
+        target = self.context._write(path, KIND_KEYS, {"secret_key": _seal_bytes(self._secret_key)})
+        target.chmod(0o600)
+        return target
+
+
+def _read_archive(path: str | Path) -> tuple[dict[str, Any], zipfile.ZipFile]:
+    source = Path(path)
+    if not source.is_file():
+        raise KeyFileError(f"{source}: no such file")
+    try:
+        archive = zipfile.ZipFile(source)
+        manifest = json.loads(archive.read("manifest.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise KeyFileError(
+            f"{source}: not a lakeward he file ({exc}); make one with `lakeward he keygen`"
+        ) from exc
+    if manifest.get("version") != FORMAT_VERSION:
+        raise KeyFileError(f"{source}: format version {manifest.get('version')} is not 1")
+    return manifest, archive
+
+
+def _load_context(manifest: dict[str, Any], archive: zipfile.ZipFile) -> PublicContext:
+    import tenseal.sealapi as seal
+
+    p = manifest["params"]
+    params = CkksParameters(p["ring_degree"], p["depth"], p["scale_bits"], p["integer_bits"])
+    context = _seal_context(params)
+    objects: dict[str, Any] = {"context": context}
+    objects["parms"] = _seal_load(
+        seal.EncryptionParameters(seal.SCHEME_TYPE.CKKS), archive.read("parms")
+    )
+    for name, cls in (
+        ("public_key", seal.PublicKey),
+        ("relin_keys", seal.RelinKeys),
+        ("galois_keys", seal.GaloisKeys),
+    ):
+        objects[name] = _seal_load(cls(), archive.read(name), context)
+    return PublicContext(
+        params=params,
+        galois_steps=frozenset(int(s) for s in manifest["galois_steps"]),
+        context_id=str(manifest["context_id"]),
+        _key_bytes={k: int(v) for k, v in manifest.get("key_bytes", {}).items()},
+        _seal=objects,
+    )
+
+
+def load_context(path: str | Path) -> PublicContext:
+    """Read a public context (or the public part of an owner's keys file)."""
+    manifest, archive = _read_archive(path)
+    with archive:
+        if manifest.get("kind") not in (KIND_CONTEXT, KIND_KEYS):
+            raise KeyFileError(f"{path}: a {manifest.get('kind')} file, not a context")
+        return _load_context(manifest, archive)
+
+
+def load_keys(path: str | Path) -> Keys:
+    """Read the owner's keys.
+
+    Raises:
+        SecretKeyRequired: ``path`` is a public context (it has no secret key).
+    """
+    import tenseal.sealapi as seal
+
+    manifest, archive = _read_archive(path)
+    with archive:
+        if manifest.get("kind") == KIND_CONTEXT:
+            raise SecretKeyRequired(
+                f"{path} is a public context without the secret key; decrypt with the "
+                "owner's keys file (written by `lakeward he keygen --keys ...`)"
+            )
+        if manifest.get("kind") != KIND_KEYS:
+            raise KeyFileError(f"{path}: a {manifest.get('kind')} file, not keys")
+        context = _load_context(manifest, archive)
+        secret = _seal_load(seal.SecretKey(), archive.read("secret_key"), context.seal_context)
+    return Keys(context, secret)
+
+
+def _plans_for(
+    expressions: Iterable[Any], ring_degree: int, packing: Packing
+) -> list[Plan | PathPlan]:
+    plans: list[Plan | PathPlan] = []
+    for item in expressions:
+        if isinstance(item, Plan | PathPlan):
+            if item.slots != ring_degree // 2:
+                raise HEInputError(
+                    f"plan for {item.expr!r} was made for {item.slots} slots, not "
+                    f"{ring_degree // 2}; plan with slots=None or pass (expr, *shapes)"
+                )
+            plans.append(item)
+            continue
+        if isinstance(item, str) or not isinstance(item, Sequence) or not item:
+            raise HEInputError(f"expressions: give (expr, *shapes) tuples or plans, got {item!r}")
+        expr, *shapes = item
+        plans.append(plan_einsum(expr, *shapes, slots=ring_degree // 2, packing=packing))
+    return plans
+
+
+def keygen(
+    expressions: Iterable[Any] | None = None,
+    *,
+    depth: int | None = None,
+    ring_degree: int | None = None,
+    scale_bits: int | None = None,
+    integer_bits: int = 20,
+    galois_steps: Iterable[int] | None = None,
+    packing: Packing = "row-major",
+    simulated: bool = False,
+) -> Keys:
+    """Generate the owner's keys.
+
+    Args:
+        expressions: Einsums the keys must serve: ``(expr, *shapes)`` tuples (every operand
+            encrypted) or :class:`~lakeward.he.Plan` objects. The ring degree is the
+            smallest whose chain covers the deepest plan; Galois keys are made for exactly
+            the steps the plans rotate by.
+        depth: Levels of the chain (at least the plans' depth). Default 2 without
+            expressions.
+        ring_degree: Force N (8192, 16384 or 32768).
+        scale_bits: Encoding scale 2**scale_bits (precision); default: the largest, up to
+            2**50, that the chosen ring degree holds.
+        integer_bits: Headroom for results up to about 2**integer_bits.
+        galois_steps: Extra rotation steps to make keys for. Without expressions and without
+            this, the power-of-two steps (any rotation composes from them).
+        packing: How the plans assume operands are packed (see ``plan_einsum``).
+        simulated: Make a cleartext simulation context instead (same plans, counts and
+            levels; nothing is encrypted).
+
+    Returns:
+        The owner's :class:`Keys`; ``keys.public()`` is the compute side's context.
+    """
+    items = list(expressions or [])
+    rings = [ring_degree] if ring_degree else list(RING_DEGREES)
+    params: CkksParameters | None = None
+    plans: list[Plan | PathPlan] = []
+    problem: Exception | None = None
+    for ring in rings:
+        try:
+            plans = _plans_for(items, ring, packing)
+            needed = max(
+                [p.depth for p in plans] + [depth if depth is not None else (0 if items else 2)]
+            )
+            params = choose_parameters(
+                needed, scale_bits=scale_bits, integer_bits=integer_bits, ring_degree=ring
+            )
+            break
+        except HEInputError as exc:
+            problem = exc
+    if params is None:
+        raise problem if problem else HEInputError("no parameters fit")
+    steps: set[int] = set()
+    for plan in plans:
+        steps |= plan.galois_steps
+    if galois_steps is not None:
+        steps |= {int(s) % params.slots for s in galois_steps} - {0}
+    elif not items:
+        steps |= power_of_two_steps(params.slots)
+    if simulated:
+        context = PublicContext(
+            params, frozenset(steps), "sim-" + uuid.uuid4().hex[:12], simulated=True
+        )
+        return Keys(context, None)
+    import tenseal.sealapi as seal
+
+    seal_context = _seal_context(params)
+    generator = seal.KeyGenerator(seal_context)
+    public_key = seal.PublicKey()
+    generator.create_public_key(public_key)
+    relin_keys = seal.RelinKeys()
+    generator.create_relin_keys(relin_keys)
+    galois_keys = seal.GaloisKeys()
+    if steps:
+        generator.create_galois_keys(
+            sorted(galois_element(s, params.ring_degree) for s in steps), galois_keys
+        )
+    parms = seal.EncryptionParameters(seal.SCHEME_TYPE.CKKS)
+    parms.set_poly_modulus_degree(params.ring_degree)
+    parms.set_coeff_modulus(seal.CoeffModulus.Create(params.ring_degree, params.coeff_bits))
+    context = PublicContext(
+        params=params,
+        galois_steps=frozenset(steps),
+        context_id=hashlib.sha256(_seal_bytes(public_key)).hexdigest()[:16],
+        _seal={
+            "context": seal_context,
+            "parms": parms,
+            "public_key": public_key,
+            "relin_keys": relin_keys,
+            "galois_keys": galois_keys,
+        },
+    )
+    return Keys(context, generator.secret_key())

@@ -1,0 +1,236 @@
+"""Encrypted tensors: :class:`CipherTensor`, :func:`encrypt`, :func:`decrypt`, files."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from lakeward.he._errors import (
+    ContextMismatch,
+    HEInputError,
+    KeyFileError,
+    SecretKeyRequired,
+    ShapeMismatch,
+)
+from lakeward.he._keys import FORMAT_VERSION, Keys, PublicContext, _seal_bytes, _seal_load
+from lakeward.he._layout import Layout, row_major
+from lakeward.he._path import PathPlan
+from lakeward.he._plan import OpCounts, Plan
+
+__all__ = ["CipherTensor", "as_plain_array", "decrypt", "encrypt"]
+
+KIND_CIPHERTEXT = "lakeward-he-ciphertext"
+
+
+class CipherTensor:
+    """An encrypted tensor: ciphertexts, the slot layout that places its elements, context.
+
+    Attributes:
+        context: The public context it was encrypted under.
+        layout: Where each element lives (see :class:`~lakeward.he.Layout`).
+        tiles: The ciphertexts, numbered row-major over ``layout.tile_shape``.
+        clean: Whether the slots outside the layout's grid hold zeros.
+        plan: The plan that produced it (results of :func:`~lakeward.he.einsum`).
+        counts: The operations counted while producing it.
+    """
+
+    def __init__(
+        self,
+        context: PublicContext,
+        layout: Layout,
+        tiles: list[Any],
+        *,
+        clean: bool = True,
+        plan: Plan | PathPlan | None = None,
+        counts: OpCounts | None = None,
+    ) -> None:
+        self.context = context
+        self.layout = layout
+        self.tiles = tiles
+        self.clean = clean
+        self.plan = plan
+        self.counts = counts
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The tensor's shape."""
+        return self.layout.shape
+
+    @property
+    def ndim(self) -> int:
+        """The number of axes."""
+        return len(self.layout.axes)
+
+    @property
+    def context_id(self) -> str:
+        """The id of the key set it belongs to."""
+        return self.context.context_id
+
+    @property
+    def level(self) -> int:
+        """Multiplicative levels left (the lowest over its ciphertexts)."""
+        backend = self.context.backend()
+        return min(backend.level(t) for t in self.tiles)
+
+    @property
+    def depth(self) -> int:
+        """Levels consumed since encryption (the chain's depth minus :attr:`level`)."""
+        return self.context.params.depth - self.level
+
+    def __repr__(self) -> str:
+        return (
+            f"CipherTensor(shape={self.shape}, ciphertexts={len(self.tiles)}, "
+            f"context={self.context_id!r}, clean={self.clean})"
+        )
+
+    def to_bytes(self) -> bytes:
+        """The ciphertexts and their layout as one archive (what :meth:`save` writes)."""
+        if self.context.simulated:
+            raise HEInputError("simulated ciphertexts cannot be saved; encrypt with real keys")
+        manifest = {
+            "kind": KIND_CIPHERTEXT,
+            "version": FORMAT_VERSION,
+            "context_id": self.context_id,
+            "layout": self.layout.to_dict(),
+            "clean": self.clean,
+            "tiles": len(self.tiles),
+        }
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+            for number, tile in enumerate(self.tiles):
+                archive.writestr(f"tile-{number:06d}", _seal_bytes(tile))
+        return buffer.getvalue()
+
+    def save(self, path: str | Path) -> Path:
+        """Write the ciphertexts and their layout to ``path`` (a zip archive)."""
+        target = Path(path)
+        data = self.to_bytes()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return target
+
+    @classmethod
+    def from_bytes(
+        cls, data: bytes, context: PublicContext | Keys, *, source: str = "ciphertext"
+    ) -> CipherTensor:
+        """Read :meth:`to_bytes` output made under ``context``'s keys.
+
+        Raises:
+            ContextMismatch: it was encrypted under another key set.
+            KeyFileError: the bytes are not a ciphertext archive.
+        """
+        import tenseal.sealapi as seal
+
+        ctx = context.context if isinstance(context, Keys) else context
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                manifest = json.loads(archive.read("manifest.json"))
+                if manifest.get("kind") != KIND_CIPHERTEXT:
+                    raise KeyFileError(f"{source}: a {manifest.get('kind')} file, not a ciphertext")
+                if manifest["context_id"] != ctx.context_id:
+                    raise ContextMismatch(
+                        f"{source} was encrypted under context {manifest['context_id']}, not "
+                        f"{ctx.context_id}; use the context (or keys) it was made with"
+                    )
+                tiles = [
+                    _seal_load(seal.Ciphertext(), archive.read(f"tile-{n:06d}"), ctx.seal_context)
+                    for n in range(int(manifest["tiles"]))
+                ]
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+            raise KeyFileError(f"{source}: not a lakeward he ciphertext ({exc})") from exc
+        return cls(ctx, Layout.from_dict(manifest["layout"]), tiles, clean=bool(manifest["clean"]))
+
+    @classmethod
+    def load(cls, path: str | Path, context: PublicContext | Keys) -> CipherTensor:
+        """Read a ciphertext file made under ``context``'s keys.
+
+        Raises:
+            ContextMismatch: the file was encrypted under another key set.
+            KeyFileError: the file is missing or not a ciphertext file.
+        """
+        source = Path(path)
+        if not source.is_file():
+            raise KeyFileError(f"{source}: no such file")
+        return cls.from_bytes(source.read_bytes(), context, source=str(source))
+
+
+def as_plain_array(value: ArrayLike, what: str) -> NDArray[np.float64]:
+    """``value`` as a finite float64 array, or an :class:`HEInputError` saying why not."""
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001 - anything numpy cannot read is bad input
+        raise HEInputError(f"{what}: cannot read as an array ({exc})") from exc
+    if np.iscomplexobj(array):
+        raise HEInputError(f"{what}: complex values are not supported; pass real numbers")
+    if array.dtype.kind not in "biuf":
+        raise HEInputError(f"{what}: dtype {array.dtype} is not numeric")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise HEInputError(f"{what}: NaN or infinite values cannot be encrypted")
+    return array
+
+
+def encrypt(
+    keys: Keys | PublicContext, array: ArrayLike, *, layout: Layout | None = None
+) -> CipherTensor:
+    """Encrypt ``array`` (any shape, a scalar included).
+
+    Args:
+        keys: The owner's keys or a public context (encryption needs only the public key).
+        array: Real values; results of later einsums must stay below about
+            ``2**integer_bits`` in absolute value.
+        layout: Where to put each element; default row-major. A plan's
+            ``input_layouts`` packs an operand so that the plan needs no layout change.
+
+    Raises:
+        HEInputError: non-numeric, complex, non-finite or too large values.
+        ShapeMismatch: ``layout`` does not fit the array or the context.
+    """
+    context = keys.context if isinstance(keys, Keys) else keys
+    values = as_plain_array(array, "encrypt")
+    bound = 2.0 ** (context.params.integer_bits - 1)
+    if values.size and float(np.max(np.abs(values))) >= bound:
+        raise HEInputError(
+            f"encrypt: values up to {float(np.max(np.abs(values))):.4g} exceed the context's "
+            f"range (|x| < 2^{context.params.integer_bits - 1}); scale the data down or use "
+            "keygen(integer_bits=...)"
+        )
+    chosen = layout or row_major(values.shape, context.slots)
+    if chosen.shape != values.shape or chosen.slots != context.slots:
+        raise ShapeMismatch(
+            f"encrypt: layout for shape {chosen.shape} with {chosen.slots} slots does not fit "
+            f"an array of shape {values.shape} under a context with {context.slots} slots"
+        )
+    backend = keys.backend() if isinstance(keys, Keys) else context.backend()
+    tiles = [backend.encrypt(row) for row in chosen.pack(values)]
+    return CipherTensor(context, chosen, tiles, clean=True)
+
+
+def decrypt(keys: Keys, ct: CipherTensor) -> NDArray[np.float64]:
+    """Decrypt ``ct`` with the owner's keys.
+
+    Raises:
+        SecretKeyRequired: ``keys`` is a public context.
+        ContextMismatch: ``ct`` was made under other keys.
+    """
+    if not isinstance(keys, Keys):
+        raise SecretKeyRequired(
+            "decrypt needs the owner's Keys (with the secret key); a public context can "
+            "only encrypt and compute"
+        )
+    if not isinstance(ct, CipherTensor):
+        raise HEInputError(f"decrypt expects a CipherTensor, got {type(ct).__name__}")
+    if ct.context_id != keys.context_id:
+        raise ContextMismatch(
+            f"the ciphertext belongs to context {ct.context_id}, the keys to "
+            f"{keys.context_id}; decrypt with the keys it was encrypted under"
+        )
+    backend = keys.backend()
+    return ct.layout.unpack(np.stack([backend.decrypt(t) for t in ct.tiles]))
