@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["error_table", "lower_bound_sd", "plot_stream"]
 
-GAUSSIAN_KINDS = ("tree", "honaker", "sqrt")
+GAUSSIAN_KINDS = ("tree", "honaker", "sqrt", "sqrt_scaled")
 
 
 def lower_bound_sd(horizon: int, rho: float) -> float:
