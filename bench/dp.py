@@ -65,7 +65,7 @@ def counter_error() -> None:
     t = 2**16
     x = np.zeros((t, 200))
     out = []
-    for kind in ("tree", "honaker", "sqrt"):
+    for kind in ("tree", "honaker", "sqrt", "sqrt_scaled"):
         counter = make_counter(kind, t, 0.5, width=200)
         started = time.perf_counter()
         err = np.abs(counter.run(x, seed=42)).max(axis=0)
@@ -88,7 +88,7 @@ def throughput() -> None:
     from lakeward.dp import SeededGaussian, make_counter, release_source
 
     rows = []
-    for kind in ("tree", "honaker", "sqrt"):
+    for kind in ("tree", "honaker", "sqrt", "sqrt_scaled"):
         for width, steps in ((1, 4096), (1000, 1024)):
             for path in ("OpenDP (release)", "seeded (simulation)"):
                 counter = make_counter(kind, 1 << 16, 0.5, width=width)

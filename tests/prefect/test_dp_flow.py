@@ -85,3 +85,25 @@ def test_dp_release_flow_fails_after_publishing_when_refused(
     with pytest.raises(InputError, match="DP release refused for clicks"):
         dp_release(now=(START + 2 * dt.timedelta(days=1)).isoformat())
     catalog.dispose()
+
+
+def test_pipeline_profiles_then_releases_due_dp_periods(
+    prefect_api: None, spark: Any, home: Path, tmp_path: Path
+) -> None:
+    from lakeward.catalog import Catalog
+    from lakeward.dp import create_stream, stream_series
+    from lakeward.orchestration._flows import lakeward_pipeline
+
+    catalog = Catalog.open()
+    root = tmp_path / "lake"
+    _write(root, "part-00000.parquet", _events(4, 80, 3))
+    _setup(root, catalog)
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=2, hours=1)
+    create_stream(
+        catalog, _definition(name="clicks", start=start.isoformat(), horizon=10), actor="alice"
+    )
+    result = lakeward_pipeline(str(root), principal="local-user")
+    assert result["profile"]["unchanged"] == 1
+    assert result["dp"]["released"] == {"clicks": [1, 2]}
+    assert stream_series(catalog, "clicks").periods == [1, 2]
+    catalog.dispose()

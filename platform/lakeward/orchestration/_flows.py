@@ -135,6 +135,13 @@ def lakeward_pipeline(
     principal: str = "lakeward-scheduler",
     purpose: str = "catalog_maintenance",
 ) -> dict[str, Any]:
-    """Every capability in order over one lake. Later capabilities add their step here."""
+    """Every capability in order over one lake. Later capabilities add their step here.
+
+    Profiling first; then the due periods of every registered DP stream (each charged to its
+    own principal's budget; ``principal`` only runs them).
+    """
+    from lakeward.orchestration._dp_flow import dp_release
+
     lake_root = _lake_root(lake_root)
-    return {"profile": profile_lake(lake_root, principal=principal, purpose=purpose)}
+    profile = profile_lake(lake_root, principal=principal, purpose=purpose)
+    return {"profile": profile, "dp": dp_release(actor=principal)}
