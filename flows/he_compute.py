@@ -80,7 +80,21 @@ def encrypt_task(params: EncryptParams) -> dict[str, Any]:
     return asdict(store)
 
 
-@task(name="he-compute-einsum", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
+def _retry_unless_refused(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry transient failures only: a refusal or bad input would fail (and audit) again."""
+    from lakeward.errors import InputError, PolicyDenied
+
+    error = state.result(raise_on_failure=False)
+    return not isinstance(error, PolicyDenied | InputError)
+
+
+@task(
+    name="he-compute-einsum",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_delay_seconds=2,
+    retry_condition_fn=_retry_unless_refused,
+)
 def compute_task(params: HeComputeParams) -> dict[str, Any]:
     """Run the einsum over the blocks (policy-checked; a retry reuses a finished result)."""
     import numpy as np

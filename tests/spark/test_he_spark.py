@@ -152,7 +152,7 @@ def test_encrypted_job_end_to_end(
     assert again.reused and again.fingerprint == sums.fingerprint  # idempotent re-run
 
     actions = [(r.principal, r.action, r.decision) for r in AuditLog(catalog).tail(20)]
-    assert ("local-user", "lake.read_content", "allow") in actions
+    assert ("local-user", "he.encrypt", "allow") in actions
     assert ("erin", "he.compute", "allow") in actions
 
 

@@ -8,12 +8,18 @@ so a plan's operation counts and depth can be checked without encryption.
 
 Rotations are one key switch each: the executor composes steps without a key itself, so
 SEAL never composes silently. Plaintexts are encoded at the scale of the prime the next
-rescale drops, so ct×pt products keep their scale exactly.
+rescale drops, so ct×pt products keep their scale exactly. Encoding a plaintext (an inverse
+FFT and an NTT per prime) costs about as much as the product itself; the constants a plan
+multiplies by (layout-change diagonals, masks, plaintext operands) repeat from call to call
+and block to block, so :class:`PlaintextCache` keeps their encodings per context.
 """
 
 from __future__ import annotations
 
 import abc
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +31,54 @@ from lakeward.he._errors import MissingGaloisKeys
 from lakeward.he._params import galois_element
 from lakeward.he._plan import OpCounts
 
-__all__ = ["Backend", "SealBackend", "SimBackend", "SimCiphertext"]
+__all__ = ["Backend", "PlaintextCache", "SealBackend", "SimBackend", "SimCiphertext"]
+
+
+class PlaintextCache:
+    """Encoded plaintexts by (level, content), least recently used dropped past a byte budget.
+
+    The key is the exact content (a hash of the float64 bytes) and the parameters id (which
+    fixes the level and hence the encoding scale), so a hit is the very plaintext a fresh
+    encode would give. Counts are unaffected: a cached product is still one ct×pt.
+    """
+
+    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[tuple[Any, ...], tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(parms_id: Any, values: NDArray[np.float64]) -> tuple[Any, ...]:
+        """The cache key of ``values`` encoded at the level of ``parms_id``."""
+        digest = hashlib.blake2b(np.ascontiguousarray(values).tobytes(), digest_size=16)
+        return (tuple(parms_id), values.shape, digest.digest())
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        """The cached plaintext, or ``None``."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[0]
+
+    def put(self, key: tuple[Any, ...], plain: Any, size: int) -> None:
+        """Keep ``plain`` (``size`` bytes), dropping the least recently used over budget."""
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = (plain, size)
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self.bytes -= dropped
 
 
 class Backend(abc.ABC):
@@ -176,6 +229,7 @@ class SealBackend(Backend):
         scale: float,
         base_primes: int = 1,
         secret_key: Any = None,
+        plaintexts: PlaintextCache | None = None,
     ) -> None:
         import tenseal.sealapi as seal
 
@@ -193,6 +247,7 @@ class SealBackend(Backend):
         self.base_primes = base_primes  # primes left when no level is: the chain's bottom
         self.slots = int(self.encoder.slot_count())
         self.ring_degree = 2 * self.slots
+        self.plaintexts = plaintexts if plaintexts is not None else PlaintextCache()
 
     def _new(self) -> Any:
         return self._seal.Ciphertext()
@@ -246,8 +301,13 @@ class SealBackend(Backend):
             self.encryptor.encrypt_zero(ct.parms_id(), out)
             out.scale = ct.scale * prime
             return out
-        plain = self._seal.Plaintext()
-        self.encoder.encode(values.tolist(), ct.parms_id(), prime, plain)
+        key = self.plaintexts.key(ct.parms_id(), values)
+        plain = self.plaintexts.get(key)
+        if plain is None:
+            plain = self._seal.Plaintext()
+            self.encoder.encode(values.tolist(), ct.parms_id(), prime, plain)
+            primes = len(data.parms().coeff_modulus())
+            self.plaintexts.put(key, plain, self.ring_degree * primes * 8)
         self.evaluator.multiply_plain(ct, plain, out)
         return out
 

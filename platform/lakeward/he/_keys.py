@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lakeward.he._backend import Backend, SealBackend, SimBackend
+from lakeward.he._backend import Backend, PlaintextCache, SealBackend, SimBackend
 from lakeward.he._errors import HEInputError, KeyFileError, SecretKeyRequired
+from lakeward.he._layout import Layout
 from lakeward.he._params import (
     RING_DEGREES,
     CkksParameters,
@@ -84,6 +85,10 @@ class PublicContext:
         simulated: A cleartext simulation context (no SEAL objects, nothing secret).
         sim_slots: Slot count of a simulated context when it should differ from the
             parameters' (tests use tiny rings to exercise tiling).
+        packed_for: The ``(expr, shapes)`` the keys were made for with ``packing="planned"``:
+            their Galois keys serve operands packed as those plans want, so
+            :func:`~lakeward.he.encrypt` packs an operand of such a shape that way by default
+            (:meth:`planned_layout`).
     """
 
     params: CkksParameters
@@ -91,8 +96,10 @@ class PublicContext:
     context_id: str
     simulated: bool = False
     sim_slots: int | None = None
+    packed_for: tuple[tuple[str, tuple[tuple[int, ...], ...]], ...] = ()
     _key_bytes: dict[str, int] = field(default_factory=dict, repr=False)
     _seal: dict[str, Any] = field(default_factory=dict, repr=False)
+    _plaintexts: PlaintextCache = field(default_factory=PlaintextCache, repr=False, compare=False)
 
     @property
     def key_bytes(self) -> dict[str, int]:
@@ -123,6 +130,7 @@ class PublicContext:
             scale=float(2**self.params.scale_bits),
             base_primes=len(self.params.coeff_bits) - self.params.depth - 1,
             secret_key=secret_key,
+            plaintexts=self._plaintexts,
         )
 
     @property
@@ -139,6 +147,30 @@ class PublicContext:
             f"{len(self.galois_steps)} Galois keys" + (f"; {sizes}" if sizes else "")
         )
 
+    def planned_layout(self, shape: tuple[int, ...]) -> Layout | None:
+        """The layout the planned expressions want for an operand of ``shape``, if any.
+
+        Raises:
+            HEInputError: operands of that shape want different layouts; choose one with
+                ``encrypt(..., layout=plan.input_layouts[n])`` (CLI: ``--pack-for``).
+        """
+        wanted: dict[Layout, str] = {}
+        for expr, shapes in self.packed_for:
+            if shape not in shapes:
+                continue
+            plan = plan_einsum(expr, *shapes, slots=self.slots, packing="planned")
+            for n, (operand, layout) in enumerate(zip(shapes, plan.input_layouts, strict=True)):
+                if operand == shape and layout is not None:
+                    wanted.setdefault(layout, f"operand {n} of {expr!r}")
+        if len(wanted) > 1:
+            raise HEInputError(
+                f"encrypt: the keys were made for planned packing and an array of shape "
+                f"{shape} could be {' or '.join(wanted.values())}, which want different "
+                "layouts; pass layout=plan.input_layouts[n] (CLI: --pack-for EXPR=SHAPES "
+                "--operand N)"
+            )
+        return next(iter(wanted), None)
+
     def _manifest(self, kind: str) -> dict[str, Any]:
         return {
             "kind": kind,
@@ -147,6 +179,10 @@ class PublicContext:
             "galois_steps": sorted(self.galois_steps),
             "context_id": self.context_id,
             "key_bytes": self.key_bytes,
+            "packed_for": [
+                {"expr": expr, "shapes": [list(s) for s in shapes]}
+                for expr, shapes in self.packed_for
+            ],
         }
 
     def _write(self, path: str | Path, kind: str, extra: dict[str, bytes]) -> Path:
@@ -231,6 +267,10 @@ def _load_context(manifest: dict[str, Any], archive: zipfile.ZipFile) -> PublicC
         params=params,
         galois_steps=frozenset(int(s) for s in manifest["galois_steps"]),
         context_id=str(manifest["context_id"]),
+        packed_for=tuple(
+            (str(item["expr"]), tuple(tuple(int(n) for n in s) for s in item["shapes"]))
+            for item in manifest.get("packed_for", [])
+        ),
         _key_bytes={k: int(v) for k, v in manifest.get("key_bytes", {}).items()},
         _seal=objects,
     )
@@ -313,7 +353,10 @@ def keygen(
         integer_bits: Headroom for results up to about 2**integer_bits.
         galois_steps: Extra rotation steps to make keys for. Without expressions and without
             this, the power-of-two steps (any rotation composes from them).
-        packing: How the plans assume operands are packed (see ``plan_einsum``).
+        packing: How the plans assume operands are packed (see ``plan_einsum``). With
+            ``"planned"`` the context remembers the ``(expr, *shapes)`` items and
+            :func:`~lakeward.he.encrypt` packs an array of an operand's shape as its plan
+            wants (the Galois keys are only the planned plans' steps).
         simulated: Make a cleartext simulation context instead (same plans, counts and
             levels; nothing is encrypted).
 
@@ -346,9 +389,18 @@ def keygen(
         steps |= {int(s) % params.slots for s in galois_steps} - {0}
     elif not items:
         steps |= power_of_two_steps(params.slots)
+    packed_for = tuple(
+        (str(item[0]), tuple(tuple(int(n) for n in shape) for shape in item[1:]))
+        for item in items
+        if packing == "planned" and not isinstance(item, Plan | PathPlan)
+    )
     if simulated:
         context = PublicContext(
-            params, frozenset(steps), "sim-" + uuid.uuid4().hex[:12], simulated=True
+            params,
+            frozenset(steps),
+            "sim-" + uuid.uuid4().hex[:12],
+            simulated=True,
+            packed_for=packed_for,
         )
         return Keys(context, None)
     import tenseal.sealapi as seal
@@ -371,6 +423,7 @@ def keygen(
         params=params,
         galois_steps=frozenset(steps),
         context_id=hashlib.sha256(_seal_bytes(public_key)).hexdigest()[:16],
+        packed_for=packed_for,
         _seal={
             "context": seal_context,
             "parms": parms,

@@ -15,7 +15,8 @@ The owner decrypts with :func:`decrypt_result`; per-row results come in block or
 is the ``order_by`` column's order when the store was made with one.
 
 The policy layer decides first and audits: the owner's read of the contents as
-``lake.read_content`` with ``encrypted`` set (only ciphertexts come out), the computation as
+``he.encrypt`` with ``encrypted`` set (only ciphertexts come out; masked columns are
+refused), the computation as
 ``he.compute`` with ``encrypted`` set. :func:`compute_plaintext` is the same job on
 cleartext columns; for a dataset tagged ``encryption_required`` the bundle's guard denies
 it, so it fails closed before anything is read.
@@ -216,7 +217,7 @@ def encrypt_dataset(
     dataset = _dataset(catalog, name)
     decision = engine_for(catalog).enforce(
         principal,
-        "lake.read_content",
+        "he.encrypt",
         f"dataset:{name}",
         {"purpose": purpose, "encrypted": True},
         columns=list(columns),

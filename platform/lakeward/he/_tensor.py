@@ -186,11 +186,14 @@ def encrypt(
         keys: The owner's keys or a public context (encryption needs only the public key).
         array: Real values; results of later einsums must stay below about
             ``2**integer_bits`` in absolute value.
-        layout: Where to put each element; default row-major. A plan's
-            ``input_layouts`` packs an operand so that the plan needs no layout change.
+        layout: Where to put each element. A plan's ``input_layouts`` packs an operand so
+            that the plan needs no layout change. Default: the layout the context's planned
+            expressions want for this shape (keys made with ``packing="planned"``), else
+            row-major.
 
     Raises:
-        HEInputError: non-numeric, complex, non-finite or too large values.
+        HEInputError: non-numeric, complex, non-finite or too large values; operands of
+            this shape want different planned layouts (pass ``layout``).
         ShapeMismatch: ``layout`` does not fit the array or the context.
     """
     context = keys.context if isinstance(keys, Keys) else keys
@@ -202,7 +205,9 @@ def encrypt(
             f"range (|x| < 2^{context.params.integer_bits - 1}); scale the data down or use "
             "keygen(integer_bits=...)"
         )
-    chosen = layout or row_major(values.shape, context.slots)
+    chosen = (
+        layout or context.planned_layout(values.shape) or row_major(values.shape, context.slots)
+    )
     if chosen.shape != values.shape or chosen.slots != context.slots:
         raise ShapeMismatch(
             f"encrypt: layout for shape {chosen.shape} with {chosen.slots} slots does not fit "

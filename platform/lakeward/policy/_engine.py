@@ -365,7 +365,8 @@ class PolicyEngine:
     ) -> Decision:
         """Decide one request; never raises (errors deny, with the reason).
 
-        ``columns``: for ``lake.read_content``, the dataset's columns as the reader sees them
+        ``columns``: for ``lake.read_content`` and ``he.encrypt``, the dataset's columns as the
+        reader sees them
         (they may not be in the catalog yet); each is checked for a ``mask:`` obligation.
         """
         context = dict(context or {})
@@ -469,7 +470,7 @@ class PolicyEngine:
                 obligations += [
                     o for o in self.bundle.policies[pid].obligations if o not in obligations
                 ]
-            if action == "lake.read_content" and kind == "Dataset" and columns:
+            if action in ("lake.read_content", "he.encrypt") and kind == "Dataset" and columns:
                 requests = [
                     {
                         **request,
