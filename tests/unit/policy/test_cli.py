@@ -34,7 +34,7 @@ def test_validate_and_test(
     setup: Catalog, bundle_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(capsys, "policy", "validate", "--json")
-    assert code == 0 and json.loads(out)["policies"] == 14
+    assert code == 0 and json.loads(out)["policies"] == 15
     code, out, _ = run(capsys, "policy", "test", "--json")
     report = json.loads(out)
     assert code == 0 and report["failed"] == 0 and report["uncovered"] == []
