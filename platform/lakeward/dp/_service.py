@@ -476,9 +476,7 @@ def _restore(
     """Counter state after ``period − 1``; returns the true totals through it."""
     if period == 1:
         return np.zeros(counter.width)
-    prev = session.scalar(
-        select(DPRelease).where(DPRelease.stream_id == stream_id, DPRelease.period == period - 1)
-    )
+    prev = _release_row(session, stream_id, period - 1)
     if prev is None:
         raise LakewardInternalError(f"period {period - 1} has no row before period {period}")
     history = None
@@ -491,6 +489,20 @@ def _restore(
         history = [np.asarray(noise["draws"][0], dtype=np.float64) for _, noise in rows]
     counter.restore(prev.counter_state, history)
     return np.asarray(prev.totals["values"], dtype=np.float64)
+
+
+def _release_row(session: Session, stream_id: int, period: int) -> DPRelease | None:
+    """The stream's row for ``period`` (pending or released), if any."""
+    return session.scalar(
+        select(DPRelease).where(DPRelease.stream_id == stream_id, DPRelease.period == period)
+    )
+
+
+def _released_row(catalog: Catalog, stream_id: int, period: int) -> DPRelease | None:
+    """The stream's row for ``period`` if it is released."""
+    with catalog.session() as session:
+        rel = _release_row(session, stream_id, period)
+    return rel if rel is not None and rel.state == "released" else None
 
 
 def _result(spec: StreamSpec, rel: DPRelease, fresh: bool) -> ReleaseResult:
@@ -519,9 +531,7 @@ def _claim(
 ) -> tuple[str, DPRelease]:
     """Claim the period's row: ``released``, ``pending`` (someone's) or ``new`` (ours)."""
     with catalog.session(immediate=True) as session, write_lock(session, "dp_releases"):
-        rel = session.scalar(
-            select(DPRelease).where(DPRelease.stream_id == row.id, DPRelease.period == period)
-        )
+        rel = _release_row(session, row.id, period)
         if rel is not None:
             return rel.state, rel
         if increments is None:
@@ -591,11 +601,8 @@ def _release_period(
     charge = counter.rho_through(period) - counter.rho_through(period - 1)
     deadline = time.monotonic() + WAIT_FOR_OTHER_S
     while True:
-        with catalog.session() as session:
-            existing = session.scalar(
-                select(DPRelease).where(DPRelease.stream_id == row.id, DPRelease.period == period)
-            )
-        if existing is not None and existing.state == "released":
+        existing = _released_row(catalog, row.id, period)
+        if existing is not None:
             return _result(spec, existing, fresh=False)
         reservation = None
         if charge > 0:  # a tree releases steps that complete no new level for free
@@ -608,13 +615,8 @@ def _release_period(
                     note=f"dp stream {spec.name} period {period}",
                 )
             except BudgetExhausted:
-                with catalog.session() as session:
-                    again = session.scalar(
-                        select(DPRelease).where(
-                            DPRelease.stream_id == row.id, DPRelease.period == period
-                        )
-                    )
-                if again is not None and again.state == "released":
+                again = _released_row(catalog, row.id, period)
+                if again is not None:  # another run released it while we asked
                     return _result(spec, again, fresh=False)
                 raise
         try:
