@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/policy.py
 	$(BIN)/python bench/dp.py
 	$(BIN)/python bench/he.py
+	$(BIN)/python bench/dedup.py --units 2,21
 
 clean:
 	rm -rf $(VENV) .lakeward .pytest_cache .mypy_cache .ruff_cache

@@ -74,6 +74,22 @@ CREATE TABLE datasets (
 	CONSTRAINT uq_datasets_name UNIQUE (name)
 );
 
+CREATE TABLE dedup_runs (
+	id INTEGER NOT NULL,
+	principal VARCHAR(256) NOT NULL,
+	purpose VARCHAR(128) NOT NULL,
+	state VARCHAR(16) NOT NULL,
+	near_threshold FLOAT NOT NULL,
+	multiset BOOLEAN NOT NULL,
+	key_id VARCHAR(64) NOT NULL,
+	params JSON NOT NULL,
+	counts JSON NOT NULL,
+	error TEXT,
+	started_at DATETIME NOT NULL,
+	finished_at DATETIME,
+	CONSTRAINT pk_dedup_runs PRIMARY KEY (id)
+);
+
 CREATE TABLE dp_streams (
 	id INTEGER NOT NULL,
 	name VARCHAR(256) NOT NULL,
@@ -116,6 +132,33 @@ CREATE TABLE purpose_acks (
 	CONSTRAINT uq_purpose_acks_principal_purpose UNIQUE (principal, purpose)
 );
 
+CREATE TABLE containment_edges (
+	id INTEGER NOT NULL,
+	run_id INTEGER NOT NULL,
+	child_id INTEGER NOT NULL,
+	parent_id INTEGER NOT NULL,
+	child_version INTEGER NOT NULL,
+	parent_version INTEGER NOT NULL,
+	column_map JSON NOT NULL,
+	stage VARCHAR(16) NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	ratio FLOAT,
+	sample_hits INTEGER,
+	sample_size INTEGER,
+	matched BIGINT,
+	total BIGINT,
+	reason TEXT,
+	CONSTRAINT pk_containment_edges PRIMARY KEY (id),
+	CONSTRAINT uq_containment_edges_run_id_child_id_parent_id UNIQUE (run_id, child_id, parent_id),
+	CONSTRAINT fk_containment_edges_run_id_dedup_runs FOREIGN KEY(run_id) REFERENCES dedup_runs (id) ON DELETE CASCADE,
+	CONSTRAINT fk_containment_edges_child_id_datasets FOREIGN KEY(child_id) REFERENCES datasets (id) ON DELETE CASCADE,
+	CONSTRAINT fk_containment_edges_parent_id_datasets FOREIGN KEY(parent_id) REFERENCES datasets (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_containment_edges_child_id ON containment_edges (child_id);
+
+CREATE INDEX ix_containment_edges_parent_id ON containment_edges (parent_id);
+
 CREATE TABLE dataset_versions (
 	id INTEGER NOT NULL,
 	dataset_id INTEGER NOT NULL,
@@ -132,6 +175,26 @@ CREATE TABLE dataset_versions (
 	CONSTRAINT pk_dataset_versions PRIMARY KEY (id),
 	CONSTRAINT uq_dataset_versions_dataset_id_version UNIQUE (dataset_id, version),
 	CONSTRAINT fk_dataset_versions_dataset_id_datasets FOREIGN KEY(dataset_id) REFERENCES datasets (id) ON DELETE CASCADE
+);
+
+CREATE TABLE deletion_plans (
+	id INTEGER NOT NULL,
+	run_id INTEGER,
+	state VARCHAR(16) NOT NULL,
+	proposed_by VARCHAR(256) NOT NULL,
+	purpose VARCHAR(128) NOT NULL,
+	proposed_at DATETIME NOT NULL,
+	approval_id INTEGER,
+	applied_by VARCHAR(256),
+	applied_at DATETIME,
+	lease_owner VARCHAR(64),
+	lease_until DATETIME,
+	solver VARCHAR(16) NOT NULL,
+	bytes_reclaimed BIGINT NOT NULL,
+	summary JSON NOT NULL,
+	CONSTRAINT pk_deletion_plans PRIMARY KEY (id),
+	CONSTRAINT fk_deletion_plans_run_id_dedup_runs FOREIGN KEY(run_id) REFERENCES dedup_runs (id) ON DELETE SET NULL,
+	CONSTRAINT fk_deletion_plans_approval_id_approvals FOREIGN KEY(approval_id) REFERENCES approvals (id)
 );
 
 CREATE TABLE dp_releases (
@@ -200,3 +263,36 @@ CREATE TABLE dataset_columns (
 );
 
 CREATE INDEX ix_dataset_columns_version_id ON dataset_columns (version_id);
+
+CREATE TABLE deletion_items (
+	id INTEGER NOT NULL,
+	plan_id INTEGER NOT NULL,
+	dataset_id INTEGER NOT NULL,
+	parent_id INTEGER NOT NULL,
+	dataset_version INTEGER NOT NULL,
+	parent_version INTEGER NOT NULL,
+	column_map JSON NOT NULL,
+	bytes BIGINT NOT NULL,
+	access_per_month FLOAT NOT NULL,
+	reconstruct_s FLOAT NOT NULL,
+	state VARCHAR(16) NOT NULL,
+	original_uri TEXT NOT NULL,
+	quarantine_uri TEXT,
+	recipe JSON,
+	verified_at DATETIME,
+	quarantined_at DATETIME,
+	purge_after DATETIME,
+	hold BOOLEAN NOT NULL,
+	purged_at DATETIME,
+	restored_at DATETIME,
+	error TEXT,
+	CONSTRAINT pk_deletion_items PRIMARY KEY (id),
+	CONSTRAINT uq_deletion_items_plan_id_dataset_id UNIQUE (plan_id, dataset_id),
+	CONSTRAINT fk_deletion_items_plan_id_deletion_plans FOREIGN KEY(plan_id) REFERENCES deletion_plans (id) ON DELETE CASCADE,
+	CONSTRAINT fk_deletion_items_dataset_id_datasets FOREIGN KEY(dataset_id) REFERENCES datasets (id),
+	CONSTRAINT fk_deletion_items_parent_id_datasets FOREIGN KEY(parent_id) REFERENCES datasets (id)
+);
+
+CREATE INDEX ix_deletion_items_dataset_id ON deletion_items (dataset_id);
+
+CREATE INDEX ix_deletion_items_parent_id ON deletion_items (parent_id);

@@ -73,6 +73,19 @@ def _fresh_pg_database() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def module_backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """For module-scoped catalogs: ``None`` (SQLite under LAKEWARD_HOME) or a fresh PG URL."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL tier: set LAKEWARD_TEST_POSTGRES_URL (CI starts PostgreSQL 15)")
+    yield from _fresh_pg_database()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def catalog_url(
     request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch

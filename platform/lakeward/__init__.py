@@ -9,6 +9,8 @@ Map of the package (each subpackage's docstring maps its own modules):
 - :mod:`lakeward.spark` — the one lazy SparkSession factory (local, standalone, Connect).
 - :mod:`lakeward.lake` — dataset discovery, file checks, one-pass profiling on Spark, the
   sample-lake generator.
+- :mod:`lakeward.dedup` — containment deduplication: find contained datasets, plan their
+  deletion, delete reversibly (quarantine, recipes), restore and reconstruct.
 - :mod:`lakeward.orchestration` — the only Prefect-aware package: flows and artifacts.
 - :mod:`lakeward.cli` — the ``lakeward`` command.
 - :mod:`lakeward.policy` — Cedar decisions, audit, budget ledger, approvals, purposes.

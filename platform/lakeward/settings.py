@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "CatalogSettings",
+    "DedupSettings",
     "LakeSettings",
     "OrchestrationSettings",
     "PolicySettings",
@@ -165,6 +166,117 @@ class OrchestrationSettings(BaseSettings):
     )
 
 
+class DedupSettings(BaseSettings):
+    """Containment deduplication: thresholds, sampling, deletion costs and safety windows.
+
+    The HMAC key for row fingerprints is the lake secret (``LAKEWARD_LAKE_SECRET``).
+    """
+
+    model_config = _section("LAKEWARD_DEDUP_")
+
+    near_threshold: float = Field(
+        default=0.9,
+        gt=0.0,
+        lt=1.0,
+        description="Containment ratio from which an edge is reported as near-contained "
+        "(edges at exactly 1.0 are contained).",
+    )
+    multiset: bool = Field(
+        default=False,
+        description="Count duplicate rows (multiset containment) instead of distinct rows.",
+    )
+    sample_size: int = Field(
+        default=256,
+        ge=16,
+        description="Child row fingerprints (a bottom-k sample of the keyed hashes) checked "
+        "against the parent before the exact ratio is computed.",
+    )
+    sample_alpha: float = Field(
+        default=1e-6,
+        gt=0.0,
+        lt=0.01,
+        description="Early rejection on the sample drops an edge only when a ratio at the near "
+        "threshold would produce so few sample hits with at most this probability.",
+    )
+    batch_datasets: int = Field(
+        default=16,
+        ge=1,
+        description="Datasets fingerprinted per Spark job (amortises job start-up on big lakes).",
+    )
+    concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Fingerprint batches run at once (Spark jobs submitted from threads share "
+        "one session, so one batch's driver-side work overlaps another's computation).",
+    )
+    work_dir: str | None = Field(
+        default=None,
+        description="Scratch directory (local path or URI every executor can reach) for row "
+        "fingerprints during a run. Default: <home>/dedup/work.",
+    )
+    quarantine_dir: Path | None = Field(
+        default=None,
+        description="Where deleted datasets wait until purged. Default: <home>/quarantine.",
+    )
+    recipes_dir: Path | None = Field(
+        default=None,
+        description="Where reconstruction recipes keep child row fingerprints. Default: "
+        "<home>/dedup/recipes.",
+    )
+    retention_days: float = Field(
+        default=30.0,
+        ge=0.0,
+        description="Days a quarantined dataset is kept before `lakeward dedup purge` may "
+        "delete it (unless it is on hold).",
+    )
+    storage_usd_per_gb_month: float = Field(
+        default=0.023, ge=0.0, description="Storage cost used by deletion planning."
+    )
+    compute_usd_per_hour: float = Field(
+        default=2.0,
+        ge=0.0,
+        description="Compute cost of rebuilding a deleted dataset, used by deletion planning.",
+    )
+    scan_mb_per_s: float = Field(
+        default=50.0,
+        gt=0.0,
+        description="Throughput assumed for reconstruction (MB of parent scanned per second).",
+    )
+    reconstruct_overhead_s: float = Field(
+        default=5.0,
+        ge=0.0,
+        description="Fixed seconds added to every reconstruction estimate (job start-up).",
+    )
+    max_reconstruct_s: float = Field(
+        default=600.0,
+        gt=0.0,
+        description="Latency bound: a dataset is deleted only if it can be rebuilt from a "
+        "retained ancestor within this many seconds.",
+    )
+    access_window_days: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="Window of audited reads (lake.read_content, other than profiling and "
+        "dedup) that sets each dataset's access frequency for planning.",
+    )
+    milp_max_edges: int = Field(
+        default=50_000,
+        ge=0,
+        description="Largest planning problem (deletable edges) solved exactly with "
+        "scipy.optimize.milp; bigger ones use the greedy planner.",
+    )
+    milp_time_limit_s: float = Field(
+        default=60.0, gt=0.0, description="Time limit of the exact planner before it falls back."
+    )
+    apply_lease_s: float = Field(
+        default=900.0,
+        ge=0.0,
+        description="Seconds an apply holds a deletion plan (renewed per dataset); a second "
+        "apply of the same plan is refused until then. After a crash, apply resumes once the "
+        "lease has ended.",
+    )
+
+
 class Settings(BaseSettings):
     """All Lakeward settings."""
 
@@ -180,6 +292,7 @@ class Settings(BaseSettings):
     lake: LakeSettings = Field(default_factory=LakeSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
@@ -206,7 +319,7 @@ class Settings(BaseSettings):
                 "description": top.description,
             }
         )
-        for section_name in ("catalog", "spark", "lake", "policy", "orchestration"):
+        for section_name in ("catalog", "spark", "lake", "policy", "orchestration", "dedup"):
             section = getattr(self, section_name)
             prefix = section.model_config.get("env_prefix", "")
             for name, field in type(section).model_fields.items():
@@ -261,6 +374,7 @@ def get_settings(**overrides: Any) -> Settings:
                 LakeSettings,
                 PolicySettings,
                 OrchestrationSettings,
+                DedupSettings,
                 Settings,
             )
         }.get(exc.title, "LAKEWARD_")

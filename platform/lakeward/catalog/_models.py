@@ -31,8 +31,12 @@ __all__ = [
     "Base",
     "BudgetEntry",
     "ColumnProfile",
+    "ContainmentEdge",
+    "ContainmentRun",
     "Dataset",
     "DatasetVersion",
+    "DeletionItem",
+    "DeletionPlan",
     "DPRelease",
     "DPStream",
     "DPStreamFile",
@@ -352,3 +356,138 @@ class DPRelease(Base):
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     stream: Mapped[DPStream] = relationship(back_populates="releases")
+
+
+class ContainmentRun(Base):
+    """One containment search (``lakeward dedup find``) and what each stage kept.
+
+    ``counts`` holds the candidates entering and surviving each stage; ``key_id`` names the
+    HMAC key the run's fingerprints were made with (never the key itself).
+    """
+
+    __tablename__ = "dedup_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    principal: Mapped[str] = mapped_column(String(256))
+    purpose: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))  # running | done | failed
+    near_threshold: Mapped[float] = mapped_column(Float)
+    multiset: Mapped[bool] = mapped_column(default=False)
+    key_id: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    edges: Mapped[list[ContainmentEdge]] = relationship(
+        back_populates="run", cascade="all, delete-orphan"
+    )
+
+
+class ContainmentEdge(Base):
+    """A candidate edge child → parent of one run, with the stage that decided it.
+
+    ``column_map`` maps each child column to the parent column it matched; ``stage`` is
+    ``minmax``, ``sample``, ``content`` or ``policy``; ``status`` is ``contained`` (ratio
+    1.0), ``near`` (ratio at least the run's near threshold) or ``pruned``. ``ratio`` is
+    exact when ``stage`` is ``content`` (or ``sample`` when the sample was the whole child),
+    otherwise an upper bound or ``NULL``.
+    """
+
+    __tablename__ = "containment_edges"
+    __table_args__ = (
+        UniqueConstraint("run_id", "child_id", "parent_id"),
+        Index("ix_containment_edges_child_id", "child_id"),
+        Index("ix_containment_edges_parent_id", "parent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("dedup_runs.id", ondelete="CASCADE"))
+    child_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    parent_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    child_version: Mapped[int] = mapped_column(Integer)
+    parent_version: Mapped[int] = mapped_column(Integer)
+    column_map: Mapped[dict[str, Any]] = mapped_column(JSON)
+    stage: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    ratio: Mapped[float | None] = mapped_column(Float)
+    sample_hits: Mapped[int | None] = mapped_column(Integer)
+    sample_size: Mapped[int | None] = mapped_column(Integer)
+    matched: Mapped[int | None] = mapped_column(BigInteger)
+    total: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    run: Mapped[ContainmentRun] = relationship(back_populates="edges")
+
+
+class DeletionPlan(Base):
+    """A proposed set of deletions and its life: proposed → approved → applying → applied.
+
+    ``rejected`` and ``superseded`` end a plan that was never applied. ``solver`` says how the
+    plan was chosen (``milp`` or ``greedy``); ``summary`` holds costs and the optimum bound.
+    ``lease_owner``/``lease_until``: the one apply working on the plan, until the lease ends.
+    """
+
+    __tablename__ = "deletion_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("dedup_runs.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(16))
+    proposed_by: Mapped[str] = mapped_column(String(256))
+    purpose: Mapped[str] = mapped_column(String(128))
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"))
+    applied_by: Mapped[str | None] = mapped_column(String(256))
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    solver: Mapped[str] = mapped_column(String(16))
+    bytes_reclaimed: Mapped[int] = mapped_column(BigInteger)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    items: Mapped[list[DeletionItem]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan", order_by="DeletionItem.id"
+    )
+
+
+class DeletionItem(Base):
+    """One dataset of a deletion plan, its reconstruction recipe and where its files are.
+
+    ``state``: ``planned`` → ``verified`` (recipe stored and checked against the child) →
+    ``quarantining`` (move intended) → ``quarantined`` → ``purging`` → ``purged``;
+    ``restored`` when put back; ``skipped`` when apply refused it (``error`` says why).
+    ``recipe`` holds the parent, the column mapping and either a row predicate or the path and
+    SHA-256 of the child's keyed row fingerprints.
+    """
+
+    __tablename__ = "deletion_items"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "dataset_id"),
+        Index("ix_deletion_items_dataset_id", "dataset_id"),
+        Index("ix_deletion_items_parent_id", "parent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("deletion_plans.id", ondelete="CASCADE"))
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    parent_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    dataset_version: Mapped[int] = mapped_column(Integer)
+    parent_version: Mapped[int] = mapped_column(Integer)
+    column_map: Mapped[dict[str, Any]] = mapped_column(JSON)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    access_per_month: Mapped[float] = mapped_column(Float)
+    reconstruct_s: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16))
+    original_uri: Mapped[str] = mapped_column(Text)
+    quarantine_uri: Mapped[str | None] = mapped_column(Text)
+    recipe: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    quarantined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    purge_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hold: Mapped[bool] = mapped_column(default=False)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    restored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
+
+    plan: Mapped[DeletionPlan] = relationship(back_populates="items")

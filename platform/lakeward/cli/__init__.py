@@ -3,7 +3,8 @@
 ``lake`` (generate, register, profile), ``catalog`` (ls, show, ddl), ``config`` (show),
 ``policy`` (validate, test, explain, diff, apply, log, audit, budget, purpose, approval),
 ``dp`` (stream, release, series, budget, plot, error), ``he`` (keygen, encrypt, einsum,
-decrypt, explain), ``demo``. Heavy modules (Spark,
+decrypt, explain), ``dedup`` (find, plan, propose, approve, apply, restore, reconstruct,
+purge, status), ``demo``. Heavy modules (Spark,
 Prefect, numpy) are imported inside commands so ``--help``
 stays fast. :func:`main` is the error boundary that maps Lakeward errors to exit codes.
 """
@@ -24,7 +25,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from lakeward.cli import catalog, config, demo, dp, he, lake, policy
+    from lakeward.cli import catalog, config, dedup, demo, dp, he, lake, policy
 
     cli.add_command(lake.lake)
     cli.add_command(catalog.catalog)
@@ -33,6 +34,7 @@ def _register() -> None:
     cli.add_command(policy.policy)
     cli.add_command(dp.dp)
     cli.add_command(he.he)
+    cli.add_command(dedup.dedup)
 
 
 _register()

@@ -25,7 +25,12 @@ from lakeward.lake._service import (
 
 if TYPE_CHECKING:
     from lakeward.lake._generate import MANIFEST_NAME, GeneratedLake, generate_lake
-    from lakeward.lake._profile import DatasetProfile, profile_dataset, read_dataset
+    from lakeward.lake._profile import (
+        DatasetProfile,
+        content_fingerprint,
+        profile_dataset,
+        read_dataset,
+    )
 
 __all__ = [
     "MANIFEST_NAME",
@@ -37,6 +42,7 @@ __all__ = [
     "LakeRoot",
     "ProfileReport",
     "RegisterReport",
+    "content_fingerprint",
     "discover",
     "generate_lake",
     "open_root",
@@ -53,6 +59,7 @@ _LAZY = {
     "GeneratedLake": "lakeward.lake._generate",
     "generate_lake": "lakeward.lake._generate",
     "DatasetProfile": "lakeward.lake._profile",
+    "content_fingerprint": "lakeward.lake._profile",
     "profile_dataset": "lakeward.lake._profile",
     "read_dataset": "lakeward.lake._profile",
 }

@@ -1306,7 +1306,15 @@ class _Derivation:
 class _Sink:
     """Writes the chunks of one dataset: appended to one file, or one part file per chunk."""
 
-    def __init__(self, root: Path, name: str, fmt: str, layout: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        name: str,
+        fmt: str,
+        layout: str,
+        rename: Callable[[str], str] | None = None,
+    ) -> None:
+        self.rename = rename
         domain, _, rest = name.partition(".")
         self.ext = FORMAT_EXTENSIONS[fmt]
         self.rel = f"{domain}/{rest}" + (self.ext if layout == "file" else "")
@@ -1321,6 +1329,8 @@ class _Sink:
         self._out: _FileOut | None = None
 
     def write(self, table: pa.Table) -> None:
+        if self.rename is not None:
+            table = table.rename_columns([self.rename(c) for c in table.column_names])
         if self.schema is None:
             self.schema = table.schema
         elif not table.schema.equals(self.schema):
@@ -2078,10 +2088,17 @@ def _human(nbytes: int) -> str:
 class _Builder:
     """Streams every family of the plan into ``root`` and collects the manifest."""
 
-    def __init__(self, root: Path, ctx: _Ctx, progress: Callable[[str], None] | None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        ctx: _Ctx,
+        progress: Callable[[str], None] | None,
+        rename: Callable[[str], str] | None = None,
+    ) -> None:
         self.root = root
         self.ctx = ctx
         self.progress = progress
+        self.rename = rename
         self.datasets: list[dict[str, Any]] = []
         self.derivations: list[dict[str, Any]] = []
         self.matches: dict[str, int] = {}
@@ -2091,7 +2108,7 @@ class _Builder:
             self._family(family)
 
     def _open(self, node: _Node) -> None:
-        node.sink = _Sink(self.root, node.name, node.fmt, node.layout)
+        node.sink = _Sink(self.root, node.name, node.fmt, node.layout, self.rename)
         for child in node.children:
             self._open(child)
 
@@ -2161,7 +2178,12 @@ class _Builder:
         ratio = unchanged / rows
         if sink.schema is None:
             raise LakewardInternalError(f"{node.name} has no schema")
-        column_map = d.column_map if d.column_map is not None else {c: c for c in sink.schema.names}
+        if d.column_map is None:
+            column_map = {c: c for c in sink.schema.names}
+        elif self.rename is not None:
+            column_map = {self.rename(c): self.rename(p) for c, p in d.column_map.items()}
+        else:
+            column_map = d.column_map
         self.derivations.append(
             {
                 "child": node.name,
@@ -2373,6 +2395,7 @@ def generate_lake(
     size_mb: float = 50.0,
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
+    units: int = 1,
 ) -> GeneratedLake:
     """Generate a deterministic synthetic enterprise data lake with planted redundancy.
 
@@ -2389,6 +2412,14 @@ def generate_lake(
             wrote (as listed in its manifest) is removed; a directory holding anything else is
             refused.
         progress: Called with a short message after each dataset is written.
+        units: Business units in the lake (for benchmarks of big lakes). Unit 0 is the lake
+            described above; unit ``u >= 1`` is another instance of the same plan under
+            ``u<NNN>/`` (datasets named ``u<NNN>.<domain>.<name>``) with its own random
+            stream, so it holds other rows and its own planted derivations. Every tenth
+            unit keeps the base column names (its datasets are schema-compatible with unit
+            0's and must be told apart by content); the others suffix every column name with
+            ``_<u>`` (their own schemas). ``size_mb`` is the total, shared by the units
+            (each has at least the plan's minimum row counts, about 1.3 MB).
 
     Returns:
         A summary of what was written.
@@ -2400,6 +2431,8 @@ def generate_lake(
     size = _check_size(size_mb)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= 10_000:
+        raise InputError(f"units must be an integer from 1 to 10000, got {units!r}")
     root = Path(out).expanduser().absolute()
     owned = _check_target(root, overwrite)
     tmp = root.parent / f".{root.name}.lakeward-tmp-{os.getpid()}-{secrets.token_hex(4)}"
@@ -2411,10 +2444,14 @@ def generate_lake(
             f"cannot create the lake next to {root} ({exc}); choose a writable directory path"
         ) from exc
     try:
-        ctx = _Ctx(seed=seed, n=_counts(size / 50.0))
+        ctx = _Ctx(seed=seed, n=_counts(size / units / 50.0))
         builder = _Builder(tmp, ctx, progress)
         builder.run()
         manifest = builder.manifest(seed, size)
+        for unit in range(1, units):
+            _add_unit(manifest, tmp, seed, size / units, unit, progress)
+        if units > 1:
+            manifest["units"] = units
         text = json.dumps(manifest, sort_keys=True, indent=2) + "\n"
         (tmp / MANIFEST_NAME).write_text(text, encoding="utf-8")
         _place(tmp, root, owned, progress)
@@ -2428,6 +2465,38 @@ def generate_lake(
         datasets=len(datasets),
         bytes=sum(int(d["bytes"]) for d in datasets),
         derivations=len(manifest["derivations"]),
+    )
+
+
+def _add_unit(
+    manifest: dict[str, Any],
+    tmp: Path,
+    seed: int,
+    unit_mb: float,
+    unit: int,
+    progress: Callable[[str], None] | None,
+) -> None:
+    """Generate business unit ``unit`` under ``tmp/u<NNN>`` and merge it into ``manifest``."""
+    prefix = f"u{unit:03d}"
+    rename = None if unit % 10 == 0 else (lambda column: f"{column}_{unit}")
+    ctx = _Ctx(seed=seed + 1_000_003 * unit, n=_counts(unit_mb / 50.0))
+    builder = _Builder(tmp / prefix, ctx, progress, rename)
+    builder.run()
+    part = builder.manifest(seed, unit_mb)
+    for d in part["datasets"]:
+        d["name"] = f"{prefix}.{d['name']}"
+        d["path"] = f"{prefix}/{d['path']}"
+        if d["derived_from"]:
+            d["derived_from"] = f"{prefix}.{d['derived_from']}"
+    for d in part["derivations"]:
+        d["child"] = f"{prefix}.{d['child']}"
+        d["parent"] = f"{prefix}.{d['parent']}"
+    manifest["datasets"] = sorted(
+        manifest["datasets"] + part["datasets"], key=lambda d: str(d["name"])
+    )
+    manifest["derivations"] = sorted(
+        manifest["derivations"] + part["derivations"],
+        key=lambda d: (str(d["child"]), str(d["parent"]), d["kind"]),
     )
 
 

@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any
 from lakeward.catalog import ColumnStats
 from lakeward.errors import DatasetMalformed, LakeError
 from lakeward.lake._discover import DatasetSpec
-from lakeward.lake._schema import ReadPlan, plan_read
+from lakeward.lake._schema import READ_OPTIONS, ReadPlan, plan_read
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import DataType, StructField
 
-__all__ = ["DatasetProfile", "profile_dataset", "read_dataset"]
+__all__ = ["DatasetProfile", "content_fingerprint", "profile_dataset", "read_dataset"]
 
 _MASK30 = (1 << 30) - 1
 # Distinct 64-bit integers that round to the same double differ by less than 2**11, so
@@ -146,10 +146,29 @@ def _load(spark: SparkSession, spec: DatasetSpec, plan: ReadPlan) -> DataFrame:
 
 
 def read_dataset(
-    spark: SparkSession, spec: DatasetSpec, *, sniff_bytes: int = 1 << 20
+    spark: SparkSession,
+    spec: DatasetSpec,
+    *,
+    sniff_bytes: int = 1 << 20,
+    parquet_schema: str | None = None,
+    profiled_schema: str | None = None,
 ) -> DataFrame:
-    """A DataFrame over the dataset, after checking its files (see ``_schema``)."""
-    return _load(spark, spec, plan_read(spec, sniff_bytes=sniff_bytes))
+    """A DataFrame over the dataset, after checking its files (see ``_schema``).
+
+    ``parquet_schema`` (a DDL string such as ``"`id` bigint, `name` string"``) spares Spark
+    its footer-inference job for Parquet datasets. ``profiled_schema`` (the DDL of the
+    columns a profile recorded) skips the file checks for every format: only for files
+    unchanged since that profile (same file signature), which the profile already checked.
+    """
+    paths = [spec.root.spark_path(f.relpath) for f in spec.files]
+    if profiled_schema is not None:
+        reader = spark.read.format(spec.format).options(**READ_OPTIONS[spec.format])
+        return reader.schema(profiled_schema).load(paths)
+    plan = plan_read(spec, sniff_bytes=sniff_bytes)
+    if plan.format == "parquet" and parquet_schema is not None:
+        reader = spark.read.format("parquet").options(**plan.options).schema(parquet_schema)
+        return reader.load(paths)
+    return _load(spark, spec, plan)
 
 
 _ERROR_CLASS = re.compile(r"\[([A-Z][A-Z0-9_.]+)\] ([^\n]*)")
@@ -207,6 +226,43 @@ def _profile_exprs(fields: list[StructField]) -> list[Column]:
     ]
 
 
+def _digest(fields: list[StructField], rows: int, row: dict[str, Any]) -> str:
+    ordered = sorted(fields, key=lambda f: (f.name.lower(), f.name))
+    names = "\x1f".join(f.name.lower() for f in ordered)
+    return hashlib.sha256(
+        f"{names}\n{rows}\n{row['fp0'] or 0}\n{row['fp1'] or 0}\n{row['fp2'] or 0}".encode()
+    ).hexdigest()
+
+
+def content_fingerprint(df: DataFrame) -> tuple[int, str]:
+    """Row count and content fingerprint of any DataFrame, as :func:`profile_dataset` computes.
+
+    Used to check that a dataset rebuilt from elsewhere (e.g. a dedup reconstruction recipe)
+    has exactly the content of the original.
+    """
+    from pyspark.sql import functions as F
+
+    fields = list(df.schema.fields)
+    ordered = sorted(fields, key=lambda f: (f.name.lower(), f.name))
+    value_hashes = [canonical_hash(_col(f.name), f.dataType) for f in ordered]
+    if value_hashes:
+        h64, h32 = F.xxhash64(*value_hashes), F.hash(*value_hashes).cast("long")
+    else:
+        h64, h32 = F.lit(0).cast("long"), F.lit(0).cast("long")
+    row = (
+        df.agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.sum(h64.bitwiseAND(_MASK30)).alias("fp0"),
+            F.sum(F.shiftrightunsigned(h64, 30).bitwiseAND(_MASK30)).alias("fp1"),
+            F.sum(h32.bitwiseAND(_MASK30)).alias("fp2"),
+        )
+        .collect()[0]
+        .asDict()
+    )
+    rows = int(row["rows"])
+    return rows, _digest(fields, rows, row)
+
+
 def profile_dataset(
     spark: SparkSession,
     spec: DatasetSpec,
@@ -247,11 +303,7 @@ def profile_dataset(
         )
         for i, field in enumerate(fields)
     ]
-    ordered = sorted(fields, key=lambda f: (f.name.lower(), f.name))
-    names = "\x1f".join(f.name.lower() for f in ordered)
-    digest = hashlib.sha256(
-        f"{names}\n{rows}\n{row['fp0'] or 0}\n{row['fp1'] or 0}\n{row['fp2'] or 0}".encode()
-    ).hexdigest()
+    digest = _digest(fields, rows, row)
     return DatasetProfile(
         name=spec.name,
         rows=rows,

@@ -28,9 +28,16 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql.types import DataType, StructType
 
-__all__ = ["ReadPlan", "plan_read"]
+__all__ = ["READ_OPTIONS", "ReadPlan", "plan_read"]
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+READ_OPTIONS: dict[str, dict[str, str]] = {
+    "parquet": {},
+    "csv": {"header": "true", "mode": "FAILFAST", "enforceSchema": "false"},
+    "json": {"mode": "FAILFAST"},
+}
+"""Spark reader options per format (with an explicit schema for CSV and JSON)."""
 
 
 @dataclass
@@ -287,11 +294,7 @@ def _text_plan(spec: DatasetSpec, sniff_bytes: int) -> ReadPlan:
             dataset=spec.name,
         )
     schema = T.StructType([T.StructField(n, t, True) for n, t in merged.items()])
-    if spec.format == "csv":
-        options = {"header": "true", "mode": "FAILFAST", "enforceSchema": "false"}
-    else:
-        options = {"mode": "FAILFAST"}
-    return ReadPlan(spec.format, options, schema, list(merged))
+    return ReadPlan(spec.format, dict(READ_OPTIONS[spec.format]), schema, list(merged))
 
 
 def _json_strings(head: bytes, column: str) -> list[str]:

@@ -6,6 +6,7 @@
 - ``_flows``: the flow definitions (``profile_lake``, ``lakeward_pipeline``); ``flows/*.py``
   re-export them as file-path entrypoints for deployments.
 - ``_artifacts``: report rendering for Prefect artifacts.
+- ``_dedup``: the ``dedup`` flow (find → plan → propose) and its artifacts.
 """
 
 from __future__ import annotations

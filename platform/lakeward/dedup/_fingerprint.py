@@ -1,0 +1,217 @@
+"""Keyed row fingerprints on Spark: value normalisation and HMAC-SHA256 in built-in functions.
+
+**Value normalisation** (so the same data in CSV, JSON and Parquet compare equal). Every
+value is reduced to a 64-bit hash in its comparison domain; NULL is one fixed constant in
+every domain:
+
+- *number*: integers, decimals and floating point values alike, as their double value plus,
+  for whole numbers, the integer's low 11 bits (64-bit integers stay exact; ``12``, ``12.0``
+  and ``12.00`` are equal; ``-0.0`` equals ``0.0``); decimals are compared at double precision;
+- *temporal*: dates as midnight, timestamps as their UTC wall-clock value (so a date equals
+  the timestamp at its midnight, and ``timestamp`` equals ``timestamp_ntz``);
+- *string*: leading and trailing spaces trimmed; *boolean*, *binary* as they are; nested
+  values as their JSON text;
+- a text-format parent's string column compared with a typed child column is *parsed* into
+  the child's domain (``"12.50"`` equals ``12.5``); text that does not parse never matches.
+
+**Row fingerprint**: ``HMAC-SHA256(lake secret, names | h1 | h2 | ...)`` truncated to 128
+bits, over the row's value hashes in the order of the normalised column names, with those
+names in the message (so rows over different column sets never collide). HMAC is computed
+with Spark's ``sha2`` on the standard inner/outer padded keys; the padded keys reach Spark as
+a one-row DataFrame joined in, not as literals, so they never appear in plan text. The
+expressions are built as SQL text (one call into Spark per fingerprint, not hundreds).
+Fingerprints stored anywhere (recipes, the scratch area) disclose nothing without the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lakeward.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+__all__ = [
+    "NULL_HASH",
+    "LakeKey",
+    "lake_key",
+    "row_fingerprint",
+    "row_fingerprint_sql",
+    "value_hash_sql",
+    "with_key",
+]
+
+NULL_HASH = 0x5EED_0F_1A_CE_0000  # the hash of NULL in every domain
+_LOW_BITS = (1 << 11) - 1
+_UNPARSED = "lakeward-unparsed:"
+_BLOCK = 64  # SHA-256 block size in bytes
+
+
+class LakeKey:
+    """The HMAC key: its padded forms for Spark and a public identifier."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ConfigurationError(
+                "LAKEWARD_LAKE_SECRET is too short for a fingerprint key: use at least 16 "
+                "characters (or unset it to use the generated key under LAKEWARD_HOME/keys).",
+                setting="LAKEWARD_LAKE_SECRET",
+            )
+        key = hashlib.sha256(secret).digest() if len(secret) > _BLOCK else secret
+        key = key.ljust(_BLOCK, b"\x00")
+        self._ipad = bytes(b ^ 0x36 for b in key)
+        self._opad = bytes(b ^ 0x5C for b in key)
+        self._secret = secret
+        self.key_id = hmac.new(secret, b"lakeward key id", hashlib.sha256).hexdigest()[:16]
+
+    def hmac128(self, message: bytes) -> bytes:
+        """The 128-bit keyed fingerprint of ``message`` (Python side, for tests and checks)."""
+        return hmac.new(self._secret, message, hashlib.sha256).digest()[:16]
+
+    def frame(self, spark: SparkSession) -> DataFrame:
+        """A one-row DataFrame with the padded keys (``_lw_ipad``, ``_lw_opad``)."""
+        from pyspark.sql import types as T
+
+        schema = T.StructType(
+            [T.StructField("_lw_ipad", T.BinaryType()), T.StructField("_lw_opad", T.BinaryType())]
+        )
+        return spark.createDataFrame([(bytearray(self._ipad), bytearray(self._opad))], schema)
+
+
+def lake_key(home: Path, secret: str | None) -> LakeKey:
+    """The lake's HMAC key: ``LAKEWARD_LAKE_SECRET``, else ``<home>/keys/lake.key``.
+
+    The key file is created once (32 random bytes, mode 0600, published atomically so two
+    processes starting together agree on one key).
+    """
+    if secret:
+        return LakeKey(secret.encode())
+    path = home / "keys" / "lake.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".lake.key.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, os.urandom(32).hex().encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # atomic; fails if another process published first
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    text = path.read_text().strip()
+    if len(text) < 32:
+        raise ConfigurationError(
+            f"The lake key file {path} is damaged (too short). Restore it from backup; "
+            "fingerprints made with another key no longer match.",
+            setting="LAKEWARD_LAKE_SECRET",
+        )
+    return LakeKey(text.encode())
+
+
+def with_key(df: DataFrame, key: LakeKey, frame: DataFrame | None = None) -> DataFrame:
+    """``df`` with the key's padded columns attached (a broadcast one-row cross join).
+
+    ``frame``: the key's frame from :meth:`LakeKey.frame`, when the caller reuses one.
+    """
+    from pyspark.sql import functions as F
+
+    return df.crossJoin(F.broadcast(frame if frame is not None else key.frame(df.sparkSession)))
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _string_literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _number_sql(x: str, integral: bool) -> str:
+    if integral:
+        n = f"CAST({x} AS BIGINT)"
+        return f"xxhash64(CAST({n} AS DOUBLE), {n} & {_LOW_BITS})"
+    d = f"(CAST({x} AS DOUBLE) + 0.0D)"  # -0.0 + 0.0 == +0.0
+    low = (
+        f"CASE WHEN {d} % 1.0D = 0.0D AND abs({d}) < 9.2E18D "
+        f"THEN CAST({d} AS BIGINT) & {_LOW_BITS} ELSE CAST(0 AS BIGINT) END"
+    )
+    return f"xxhash64({d}, {low})"
+
+
+def value_hash_sql(name: str, type_name: str, domain: str, parse: bool = False) -> str:
+    """SQL for the normalised 64-bit hash of column ``name`` (Spark type ``type_name``).
+
+    With ``parse`` the column's text is parsed into ``domain`` (text that does not parse
+    hashes to a value no typed value has).
+    """
+    c = _ident(name)
+    t = type_name.strip().lower()
+    if parse:
+        text = f"trim(CAST({c} AS STRING))"
+        unparsed = f"xxhash64({_string_literal(_UNPARSED)}, {text})"
+        if domain == "number":
+            as_long, as_double = f"try_cast({text} AS BIGINT)", f"try_cast({text} AS DOUBLE)"
+            hashed = (
+                f"CASE WHEN {as_long} IS NOT NULL THEN {_number_sql(as_long, True)} "
+                f"WHEN {as_double} IS NOT NULL THEN {_number_sql(as_double, False)} "
+                f"ELSE {unparsed} END"
+            )
+        elif domain == "temporal":
+            ts = f"try_cast({text} AS TIMESTAMP_NTZ)"
+            hashed = f"CASE WHEN {ts} IS NOT NULL THEN xxhash64({ts}) ELSE {unparsed} END"
+        elif domain == "boolean":
+            flag = f"try_cast(lower({text}) AS BOOLEAN)"
+            hashed = f"CASE WHEN {flag} IS NOT NULL THEN xxhash64({flag}) ELSE {unparsed} END"
+        else:
+            hashed = unparsed
+    elif domain == "number":
+        hashed = _number_sql(c, t in ("tinyint", "smallint", "int", "bigint"))
+    elif domain == "temporal":
+        hashed = f"xxhash64(CAST({c} AS TIMESTAMP_NTZ))"
+    elif domain == "string":
+        hashed = f"xxhash64(trim(CAST({c} AS STRING)))"
+    elif domain == "nested":
+        hashed = f"xxhash64(to_json({c}))"
+    else:
+        hashed = f"xxhash64({c})"
+    return f"CASE WHEN {c} IS NULL THEN {NULL_HASH}L ELSE {hashed} END"
+
+
+def row_fingerprint_sql(keys: Sequence[str], value_hashes: Sequence[str]) -> str:
+    """SQL for HMAC-SHA256 (first 128 bits, binary) of a row's value hashes.
+
+    Needs the ``_lw_ipad``/``_lw_opad`` columns of :func:`with_key` on the DataFrame.
+    """
+    parts = ", ".join(
+        [_string_literal(",".join(keys)), *(f"CAST({h} AS STRING)" for h in value_hashes)]
+    )
+    message = f"CAST(concat_ws('|', {parts}) AS BINARY)"
+    inner = f"unhex(sha2(concat(_lw_ipad, {message}), 256))"
+    return f"unhex(substring(sha2(concat(_lw_opad, {inner}), 256), 1, 32))"
+
+
+def row_fingerprint(columns: Sequence[tuple[str, str, str, str, bool]]) -> Column:
+    """The row fingerprint over ``(key, column, type, domain, parse)``, in that order."""
+    from pyspark.sql import functions as F
+
+    return F.expr(
+        row_fingerprint_sql(
+            [k for k, _, _, _, _ in columns],
+            [value_hash_sql(n, t, d, p) for _, n, t, d, p in columns],
+        )
+    )
+
+
+def python_value_message(keys: Sequence[str], hashes: Sequence[int]) -> bytes:
+    """The HMAC message for given value hashes (mirrors :func:`row_fingerprint`; for tests)."""
+    return "|".join([",".join(keys), *(str(h) for h in hashes)]).encode()

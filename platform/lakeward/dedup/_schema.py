@@ -1,0 +1,334 @@
+"""Stage 1: the schema containment graph, from catalog metadata only.
+
+A child's columns must map onto a parent's: same **normalised name** and a **compatible
+type**. Names are normalised by splitting camelCase and separators (space, ``-``, ``_``,
+``.``), lower-casing, and expanding common abbreviations, so ``EmployeeID``, ``employee-id``
+and ``emp_id`` all become ``employee_id``, and ``dob`` becomes ``date_of_birth``.
+
+Type compatibility (child ⊂ parent): integral ⊂ wider integral ⊂ decimal/float/double,
+float ⊂ double, decimal ⊂ decimal/double; date ⊂ timestamp; timestamp ⟷ timestamp_ntz
+(both are compared as UTC wall-clock values); anything ⊂ string when the parent is a text
+format (CSV/JSON) whose column was read as string; a child column that is entirely NULL fits
+any parent column. Numbers, dates and flags a text-format child was *inferred* to have are
+only guesses from its text, so they fit any numeric (resp. temporal) parent column, and any
+string parent column (whose text is then parsed the same way: ``"02134"`` read as 2134);
+likewise a string child column fits a text-format parent's inferred numbers, dates or flags
+(the child's strings are then parsed).
+
+Candidates come from an inverted index over normalised names, not from all pairs: a child's
+parents must hold every one of its names, so they are the intersection of the index's
+posting lists, taken rarest first; datasets with the same name set share one lookup. The
+cost grows with the number of name-compatible pairs, not with the square of the lake.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Candidate",
+    "ColumnInfo",
+    "DatasetInfo",
+    "Pairing",
+    "domain_of",
+    "naive_schema_candidates",
+    "normalize_name",
+    "pair_columns",
+    "schema_candidates",
+]
+
+TEXT_FORMATS = frozenset({"csv", "json"})
+
+# Abbreviations expanded during name normalisation (token → tokens).
+ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "acct": ("account",),
+    "addr": ("address",),
+    "amt": ("amount",),
+    "cnt": ("count",),
+    "cust": ("customer",),
+    "dept": ("department",),
+    "desc": ("description",),
+    "dob": ("date", "of", "birth"),
+    "dt": ("date",),
+    "emp": ("employee",),
+    "nbr": ("number",),
+    "no": ("number",),
+    "num": ("number",),
+    "pct": ("percent",),
+    "qty": ("quantity",),
+    "tel": ("phone",),
+    "ts": ("timestamp",),
+    "txn": ("transaction",),
+    "yr": ("year",),
+}
+
+_CAMEL_1 = re.compile(r"([a-z0-9])([A-Z])")
+_CAMEL_2 = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+_INTEGRAL_RANK = {"tinyint": 1, "smallint": 2, "int": 3, "bigint": 4}
+
+
+@functools.lru_cache(maxsize=65536)
+def normalize_name(name: str) -> str:
+    """The normalised form of a column name (``"Street Addr"`` → ``"street_address"``)."""
+    spaced = _CAMEL_2.sub(r"\1 \2", _CAMEL_1.sub(r"\1 \2", name))
+    tokens: list[str] = []
+    for part in _SPLIT.split(spaced):
+        if part:
+            tokens.extend(ABBREVIATIONS.get(part.lower(), (part.lower(),)))
+    return "_".join(tokens) or name.strip().lower()
+
+
+def _family(type_name: str) -> str:
+    t = type_name.strip().lower()
+    if t in _INTEGRAL_RANK:
+        return "integral"
+    if t.startswith("decimal"):
+        return "decimal"
+    if t in ("float", "double"):
+        return t
+    if t == "date":
+        return "date"
+    if t in ("timestamp", "timestamp_ntz", "timestamp_ltz"):
+        return "timestamp"
+    if t == "string" or t.startswith(("varchar", "char")):
+        return "string"
+    if t == "boolean":
+        return "boolean"
+    if t == "binary":
+        return "binary"
+    if t == "void":
+        return "void"
+    return "nested"
+
+
+def domain_of(type_name: str) -> str:
+    """The comparison domain of a Spark type: number, temporal, string, boolean, binary, nested."""
+    family = _family(type_name)
+    if family in ("integral", "decimal", "float", "double"):
+        return "number"
+    if family in ("date", "timestamp"):
+        return "temporal"
+    if family == "void":
+        return "string"
+    return family
+
+
+def _fits(child: ColumnInfo, child_textual: bool, parent: ColumnInfo, parent_textual: bool) -> bool:
+    """Whether the child column's type is compatible with (contained in) the parent's."""
+    cf, pf = _family(child.type), _family(parent.type)
+    if child.all_null or child.type == parent.type:
+        return True
+    if pf == "string":
+        # A text-format child's numbers, dates and flags were inferred from text that may be
+        # the parent's very strings ("02134" read as 2134): compare by parsing the parent.
+        return cf == "string" or parent_textual or (child_textual and cf != "nested")
+    if cf == "string" and parent_textual:
+        # The mirror case: the parent's text was inferred to be numbers, dates or flags.
+        return pf in ("integral", "decimal", "float", "double", "date", "timestamp", "boolean")
+    if cf in ("integral", "decimal", "float", "double"):
+        if pf not in ("integral", "decimal", "float", "double"):
+            return False
+        if child_textual:
+            return True
+        if cf == "integral":
+            if pf == "integral":
+                return _INTEGRAL_RANK[child.type] <= _INTEGRAL_RANK[parent.type]
+            return True
+        if cf == "decimal":
+            return pf in ("decimal", "double")
+        if cf == "float":
+            return pf in ("float", "double")
+        return pf == "double"
+    if cf == "date":
+        return pf in ("date", "timestamp")
+    if cf == "timestamp":
+        return pf == "timestamp" or (child_textual and pf == "date")
+    return cf == pf and cf in ("boolean", "binary")
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """A column of a dataset's current version, with its catalog statistics."""
+
+    name: str
+    type: str
+    nulls: int
+    min: str | None
+    max: str | None
+    distinct: int
+    rows: int
+
+    @functools.cached_property
+    def key(self) -> str:
+        """The normalised name."""
+        return normalize_name(self.name)
+
+    @property
+    def all_null(self) -> bool:
+        """Every value is NULL (and the dataset has rows)."""
+        return self.rows > 0 and self.nulls >= self.rows
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What stages 1 and 2 know about a dataset: its current version from the catalog."""
+
+    id: int
+    name: str
+    format: str
+    version: int
+    rows: int
+    bytes: int
+    fingerprint: str
+    signature: str
+    columns: tuple[ColumnInfo, ...]
+
+    @property
+    def textual(self) -> bool:
+        """CSV or JSON: its types were inferred from text."""
+        return self.format in TEXT_FORMATS
+
+    @functools.cached_property
+    def key_set(self) -> frozenset[str]:
+        """The set of normalised column names."""
+        return frozenset(c.key for c in self.columns)
+
+    def keys(self) -> frozenset[str]:
+        """The set of normalised column names."""
+        return self.key_set
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """One child column matched to one parent column, and how their values are compared.
+
+    ``domain`` is the comparison domain (the child's own, unless ``child_parse``);
+    ``parse`` is true when the parent's values are text that must be parsed into that domain
+    (a text-format parent's string column); ``child_parse`` when the child's strings must be
+    parsed into the parent's domain (a text-format parent whose text was inferred typed).
+    """
+
+    key: str
+    child: str
+    parent: str
+    domain: str
+    parent_domain: str
+    parse: bool
+    child_parse: bool = False
+
+
+@dataclass
+class Candidate:
+    """A child → parent edge that passed stage 1, with what stages 2 and 3 learned."""
+
+    child: DatasetInfo
+    parent: DatasetInfo
+    pairs: tuple[Pairing, ...]
+    stage: str = "schema"
+    status: str = "candidate"
+    ratio: float | None = None
+    upper_bound: float = 1.0
+    exact_possible: bool = True
+    sample_hits: int | None = None
+    sample_size: int | None = None
+    matched: int | None = None
+    total: int | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def column_map(self) -> dict[str, str]:
+        """Child column → parent column."""
+        return {p.child: p.parent for p in self.pairs}
+
+
+def pair_columns(child: DatasetInfo, parent: DatasetInfo) -> tuple[Pairing, ...] | None:
+    """Map every child column onto a parent column, or ``None`` when the schemas do not fit.
+
+    Two parent columns with the same normalised name are disambiguated by the exact raw name,
+    then by the first compatible one in column order; two child columns may not share a
+    parent column.
+    """
+    by_key: dict[str, list[ColumnInfo]] = defaultdict(list)
+    for column in parent.columns:
+        by_key[column.key].append(column)
+    used: set[str] = set()
+    pairs: list[Pairing] = []
+    for column in sorted(child.columns, key=lambda c: (c.key, c.name)):
+        options = by_key.get(column.key)
+        if not options:
+            return None
+        options = sorted(options, key=lambda p: p.name != column.name)
+        match = next(
+            (
+                p
+                for p in options
+                if p.name not in used and _fits(column, child.textual, p, parent.textual)
+            ),
+            None,
+        )
+        if match is None:
+            return None
+        used.add(match.name)
+        domain = domain_of(column.type)
+        parent_domain = domain_of(match.type)
+        if column.all_null:
+            domain = parent_domain
+        parse = parent_domain == "string" and domain != "string"
+        child_parse = domain == "string" and parent_domain != "string" and not column.all_null
+        if child_parse:
+            domain = parent_domain
+        pairs.append(
+            Pairing(column.key, column.name, match.name, domain, parent_domain, parse, child_parse)
+        )
+    return tuple(pairs)
+
+
+def schema_candidates(datasets: Sequence[DatasetInfo]) -> list[Candidate]:
+    """Every child → parent pair whose schemas fit (stage 1), found through the name index.
+
+    Datasets without columns are skipped. The result is sorted by (child, parent) name.
+    """
+    postings: dict[str, set[int]] = defaultdict(set)
+    by_id = {d.id: d for d in datasets}
+    for d in datasets:
+        for key in d.keys():
+            postings[key].add(d.id)
+    groups: dict[frozenset[str], list[DatasetInfo]] = defaultdict(list)
+    for d in datasets:
+        if d.columns:
+            groups[d.keys()].append(d)
+    found: list[Candidate] = []
+    for keys, children in groups.items():
+        lists = sorted((postings[k] for k in keys), key=len)
+        parents = set(lists[0])
+        for other in lists[1:]:
+            parents &= other
+            if not parents:
+                break
+        for child in children:
+            for pid in parents:
+                if pid == child.id:
+                    continue
+                parent = by_id[pid]
+                pairs = pair_columns(child, parent)
+                if pairs is not None:
+                    found.append(Candidate(child, parent, pairs))
+    found.sort(key=lambda c: (c.child.name, c.parent.name))
+    return found
+
+
+def naive_schema_candidates(datasets: Iterable[DatasetInfo]) -> list[tuple[str, str]]:
+    """All-pairs stage 1 without the index (a test oracle): sorted (child, parent) names."""
+    items = [d for d in datasets if d.columns]
+    pairs = [
+        (c.name, p.name)
+        for c in items
+        for p in items
+        if c.id != p.id and pair_columns(c, p) is not None
+    ]
+    return sorted(pairs)
