@@ -5,7 +5,11 @@
    need its strings parsed); as a parent, one fingerprint per row for each distinct
    *projection* its candidate children need (children mapping onto the same parent columns
    in the same way share one). Rows are aggregated to ``(tag, fingerprint, count)`` and
-   written to a scratch area; several datasets go into one Spark job.
+   written to a scratch area; several datasets go into one Spark job. Per dataset only its
+   columns' value hashes are planned; the HMAC is one expression over a hash array and a
+   broadcast table of projections, so a job's plan stays small however many datasets and
+   projections it holds (planning per-projection expressions grew faster than linearly:
+   one job over 96 small datasets took 58 s against 12 s in batches of 16).
 2. **Sample check** (cheap early rejection). Each child's sample is the ``k`` smallest
    fingerprints (a uniform sample of its distinct rows, since HMAC values are uniform; with
    multiset semantics, of its rows). One join on the fingerprint gives each edge's sample
@@ -30,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lakeward.dedup._fingerprint import LakeKey, row_fingerprint_sql, value_hash_sql, with_key
+from lakeward.dedup._fingerprint import LakeKey, indexed_fingerprint_sql, value_hash_sql
 from lakeward.dedup._schema import Candidate, DatasetInfo, domain_of
 from lakeward.errors import LakeError
 from lakeward.lake import DatasetSpec
@@ -73,16 +77,26 @@ def _quoted(name: str) -> Column:
 _Spec = tuple[tuple[str, str, str, bool], ...]  # (key, column, domain, parse) in order
 
 
-def _fingerprint_frame(
+_Projection = tuple[int, str, list[int]]  # (tag, names, 1-based positions in the hash array)
+
+
+def _hash_frame(
     spark: SparkSession,
     spec: DatasetSpec,
     dataset: DatasetInfo,
     as_child: Sequence[tuple[int, _Spec]],
     as_parent: Sequence[tuple[int, _Spec]],
-    key: LakeKey,
-    key_frame: DataFrame | None = None,
-) -> DataFrame:
-    """``(tag, fp)`` per row and projection: ``+id`` child projections, ``-id`` parent ones."""
+) -> tuple[DataFrame, list[_Projection]]:
+    """A dataset's rows as ``(_ds, _h)`` and the projections to fingerprint them by.
+
+    ``_h`` is the array of the value hashes the projections need (each column once per way
+    it is compared); a projection is its ``tag`` (``+id`` child projections, ``-id`` parent
+    ones), its names and its positions in ``_h``.
+
+    Only the small per-column expressions are per dataset: the fingerprint itself is one
+    expression for a whole batch (:func:`_batch_fingerprints`), so planning a batch does
+    not grow with datasets × projections × columns.
+    """
     from lakeward.lake import read_dataset
 
     ddl = ", ".join("`" + c.name.replace("`", "``") + "` " + c.type for c in dataset.columns)
@@ -95,19 +109,51 @@ def _fingerprint_frame(
             "re-profile it (`lakeward lake profile`).",
             dataset=dataset.name,
         )
-    df = with_key(df, key, key_frame)
-    tagged: list[str] = []
-    for sign, projections in ((1, as_child), (-1, as_parent)):
-        for proj_id, columns in projections:
-            fp = row_fingerprint_sql(
-                [k for k, _, _, _ in columns],
-                [
-                    value_hash_sql(name, types[name], domain, parse)
-                    for _, name, domain, parse in columns
-                ],
-            )
-            tagged.append(f"named_struct('tag', CAST({sign * proj_id} AS BIGINT), 'fp', {fp})")
-    return df.selectExpr(f"explode(array({', '.join(tagged)})) AS x").select("x.tag", "x.fp")
+    variants: dict[tuple[str, str, bool], int] = {}
+    projections: list[_Projection] = []
+    for sign, specs in ((1, as_child), (-1, as_parent)):
+        for proj_id, columns in specs:
+            positions = [
+                variants.setdefault((name, domain, parse), len(variants) + 1)
+                for _, name, domain, parse in columns
+            ]
+            projections.append((sign * proj_id, ",".join(k for k, _, _, _ in columns), positions))
+    hashes = ", ".join(value_hash_sql(n, types[n], d, p) for n, d, p in variants)
+    frame = df.selectExpr(f"CAST({dataset.id} AS BIGINT) AS _ds", f"array({hashes}) AS _h")
+    return frame, projections
+
+
+def _batch_fingerprints(
+    session: SparkSession,
+    parts: Sequence[tuple[int, DataFrame, list[_Projection]]],
+    key_frame: DataFrame,
+) -> DataFrame:
+    """``(tag, fp, n)``: each projection's distinct row fingerprints and their counts.
+
+    The datasets' hash arrays are unioned, joined to their projections (a broadcast table),
+    exploded to one row per projection, fingerprinted by one HMAC expression and counted.
+    """
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    union = reduce(lambda a, b: a.unionByName(b), [frame for _, frame, _ in parts])
+    width = max(len(positions) for _, _, projections in parts for _, _, positions in projections)
+    table = session.createDataFrame(
+        [
+            (ds, [(tag, names, positions) for tag, names, positions in projections])
+            for ds, _, projections in parts
+        ],
+        "_ds bigint, _p array<struct<tag: bigint, names: string, idx: array<int>>>",
+    )
+    rows = union.join(F.broadcast(table), "_ds").select(F.explode("_p").alias("p"), "_h")
+    fp = indexed_fingerprint_sql("p.names", "_h", "p.idx", width)
+    return (
+        rows.crossJoin(F.broadcast(key_frame))
+        .selectExpr("p.tag AS tag", f"{fp} AS fp")
+        .groupBy("tag", "fp")
+        .agg(F.count(F.lit(1)).alias("n"))
+    )
 
 
 _SMALL_BATCH_BYTES = 64 << 20
@@ -127,15 +173,6 @@ def _small_data_session(spark: SparkSession) -> SparkSession | None:
     except Exception:  # Spark Connect, or a conf the cluster refuses: use spark as it is
         return None
     return session
-
-
-def _write_batch(frames: list[DataFrame], path: str) -> None:
-    from functools import reduce
-
-    from pyspark.sql import functions as F
-
-    union = reduce(lambda a, b: a.unionByName(b), frames)
-    union.groupBy("tag", "fp").agg(F.count(F.lit(1)).alias("n")).write.mode("append").parquet(path)
 
 
 def _binomial_lower_tail(hits: int, size: int, p: float) -> float:
@@ -196,7 +233,6 @@ def check_content(
     by_child: dict[int, list[tuple[int, _Spec]]] = {}
     for (child_id, cspec), proj_id in child_ids.items():
         by_child.setdefault(child_id, []).append((proj_id, cspec))
-    key_frame = key.frame(spark)
 
     run_dir = f"{config.work_dir.rstrip('/')}/run-{uuid.uuid4().hex[:12]}"
     path = f"{run_dir}/fingerprints"
@@ -210,47 +246,48 @@ def check_content(
 
         small = _small_data_session(spark)
 
-        def frame(d: DatasetInfo, session: SparkSession = spark) -> DataFrame:
-            return _fingerprint_frame(
-                session,
-                specs[d.id],
-                d,
-                by_child.get(d.id, []),
-                by_parent.get(d.id, []),
-                key,
-                key_frame,
-            )
+        key_frames: dict[int, DataFrame] = {}
 
-        def one_batch(index: int, batch: list[DatasetInfo]) -> dict[str, str]:
+        def write(session: SparkSession, batch: list[DatasetInfo], target: str) -> dict[str, str]:
             failed: dict[str, str] = {}
-            frames = []
-            tiny = sum(d.bytes for d in batch) < _SMALL_BATCH_BYTES
-            session = small if tiny and small is not None else spark
+            parts = []
             for d in batch:
                 try:
-                    frames.append(frame(d, session))
+                    frame, projections = _hash_frame(
+                        session, specs[d.id], d, by_child.get(d.id, []), by_parent.get(d.id, [])
+                    )
                 except LakeError as exc:
                     failed[d.name] = str(exc)
-            if not frames:
-                return failed
+                    continue
+                parts.append((d.id, frame, projections))
+            if parts:
+                if id(session) not in key_frames:
+                    key_frames[id(session)] = key.frame(session)
+                frame = _batch_fingerprints(session, parts, key_frames[id(session)])
+                frame.write.mode("append").parquet(target)
+            return failed
+
+        def one_batch(index: int, batch: list[DatasetInfo]) -> dict[str, str]:
+            tiny = sum(d.bytes for d in batch) < _SMALL_BATCH_BYTES
+            session = small if tiny and small is not None else spark
             try:
-                _write_batch(frames, f"{path}/batch-{index:05d}")
+                return write(session, batch, f"{path}/batch-{index:05d}")
             except Exception:
-                # One bad file fails the whole batch: redo it dataset by dataset to find it.
-                for j, d in enumerate(batch):
-                    if d.name in failed:
-                        continue
-                    try:
-                        _write_batch([frame(d, session)], f"{path}/batch-{index:05d}-{j:04d}")
-                    except Exception as exc:  # Spark read/parse errors arrive as JVM errors
-                        first = next(
-                            (ln.strip() for ln in str(exc).splitlines() if ln.strip()),
-                            type(exc).__name__,
-                        )
-                        failed[d.name] = (
-                            f"Spark could not read it: {first[:300]}. Fix the file, then "
-                            "re-profile it (`lakeward lake profile`)."
-                        )
+                pass
+            # One bad file fails the whole batch: redo it dataset by dataset to find it.
+            failed: dict[str, str] = {}
+            for j, d in enumerate(batch):
+                try:
+                    failed.update(write(session, [d], f"{path}/batch-{index:05d}-{j:04d}"))
+                except Exception as exc:  # Spark read/parse errors arrive as JVM errors
+                    first = next(
+                        (ln.strip() for ln in str(exc).splitlines() if ln.strip()),
+                        type(exc).__name__,
+                    )
+                    failed[d.name] = (
+                        f"Spark could not read it: {first[:300]}. Fix the file, then "
+                        "re-profile it (`lakeward lake profile`)."
+                    )
             return failed
 
         # Several batches at once: one batch's driver-side work overlaps another's job.

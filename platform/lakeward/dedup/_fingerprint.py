@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = [
     "NULL_HASH",
     "LakeKey",
+    "hmac_sql",
+    "indexed_fingerprint_sql",
     "lake_key",
     "row_fingerprint",
     "row_fingerprint_sql",
@@ -187,17 +189,45 @@ def value_hash_sql(name: str, type_name: str, domain: str, parse: bool = False) 
     return f"CASE WHEN {c} IS NULL THEN {NULL_HASH}L ELSE {hashed} END"
 
 
+def hmac_sql(message: str) -> str:
+    """SQL for HMAC-SHA256 (first 128 bits, binary) of the binary SQL expression ``message``.
+
+    Needs the ``_lw_ipad``/``_lw_opad`` columns of :func:`with_key` on the DataFrame.
+    """
+    inner = f"unhex(sha2(concat(_lw_ipad, {message}), 256))"
+    return f"unhex(substring(sha2(concat(_lw_opad, {inner}), 256), 1, 32))"
+
+
 def row_fingerprint_sql(keys: Sequence[str], value_hashes: Sequence[str]) -> str:
     """SQL for HMAC-SHA256 (first 128 bits, binary) of a row's value hashes.
 
-    Needs the ``_lw_ipad``/``_lw_opad`` columns of :func:`with_key` on the DataFrame.
+    The message is ``names|h1|h2|...`` (:func:`python_value_message`). Needs the
+    ``_lw_ipad``/``_lw_opad`` columns of :func:`with_key` on the DataFrame.
     """
     parts = ", ".join(
         [_string_literal(",".join(keys)), *(f"CAST({h} AS STRING)" for h in value_hashes)]
     )
-    message = f"CAST(concat_ws('|', {parts}) AS BINARY)"
-    inner = f"unhex(sha2(concat(_lw_ipad, {message}), 256))"
-    return f"unhex(substring(sha2(concat(_lw_opad, {inner}), 256), 1, 32))"
+    return hmac_sql(f"CAST(concat_ws('|', {parts}) AS BINARY)")
+
+
+def indexed_fingerprint_sql(keys: str, hashes: str, indexes: str, width: int) -> str:
+    """SQL for the same fingerprint as :func:`row_fingerprint_sql`, with data-driven columns.
+
+    ``hashes`` is an ``array<bigint>`` column of a row's value hashes, ``indexes`` an
+    ``array<int>`` column of (1-based) positions in it, at most ``width`` long, and ``keys``
+    a string column of the names. One expression serves every projection of every dataset
+    (``concat_ws`` skips the NULLs past a projection's end; value hashes are never NULL).
+    """
+    parts = ", ".join(
+        [
+            keys,
+            *(
+                f"CAST(try_element_at({hashes}, get({indexes}, {i})) AS STRING)"
+                for i in range(width)
+            ),
+        ]
+    )
+    return hmac_sql(f"CAST(concat_ws('|', {parts}) AS BINARY)")
 
 
 def row_fingerprint(columns: Sequence[tuple[str, str, str, str, bool]]) -> Column:
