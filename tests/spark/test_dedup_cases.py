@@ -263,3 +263,42 @@ def test_stale_datasets_are_refused_or_reprofiled(
             assert DatasetRepository(s).require("base.people_paris").current_version == 2
     finally:
         backup.replace(paris)
+
+
+def test_spark_fingerprints_are_the_documented_hmac(spark: Any) -> None:
+    """Both fingerprint expressions (per-projection SQL, and the batch form over a hash
+    array) equal HMAC-SHA256 of ``names|h1|h2…`` computed in Python, NULLs included."""
+    from lakeward.dedup._fingerprint import (
+        LakeKey,
+        indexed_fingerprint_sql,
+        python_value_message,
+        row_fingerprint_sql,
+        value_hash_sql,
+        with_key,
+    )
+
+    key = LakeKey(b"a test secret of decent length")
+    df = spark.createDataFrame(
+        [(7, "  x ", 2.5), (None, "y", None)], "a bigint, b string, c double"
+    )
+    hashes = [
+        value_hash_sql("a", "bigint", "number"),
+        value_hash_sql("b", "string", "string"),
+        value_hash_sql("c", "double", "number"),
+    ]
+    rows = (
+        with_key(df, key)
+        .selectExpr(
+            "*",
+            f"array({', '.join(hashes)}) AS h",
+            "'a,c' AS names",
+            "array(1, 3) AS idx",
+            f"{row_fingerprint_sql(['a', 'c'], [hashes[0], hashes[2]])} AS direct",
+        )
+        .selectExpr("h", "direct", f"{indexed_fingerprint_sql('names', 'h', 'idx', 3)} AS batch")
+        .collect()
+    )
+    for row in rows:
+        expected = key.hmac128(python_value_message(["a", "c"], [row.h[0], row.h[2]]))
+        assert bytes(row.direct) == expected == bytes(row.batch)
+    assert rows[0].direct != rows[1].direct

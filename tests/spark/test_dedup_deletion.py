@@ -1,10 +1,13 @@
 """Reversible deletion on a small lake: propose → two-person approve → apply → purge / restore /
-reconstruct, and the faults: a crash between every step of apply (in-process), a second
-apply, an approval by the proposer, a dataset changed after the proposal, a parent changed
-after its child was quarantined, a parent that recipes depend on."""
+reconstruct, and the faults: a crash between every step of apply and of restore
+(in-process), a second apply, an apply that lost its lease, an approval by the proposer or
+not recorded on the plan, a dataset changed after the proposal or after a crash, a purge
+racing a restore, a parent changed or deleted after its child was quarantined, two plans
+taking a child and its parent, a recipe that can no longer rebuild its child."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import random
@@ -16,9 +19,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select, update
 
-from lakeward.catalog import Catalog, DatasetRepository, DeletionItem, DeletionPlan
+from lakeward.catalog import AuditRecord, Catalog, DatasetRepository, DeletionItem, DeletionPlan
 from lakeward.dedup import (
+    _deletion,
     apply_plan,
     approve_plan,
     compute_plan,
@@ -30,7 +35,8 @@ from lakeward.dedup import (
     restore_dataset,
     set_hold,
 )
-from lakeward.dedup._deletion import _release_lease, _take_lease
+from lakeward.dedup._deletion import _partial, _release_lease, _take_lease
+from lakeward.dedup._fingerprint import LakeKey
 from lakeward.errors import InputError, PolicyDenied
 from lakeward.lake import content_fingerprint, profile_datasets, read_dataset, spec_for
 from tests.spark.test_dedup_cases import _csv, _parquet, _people
@@ -148,6 +154,8 @@ def test_lifecycle(lake: tuple[Catalog, Path], tmp_path: Path) -> None:
         assert not _path(root, name).exists()
     items = _items(catalog, plan_id)
     assert items["dupes.people_dupes"].recipe["kind"] == "fingerprints"  # duplicate rows
+    fingerprints = Path(items["dupes.people_dupes"].recipe["fingerprints"]["path"])
+    assert fingerprints.name.startswith(f"item-{items['dupes.people_dupes'].id}-")  # per attempt
     assert items["base.people_paris"].recipe["kind"] == "predicate"
     assert "Paris" in items["base.people_paris"].recipe["predicate_text"]
     assert apply_plan(catalog, plan_id, principal=APPROVER).already_applied  # never twice
@@ -242,6 +250,7 @@ def test_a_crash_between_any_two_steps_loses_nothing(
         restore_dataset(catalog, victim, principal=APPROVER)
     # A crashed apply holds its lease until it ends; let it end at once so the test resumes.
     monkeypatch.setenv("LAKEWARD_DEDUP_APPLY_LEASE_S", "0")
+    expected = {"intent": "verified", "move": "quarantining", "commit": "quarantining"}
     for step in steps:
         plan_id = _approved_plan(catalog, run.run_id)
 
@@ -254,13 +263,26 @@ def test_a_crash_between_any_two_steps_loses_nothing(
         item = _items(catalog, plan_id)[victim]
         source = _path(root, victim)
         copy = Path(item.quarantine_uri) if item.quarantine_uri else None
-        has_recipe = item.recipe is not None and item.state != "planned"
+        assert item.state == expected.get(step, "quarantining" if cross_device else "planned")
+        if item.state != "planned":  # a recipe is stored only once verified
+            assert item.recipe is not None and item.verified_at is not None, step
         # Never neither: the original is intact, or a verified recipe (and a copy) exists.
-        assert source.exists() or (has_recipe and copy is not None and copy.exists()), step
+        assert source.exists() or (item.recipe is not None and copy and copy.exists()), step
+        if step == "move.copied":  # a half-made copy lies beside its target, never at it
+            assert copy is not None and _partial(copy).exists() and not copy.exists()
         report = apply_plan(catalog, plan_id, principal=APPROVER)  # resumes
         assert {d["dataset"]: d["state"] for d in report.items}[victim] == "quarantined"
-        assert not source.exists() and not Path(str(copy) + ".partial").exists()
-        restore_dataset(catalog, victim, principal=APPROVER)
+        copy = Path(_items(catalog, plan_id)[victim].quarantine_uri or "")
+        assert not source.exists() and copy.exists() and not _partial(copy).exists()
+        if cross_device:  # a restore that crashes the same way is finished by the next one
+            with pytest.raises(Crash):
+                restore_dataset(catalog, victim, principal=APPROVER, fault=crash)
+            assert _items(catalog, plan_id)[victim].state == "restoring"
+            back = restore_dataset(catalog, victim, principal=APPROVER)
+            assert back["how"] == "resumed: moved back from quarantine", step
+            assert not copy.exists() and not _partial(source).exists()
+        else:
+            restore_dataset(catalog, victim, principal=APPROVER)
         assert _fingerprint(catalog, victim) == original, step
         with catalog.session() as s:
             assert s.get(DeletionPlan, plan_id).state == "applied"  # type: ignore[union-attr]
@@ -299,64 +321,339 @@ def test_cli_apply_is_a_dry_run_without_yes(lake: tuple[Catalog, Path]) -> None:
     plan_id = __import__("json").loads(proposed.stdout)["plan"]
     self_approval = runner.invoke(dedup, ["approve", str(plan_id), "--principal", PROPOSER])
     assert isinstance(self_approval.exception, PolicyDenied)  # `lakeward` maps it to exit 1
-    assert runner.invoke(dedup, ["approve", str(plan_id), "--principal", APPROVER]).exit_code == 0
+    assert "cannot also decide" in str(self_approval.exception)
+    approved = runner.invoke(dedup, ["approve", str(plan_id), "--principal", APPROVER])
+    assert approved.exit_code == 0 and f"approved by {APPROVER}" in approved.stdout
     dry = runner.invoke(dedup, ["apply", str(plan_id), "--principal", APPROVER])
     assert dry.exit_code == 0 and "dry run" in dry.stdout
     assert _path(root, "base.people_paris").exists()
 
 
-def test_a_parent_that_recipes_depend_on_is_never_deleted(lake: tuple[Catalog, Path]) -> None:
-    from lakeward.policy import Approvals, engine_for
+def _crash_at(step: str, victim: str) -> Any:
+    def crash(at: str, dataset: str) -> None:
+        if at == step and dataset == victim:
+            raise Crash(step)
 
+    return crash
+
+
+def _no_pending_plans(catalog: Catalog) -> None:
+    """Earlier tests may leave approved plans that a new proposal would reuse."""
+    with catalog.session() as s:
+        s.execute(
+            update(DeletionPlan)
+            .where(DeletionPlan.state.in_(("proposed", "approved")))
+            .values(state="superseded")
+        )
+
+
+LATER = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)  # past the retention window
+PARIS, PARTS = "base.people_paris", "copies.people_parts"
+
+
+def test_restore_claims_the_dataset_and_finishes_after_a_crash(
+    lake: tuple[Catalog, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     catalog, root = lake
-    run = find_containment(catalog, names=["base.people_paris", "copies.people_parts"])
+    monkeypatch.setenv("LAKEWARD_DEDUP_APPLY_LEASE_S", "0")  # crashed applies hold no lease
+    run = find_containment(catalog, names=[PARIS, PARTS])
+    original, source = _fingerprint(catalog, PARIS), _path(root, PARIS)
     plan_id = _approved_plan(catalog, run.run_id)
     apply_plan(catalog, plan_id, principal=APPROVER)
-    recipe = _items(catalog, plan_id)["base.people_paris"].recipe
-    assert recipe is not None and recipe["parent"] == "copies.people_parts"
-    assert "copies.people_parts" not in {c.dataset for c in compute_plan(catalog).result.choices}
-    # A plan made elsewhere (or before the recipe existed) that deletes the parent anyway:
-    with catalog.session() as s:
-        repo = DatasetRepository(s)
-        parent, other = repo.require("copies.people_parts"), repo.require("base.people")
-        plan = DeletionPlan(
-            state="proposed",
-            proposed_by=PROPOSER,
-            purpose="data_governance",
-            solver="milp",
-            bytes_reclaimed=parent.bytes,
-            summary={},
+    copy = Path(_items(catalog, plan_id)[PARIS].quarantine_uri or "")
+
+    # A purge running while a restore moves the copy back never deletes it.
+    def purge_meanwhile(step: str, dataset: str) -> None:
+        if step == "restore.move":
+            outcome = purge_quarantine(catalog, principal=APPROVER, now=LATER, dry_run=False)
+            assert PARIS not in outcome["purged"] and copy.exists()
+
+    restored = restore_dataset(catalog, PARIS, principal=APPROVER, fault=purge_meanwhile)
+    assert restored["how"] == "moved back from quarantine"
+    assert _fingerprint(catalog, PARIS) == original
+
+    # Files back, state not yet committed: purge keeps away, the next restore finishes.
+    plan_id = _approved_plan(catalog, run.run_id)
+    apply_plan(catalog, plan_id, principal=APPROVER)
+    with pytest.raises(Crash):
+        restore_dataset(
+            catalog, PARIS, principal=APPROVER, fault=_crash_at("restore.commit", PARIS)
         )
-        plan.items.append(
-            DeletionItem(
-                dataset_id=parent.id,
-                parent_id=other.id,
-                dataset_version=parent.current_version,
-                parent_version=other.current_version,
-                column_map={},
-                bytes=parent.bytes,
-                access_per_month=0.0,
-                reconstruct_s=5.0,
-                state="planned",
-                original_uri=parent.uri,
-            )
-        )
-        s.add(plan)
-        s.flush()
-        rogue = plan.id
-    approval = Approvals(engine_for(catalog)).request(
-        "dedup.delete",
-        "dataset:copies.people_parts",
-        PROPOSER,
-        {"plan_id": rogue, "purpose": "data_governance"},
+    assert _items(catalog, plan_id)[PARIS].state == "restoring" and source.exists()
+    assert purge_quarantine(catalog, principal=APPROVER, now=LATER, dry_run=False)["purged"] == []
+    again = restore_dataset(catalog, PARIS, principal=APPROVER)
+    assert again["how"] == "resumed: moved back from quarantine"
+    assert _fingerprint(catalog, PARIS) == original
+
+    # Apply stopped after the move; other files now at the original path: the copy is kept.
+    plan_id = _approved_plan(catalog, run.run_id)
+    with pytest.raises(Crash):
+        apply_plan(catalog, plan_id, principal=APPROVER, fault=_crash_at("commit", PARIS))
+    copy = Path(_items(catalog, plan_id)[PARIS].quarantine_uri or "")
+    assert copy.exists() and not source.exists()
+    shutil.copy2(_path(root, "dupes.people_dupes"), source)
+    with pytest.raises(InputError, match="holds files other than"):
+        restore_dataset(catalog, PARIS, principal=APPROVER)
+    assert copy.exists() and _items(catalog, plan_id)[PARIS].state == "quarantining"
+    source.unlink()
+    assert restore_dataset(catalog, PARIS, principal=APPROVER)["how"] == (
+        "moved back from quarantine"
     )
-    with catalog.session() as s:
-        s.get(DeletionPlan, rogue).approval_id = approval.id  # type: ignore[union-attr]
-    approve_plan(catalog, rogue, principal=APPROVER)
-    report = apply_plan(catalog, rogue, principal=APPROVER)
-    item = report.items[0]
+    assert _fingerprint(catalog, PARIS) == original
+
+    # Purged, rebuilt into place, crash before the commit: recognised by its content.
+    plan_id = _approved_plan(catalog, run.run_id)
+    apply_plan(catalog, plan_id, principal=APPROVER)
+    assert purge_quarantine(catalog, principal=APPROVER, now=LATER, dry_run=False)["purged"] == [
+        PARIS
+    ]
+    with pytest.raises(Crash):
+        restore_dataset(
+            catalog, PARIS, principal=APPROVER, fault=_crash_at("restore.commit", PARIS)
+        )
+    assert source.exists()
+    again = restore_dataset(catalog, PARIS, principal=APPROVER)
+    assert again["how"] == "resumed: finished an interrupted restore (content verified)"
+    profile_datasets(catalog, names=[PARIS])  # new files
+    assert _fingerprint(catalog, PARIS) == original
+
+
+def test_a_resumed_apply_never_moves_files_written_after_a_crash(
+    lake: tuple[Catalog, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    catalog, root = lake
+    monkeypatch.setenv("LAKEWARD_DEDUP_APPLY_LEASE_S", "0")
+    run = find_containment(catalog, names=[PARIS, PARTS])
+    source = _path(root, PARIS)
+    plan_id = _approved_plan(catalog, run.run_id)
+    with pytest.raises(Crash):
+        apply_plan(catalog, plan_id, principal=APPROVER, fault=_crash_at("move", PARIS))
+    item = _items(catalog, plan_id)[PARIS]
+    assert item.state == "quarantining"
+    saved = tmp_path / "paris.parquet"
+    shutil.copy2(source, saved)
+    table = pq.read_table(source)
+    pq.write_table(table.slice(0, table.num_rows - 1), source)  # written anew after the crash
+    try:
+        report = apply_plan(catalog, plan_id, principal=APPROVER)
+        got = {d["dataset"]: d for d in report.items}[PARIS]
+        assert got["state"] == "skipped" and "changed after the recipe was verified" in got["error"]
+        assert pq.read_table(source).num_rows == table.num_rows - 1
+        assert not Path(item.quarantine_uri or "").exists()
+    finally:
+        shutil.copy2(saved, source)  # same bytes and mtime: the profiled signature again
+
+
+def test_an_apply_that_lost_its_lease_stops(
+    lake: tuple[Catalog, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog, root = lake
+    monkeypatch.setenv("LAKEWARD_DEDUP_APPLY_LEASE_S", "0")  # it ends at once: others may take it
+    run = find_containment(catalog, names=[PARIS, PARTS])
+    source = _path(root, PARIS)
+    plan_id = _approved_plan(catalog, run.run_id)
+
+    def steal_at(step: str) -> Any:
+        def steal(at: str, dataset: str) -> None:
+            if at == step and dataset == PARIS:
+                _take_lease(catalog, plan_id, "another-apply")
+
+        return steal
+
+    with pytest.raises(InputError, match="lost its lease"):  # before storing the recipe
+        apply_plan(catalog, plan_id, principal=APPROVER, fault=steal_at("store"))
+    assert _items(catalog, plan_id)[PARIS].state == "planned"
+    with pytest.raises(InputError, match="lost its lease"):  # before moving the files
+        apply_plan(catalog, plan_id, principal=APPROVER, fault=steal_at("move"))
+    assert _items(catalog, plan_id)[PARIS].state == "quarantining" and source.exists()
+    report = apply_plan(catalog, plan_id, principal=APPROVER)
+    assert {d["dataset"]: d["state"] for d in report.items}[PARIS] == "quarantined"
+    restore_dataset(catalog, PARIS, principal=APPROVER)
+
+
+def test_purge_keeps_a_copy_its_recipe_cannot_rebuild(
+    lake: tuple[Catalog, Path], tmp_path: Path
+) -> None:
+    catalog, root = lake
+    dupes = "dupes.people_dupes"
+    run = find_containment(catalog, names=[dupes, "base.people"])
+    original = _fingerprint(catalog, dupes)
+    plan_id = _approved_plan(catalog, run.run_id)
+    apply_plan(catalog, plan_id, principal=APPROVER)
+    item = _items(catalog, plan_id)[dupes]
+    assert item.recipe is not None and item.recipe["kind"] == "fingerprints"
+    copy = Path(item.quarantine_uri or "")
+
+    def purge(**kw: Any) -> dict[str, Any]:
+        return purge_quarantine(catalog, principal=APPROVER, now=LATER, dry_run=False, **kw)
+
+    stored = Path(item.recipe["fingerprints"]["path"]) / "fingerprints.parquet"
+    stored.rename(tmp_path / "fp.parquet")  # the fingerprint file is lost
+    assert "fingerprint file" in purge()["refused"][dupes]
+    (tmp_path / "fp.parquet").rename(stored)
+    with pytest.MonkeyPatch.context() as mp:  # the lake key was changed
+        mp.setattr(_deletion, "current_key", lambda: LakeKey(b"another lake key, 32 bytes long"))
+        assert "lake key" in purge()["refused"][dupes]
+
+    def hold_meanwhile(step: str, dataset: str) -> None:  # held between check and claim
+        if step == "purge.claim":
+            set_hold(catalog, dupes, True, principal=APPROVER)
+
+    outcome = purge(fault=hold_meanwhile)
+    assert outcome["purged"] == [] and dupes in outcome["waiting"] and copy.exists()
+    set_hold(catalog, dupes, False, principal=APPROVER)
+    parent = _path(root, item.recipe["parent"])
+    parent.rename(tmp_path / parent.name)  # the parent is deleted (outside dedup)
+    try:
+        assert "is gone" in purge()["refused"][dupes] and copy.exists()
+        assert restore_dataset(catalog, dupes, principal=APPROVER)["how"] == (
+            "moved back from quarantine"
+        )
+    finally:
+        (tmp_path / parent.name).rename(parent)
+    assert _fingerprint(catalog, dupes) == original
+
+
+def test_a_child_and_the_parent_its_recipe_needs_never_both_go(
+    lake: tuple[Catalog, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog, root = lake
+    _no_pending_plans(catalog)
+    parent = "base.people"  # PARIS is rebuilt from it; it from PARTS
+    run_child = find_containment(catalog, names=[PARIS, parent])
+    run_parent = find_containment(catalog, names=[PARTS, parent])
+    assert [c.dataset for c in compute_plan(catalog, run_id=run_parent.run_id).result.choices] == [
+        parent
+    ]
+    originals = {n: _fingerprint(catalog, n) for n in (PARIS, parent)}
+
+    def plans() -> tuple[int, int]:  # both proposed and approved before either is applied
+        return _approved_plan(catalog, run_child.run_id), _approved_plan(catalog, run_parent.run_id)
+
+    # The parent's apply checked it before the child's recipe existed; the move is re-checked.
+    child_plan, parent_plan = plans()
+
+    def child_applied_meanwhile(step: str, dataset: str) -> None:
+        if step == "intent" and dataset == parent:
+            apply_plan(catalog, child_plan, principal=APPROVER)
+
+    report = apply_plan(catalog, parent_plan, principal=APPROVER, fault=child_applied_meanwhile)
+    got = report.items[0]
+    assert got["state"] == "skipped" and f"recipes of {PARIS} depend on it" in got["error"]
     assert (
-        item["state"] == "skipped" and "recipes of base.people_paris depend on it" in item["error"]
+        _items(catalog, child_plan)[PARIS].state == "quarantined" and _path(root, parent).exists()
     )
-    assert _path(root, "copies.people_parts").exists()
-    restore_dataset(catalog, "base.people_paris", principal=APPROVER)
+
+    # Rebuilding needs unmasked reads of both datasets' content.
+    from lakeward.policy import PolicyEngine
+
+    enforce = PolicyEngine.enforce
+
+    def masking(self: Any, principal: str, action: str, *args: Any, **kw: Any) -> Any:
+        decision = enforce(self, principal, action, *args, **kw)
+        if action == "lake.read_content":
+            decision = dataclasses.replace(decision, obligations=("mask:name",))
+        return decision
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(PolicyEngine, "enforce", masking)
+        with pytest.raises(PolicyDenied, match="masked"):
+            reconstruct_dataset(catalog, PARIS, root.parent / "out", principal=APPROVER)
+
+    # Purge: a quarantined parent that a recipe needs is kept, and so is its child.
+    parent_item = _items(catalog, parent_plan)[parent]
+    assert parent_item.recipe is not None
+    target = _deletion._quarantine_root() / f"plan-{parent_plan}" / parent_item.recipe["relpath"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _path(root, parent).rename(target)  # as an older apply would have left it
+    with catalog.session() as s:
+        s.execute(
+            update(DeletionItem)
+            .where(DeletionItem.id == parent_item.id)
+            .values(state="quarantined", quarantine_uri=str(target), purge_after=None, error=None)
+        )
+    outcome = purge_quarantine(catalog, principal=APPROVER, now=LATER, dry_run=False)
+    assert outcome["purged"] == []
+    assert f"recipes of {PARIS} rebuild from it" in outcome["refused"][parent]
+    assert f"its recipe parent {parent} was deleted by dedup" in outcome["refused"][PARIS]
+    for name in (parent, PARIS):
+        assert restore_dataset(catalog, name, principal=APPROVER)["how"] == (
+            "moved back from quarantine"
+        )
+        assert _fingerprint(catalog, name) == originals[name]
+
+    # The child's apply checked its parent before the parent's plan took it away.
+    child_plan, parent_plan = plans()
+
+    def parent_applied_meanwhile(step: str, dataset: str) -> None:
+        if step == "store" and dataset == PARIS:
+            apply_plan(catalog, parent_plan, principal=APPROVER)
+
+    report = apply_plan(catalog, child_plan, principal=APPROVER, fault=parent_applied_meanwhile)
+    got = report.items[0]
+    assert (
+        got["state"] == "skipped" and f"recipe parent {parent} changed or is gone" in got["error"]
+    )
+    assert _items(catalog, parent_plan)[parent].state == "quarantined"
+    assert _path(root, PARIS).exists()
+    restore_dataset(catalog, parent, principal=APPROVER)
+    assert _fingerprint(catalog, parent) == originals[parent]
+
+
+def test_apply_needs_a_recorded_approval_and_denies_are_audited(
+    lake: tuple[Catalog, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lakeward.policy
+    from lakeward.policy import Approvals, PolicyBundleError, engine_for
+
+    catalog, root = lake
+    _no_pending_plans(catalog)
+    run = find_containment(catalog, names=[PARIS, PARTS])
+    proposal = propose_plan(catalog, principal=PROPOSER, run_id=run.run_id)
+    plan_id, approval_id = proposal.plan_id, proposal.approval_id
+    assert plan_id is not None and approval_id is not None and not proposal.reused
+
+    def denies(action: str) -> list[AuditRecord]:
+        with catalog.session() as s:
+            return list(
+                s.scalars(
+                    select(AuditRecord).where(
+                        AuditRecord.action == action,
+                        AuditRecord.decision == "deny",
+                        AuditRecord.resource == f"dataset:{PARIS}",
+                    )
+                )
+            )
+
+    before = len(denies("dedup.delete"))
+    with pytest.raises(PolicyDenied, match="is not approved"):
+        apply_plan(catalog, plan_id, principal=APPROVER)
+    # Approved outside `dedup approve` (e.g. `lakeward policy approval approve`): not yet usable.
+    Approvals(engine_for(catalog)).approve(approval_id, APPROVER)
+    with pytest.raises(PolicyDenied, match="not recorded on the plan"):
+        apply_plan(catalog, plan_id, principal=APPROVER)
+    assert len(denies("dedup.delete")) == before + 2
+    recorded = approve_plan(catalog, plan_id, principal=APPROVER)
+    assert recorded["by"] == APPROVER and recorded["recorded"] and recorded["state"] == "approved"
+
+    # A policy bundle that cannot be loaded denies, on the record.
+    def broken(catalog: Catalog) -> Any:
+        raise PolicyBundleError(["policies/dedup.cedar:1: unexpected token"])
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lakeward.policy, "engine_for", broken)
+        with pytest.raises(PolicyDenied, match="policy bundle unavailable"):
+            apply_plan(catalog, plan_id, principal=APPROVER)
+    assert any("policy bundle unavailable" in r.reasons[0] for r in denies("dedup.delete"))
+
+    # A dataset off the local filesystem is refused up front, and the plan is not left stuck.
+    with catalog.session() as s:
+        s.execute(
+            update(DeletionItem)
+            .where(DeletionItem.plan_id == plan_id)
+            .values(original_uri="s3://lake/base/people_paris.parquet")
+        )
+    report = apply_plan(catalog, plan_id, principal=APPROVER)
+    got = {d["dataset"]: d for d in report.items}[PARIS]
+    assert got["state"] == "skipped" and "not on a local filesystem" in got["error"]
+    assert report.state == "applied" and _path(root, PARIS).exists()

@@ -213,8 +213,11 @@ def approve(
     if as_json:
         emit_json(data)
     else:
-        by = data["by"] or "an earlier decision"
-        click.echo(f"plan #{plan_id} {data['state']} by {by}")
+        note = " (an earlier decision, checked and now recorded on the plan)"
+        click.echo(
+            f"plan #{plan_id} {data['state']} by {data['by'] or 'unknown'}"
+            + (note if data.get("recorded") else "")
+        )
 
 
 @dedup.command()

@@ -6,21 +6,33 @@
   plans it overlaps.
 - **approve** (or reject) needs ``dedup.approve`` on every dataset and a principal other than
   the proposer.
-- **apply** consumes the approval once, checks ``dedup.delete`` (approved) per dataset, then
-  takes each dataset through ``planned → verified → quarantining → quarantined``:
-  freshness check (never act on changed files or on a parent that is itself going away or
-  that recipes depend on) → recipe built and *verified* against the child's content
-  fingerprint → recipe stored → move intended → files moved to the quarantine area → done.
-  Each step is committed before the next begins, so a crash anywhere leaves the original
-  files or a verified recipe (and the quarantined copy), never neither; running apply again
-  resumes where it stopped, and an applied plan is never applied twice. One apply works on a
-  plan at a time (a lease in the catalog, renewed per dataset, ``LAKEWARD_DEDUP_APPLY_LEASE_S``).
+- **apply** needs the plan ``approved`` (its approval recorded on it) and consumes the
+  approval once, checks ``dedup.delete`` (approved) per dataset, then takes each dataset
+  through ``planned → verified → quarantining → quarantined``: freshness check (never act on
+  changed files or on a parent that is itself going away or that recipes depend on) → recipe
+  built and *verified* against the child's content fingerprint → recipe stored → move
+  intended (re-checked, serialised with other plans, so a child and its recipe's parent never
+  both go) → files moved to the quarantine area (only files whose signature is still the
+  recipe's) → done. Each step is committed before the next begins, so a crash anywhere
+  leaves the original files or a verified recipe (and the quarantined copy), never neither;
+  running apply again resumes where it stopped, and an applied plan is never applied twice.
+  One apply works on a plan at a time (a lease in the catalog, ``LAKEWARD_DEDUP_APPLY_LEASE_S``,
+  checked against its owner before a recipe is stored and before files move, so an apply that
+  outlived its lease stops).
 - **purge** deletes quarantined copies past the retention window, unless on hold, and only
-  while the recipe's parent is present and unchanged (else the copy is the only safe way
-  back and is kept). A dataset is claimed (``purging``) before its copy is deleted, so a
-  restore never races a purge, and an interrupted purge is finished by the next one.
-- **restore** puts a dataset back (moving the quarantined copy, or rebuilding from the
-  recipe once purged); **reconstruct** rebuilds it anywhere on demand. Both verify content.
+  while the recipe still rebuilds the dataset: its parent present and unchanged, the lake key
+  and fingerprint file of a fingerprint recipe intact, and no other recipe rebuilding from
+  the dataset (else the copy is the only safe way back and is kept). A dataset is claimed
+  (``purging``, re-checking hold and retention) before its copy is deleted, so a restore never
+  races a purge, and an interrupted purge is finished by the next one (policy-checked).
+- **restore** claims the dataset (``restoring``) before touching files, then puts it back
+  (moving the quarantined copy, or rebuilding from the recipe once purged); a restore that
+  stopped is finished by the next one, which recognises the dataset's own files by their
+  signature. **reconstruct** rebuilds it anywhere on demand. Both verify content; rebuilding
+  needs ``lake.read_content`` on the parent's mapped columns and the child's, unmasked.
+
+Policy is fail-closed: a bundle that cannot be loaded is a deny, and every deny taken here is
+written to the audit log.
 
 Quarantine and restore work on local lake roots (moves are renames within one filesystem,
 or copy → fsync → rename → delete across filesystems).
@@ -34,19 +46,21 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
 
 from lakeward.catalog import (
+    AuditLog,
     AuditRecord,
     Catalog,
     Dataset,
     DatasetRepository,
     DeletionItem,
     DeletionPlan,
+    write_lock,
 )
 from lakeward.catalog._models import utcnow
 from lakeward.dedup._find import (
@@ -59,9 +73,16 @@ from lakeward.dedup._find import (
     run_edges,
 )
 from lakeward.dedup._plan import CostModel, Edge, PlanResult, solve_plan
-from lakeward.dedup._recipe import ChildChanged
+from lakeward.dedup._recipe import ChildChanged, recipe_problem
 from lakeward.dedup._schema import DatasetInfo, pair_columns
-from lakeward.errors import CheckFailed, InputError, LakeError, NotFound, PolicyDenied
+from lakeward.errors import (
+    CheckFailed,
+    InputError,
+    LakeError,
+    LakewardError,
+    NotFound,
+    PolicyDenied,
+)
 
 __all__ = [
     "ApplyReport",
@@ -82,6 +103,8 @@ Fault = Callable[[str, str], None]
 """A test hook called as ``fault(step, dataset)`` before each step of apply/purge/restore."""
 
 PENDING = ("proposed", "approved")
+# Item states whose recipe is in force: the child relies on it (and on its parent) to come back.
+IN_FORCE = ("verified", "restoring", *ACTIVE_STATES)
 _MAINTENANCE_PURPOSES = ("catalog_maintenance", "data_governance")
 
 
@@ -114,10 +137,66 @@ def _recipes_root() -> Path:
     return root.expanduser().resolve()
 
 
-def _engine(catalog: Catalog) -> Any:
+def _audit_deny(
+    catalog: Catalog,
+    principal: str,
+    action: str,
+    resources: Iterable[str],
+    purpose: str | None,
+    reason: str,
+) -> None:
+    """Write a deny decision taken here (not by the policy engine) to the audit log."""
+    log = AuditLog(catalog)
+    for resource in resources:
+        log.append(
+            principal=principal,
+            action=action,
+            resource=resource,
+            purpose=purpose or None,
+            decision="deny",
+            reasons=[reason],
+            request={"context": {"purpose": purpose}},
+        )
+
+
+def _deny(
+    catalog: Catalog,
+    principal: str,
+    action: str,
+    names: Iterable[str],
+    purpose: str | None,
+    message: str,
+    reason: str,
+) -> PolicyDenied:
+    """Audit a deny on each dataset and return the :class:`PolicyDenied` to raise."""
+    _audit_deny(catalog, principal, action, [f"dataset:{n}" for n in names], purpose, reason)
+    return PolicyDenied(message, reasons=[reason])
+
+
+def _engine(
+    catalog: Catalog, principal: str, action: str, names: Iterable[str], purpose: str | None
+) -> Any:
+    """The policy engine; a bundle that cannot be loaded is a deny, audited (fail closed).
+
+    Raises:
+        PolicyDenied: the active policy bundle cannot be loaded (nothing can be checked).
+    """
     from lakeward.policy import engine_for
 
-    return engine_for(catalog)
+    try:
+        return engine_for(catalog)
+    except Exception as exc:  # an invalid or unreadable bundle: no policy can be checked
+        reason = f"policy bundle unavailable: {exc}"
+        raise _deny(
+            catalog,
+            principal,
+            action,
+            names,
+            purpose,
+            f"DENY {action}: {reason}. Fix the active policy bundle (`lakeward policy "
+            "validate`, `lakeward policy apply`), then try again.",
+            reason,
+        ) from exc
 
 
 def _enforce_all(
@@ -127,7 +206,8 @@ def _enforce_all(
     names: Iterable[str],
     context: dict[str, Any],
 ) -> None:
-    engine = _engine(catalog)
+    names = list(names)
+    engine = _engine(catalog, principal, action, names, context.get("purpose"))
     for name in names:
         engine.enforce(principal, action, f"dataset:{name}", context)
 
@@ -160,7 +240,7 @@ def _recipe_parents(catalog: Catalog) -> dict[int, list[str]]:
         rows = session.execute(
             select(DeletionItem.parent_id, Dataset.name)
             .join(Dataset, Dataset.id == DeletionItem.dataset_id)
-            .where(DeletionItem.state.in_(("verified", *ACTIVE_STATES)))
+            .where(DeletionItem.state.in_(IN_FORCE))
         ).all()
     found: dict[int, list[str]] = {}
     for parent_id, name in rows:
@@ -175,6 +255,8 @@ class Proposal:
     run_id: int
     result: PlanResult
     stale: dict[str, str]
+    versions: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    """(child, parent) → the (child, parent) versions the run found the edge between."""
     plan_id: int | None = None
     approval_id: int | None = None
     reused: bool = False
@@ -211,6 +293,7 @@ def compute_plan(
     infos = {d.name: d for d in load_datasets(catalog)}
     stale: dict[str, str] = {}
     usable: list[Edge] = []
+    versions: dict[tuple[str, str], tuple[int, int]] = {}
     if access is None:
         access = access_per_month(catalog, settings.dedup.access_window_days)
     for e in edges:
@@ -229,6 +312,7 @@ def compute_plan(
         usable.append(
             Edge(child.name, parent.name, child.bytes, parent.bytes, access.get(child.name, 0.0))
         )
+        versions[(child.name, parent.name)] = (e["child_version"], e["parent_version"])
     names = {d.id: d.name for d in infos.values()}
     protected = {names[i] for i in _recipe_parents(catalog) if i in names}
     result = solve_plan(
@@ -239,7 +323,7 @@ def compute_plan(
         time_limit_s=settings.dedup.milp_time_limit_s,
         force=force_solver,
     )
-    return Proposal(run.id, result, stale)
+    return Proposal(run.id, result, stale, versions)
 
 
 def propose_plan(
@@ -253,8 +337,12 @@ def propose_plan(
 ) -> Proposal:
     """Store the current deletion plan as a proposal and request its two-person approval.
 
+    The plan records the dataset versions the containment run compared (not whatever is
+    current), and is refused when a dataset changed since.
+
     Raises:
         PolicyDenied: ``dedup.propose`` is denied on one of the datasets (nothing stored).
+        InputError: a planned dataset or parent changed (or went) since the run.
     """
     from lakeward.policy import Approvals
 
@@ -266,7 +354,22 @@ def propose_plan(
         catalog, principal, "dedup.propose", [c.dataset for c in choices], {"purpose": purpose}
     )
     infos = {d.name: d for d in load_datasets(catalog)}
-    wanted = {(infos[c.dataset].id, infos[c.dataset].version, infos[c.parent].id) for c in choices}
+    changed = []
+    for c in choices:
+        child, parent = infos.get(c.dataset), infos.get(c.parent)
+        if (child.version if child else None, parent.version if parent else None) != (
+            proposal.versions[(c.dataset, c.parent)]
+        ):
+            changed.append(f"{c.dataset} (rebuilt from {c.parent})")
+    if changed:
+        raise InputError(
+            f"{', '.join(changed)}: the dataset or its parent was re-profiled or deleted since "
+            f"containment run #{proposal.run_id}; run `lakeward dedup find` again, then propose."
+        )
+    wanted = {
+        (infos[c.dataset].id, proposal.versions[(c.dataset, c.parent)][0], infos[c.parent].id)
+        for c in choices
+    }
     with catalog.session(immediate=True) as session:
         pending = list(session.scalars(select(DeletionPlan).where(DeletionPlan.state.in_(PENDING))))
         same: DeletionPlan | None = None
@@ -294,6 +397,7 @@ def propose_plan(
             )
             for c in choices:
                 child, parent = infos[c.dataset], infos[c.parent]
+                child_version, parent_version = proposal.versions[(c.dataset, c.parent)]
                 pairs = pair_columns(child, parent)
                 if pairs is None:  # the edge came from these very schemas
                     raise InputError(f"{c.dataset} no longer fits {c.parent}; run find again")
@@ -301,8 +405,8 @@ def propose_plan(
                     DeletionItem(
                         dataset_id=child.id,
                         parent_id=parent.id,
-                        dataset_version=child.version,
-                        parent_version=parent.version,
+                        dataset_version=child_version,
+                        parent_version=parent_version,
                         column_map={p.child: p.parent for p in pairs},
                         bytes=child.bytes,
                         access_per_month=c.access_per_month,
@@ -315,7 +419,10 @@ def propose_plan(
             session.flush()
             proposal.plan_id = plan.id
     if proposal.approval_id is None:
-        approval = Approvals(_engine(catalog)).request(
+        engine = _engine(
+            catalog, principal, "approval.request", [c.dataset for c in choices], purpose
+        )
+        approval = Approvals(engine).request(
             "dedup.delete",
             f"dataset:{choices[0].dataset}",
             principal,
@@ -362,42 +469,71 @@ def approve_plan(
 ) -> dict[str, Any]:
     """Approve (or reject) a proposed plan as a second principal (approving twice is a no-op).
 
+    A decision already on the plan's approval request but not yet on the plan (a crash in
+    between, or one made with ``lakeward policy approval``) is recorded, after checking its
+    decider may approve dedup deletions of every dataset of the plan; ``by`` names the
+    decider and ``recorded`` is true.
+
     Raises:
-        PolicyDenied: the principal proposed the plan, or may not approve dedup deletions.
+        PolicyDenied: the principal (or an earlier decider) proposed the plan, or may not
+            approve dedup deletions of one of its datasets.
         InputError: the plan is not awaiting approval.
     """
     from lakeward.policy import Approvals
 
     plan, names = _plan(catalog, plan_id)
-    approvals = Approvals(_engine(catalog))
+    datasets = [names[i.dataset_id] for i in plan.items]
+    approvals = Approvals(_engine(catalog, principal, "dedup.approve", datasets, purpose))
     if plan.approval_id is None:
         raise InputError(f"Plan #{plan_id} has no approval request; propose it again.")
     approval = approvals.get(plan.approval_id)
     if plan.state == "approved" and not reject:
-        return {"plan": plan_id, "state": "approved", "approval": plan.approval_id, "by": None}
+        return {
+            "plan": plan_id,
+            "state": "approved",
+            "approval": plan.approval_id,
+            "by": approval.decided_by,
+            "recorded": False,
+        }
+    recorded = False
     if plan.state == "proposed" and approval.state in ("approved", "rejected"):
-        new_state = approval.state  # a decision recorded just before a crash: sync the plan
+        # A decision made but not yet recorded on the plan: check it as if made here.
+        by = approval.decided_by or "unknown"
+        new_state = approval.state
+        recorded = True
+        if new_state == "approved":
+            decided_purpose = str(approval.details.get("purpose") or plan.purpose)
+            if by == plan.proposed_by:
+                message = (
+                    f"Approval #{plan.approval_id} of plan #{plan_id} was decided by its "
+                    f"proposer {by}; a second person must approve. Propose again."
+                )
+                raise _deny(
+                    catalog, by, "dedup.approve", datasets, decided_purpose, message, message
+                )
+            _enforce_all(catalog, by, "dedup.approve", datasets, {"purpose": decided_purpose})
     else:
         if plan.state != "proposed":
             raise InputError(f"Plan #{plan_id} is {plan.state}, not awaiting approval.")
-        _enforce_all(
-            catalog,
-            principal,
-            "dedup.approve",
-            [names[i.dataset_id] for i in plan.items],
-            {"purpose": purpose},
-        )
+        _enforce_all(catalog, principal, "dedup.approve", datasets, {"purpose": purpose})
         if reject:
             approvals.reject(plan.approval_id, principal, reason)
             new_state = "rejected"
         else:
             approvals.approve(plan.approval_id, principal, reason)
             new_state = "approved"
+        by = principal
     with catalog.session(immediate=True) as session:
         stored = session.get(DeletionPlan, plan_id)
         assert stored is not None
         stored.state = new_state
-    return {"plan": plan_id, "state": new_state, "approval": plan.approval_id, "by": principal}
+    return {
+        "plan": plan_id,
+        "state": new_state,
+        "approval": plan.approval_id,
+        "by": by,
+        "recorded": recorded,
+    }
 
 
 # -- apply ----------------------------------------------------------------------------------
@@ -434,7 +570,7 @@ def _dataset_path(uri: str) -> Path:
     if "://" in uri:
         raise InputError(
             f"{uri} is not on a local filesystem; reversible deletion (quarantine, restore) "
-            "supports local lake roots only."
+            "supports local lake roots only. Leave this dataset out (it is skipped)."
         )
     return Path(uri)
 
@@ -449,19 +585,47 @@ def _fsync_tree(path: Path) -> None:
             os.close(fd)
 
 
-def _move(src: Path, dst: Path, fault: Fault | None, name: str) -> None:
-    """Move ``src`` to ``dst`` so that one complete copy exists at every instant.
+def _partial(dst: Path) -> Path:
+    """Where a cross-filesystem copy to ``dst`` is assembled (hidden: discovery skips it)."""
+    return dst.with_name(f".{dst.name}.lakeward-partial")
 
-    Same filesystem: one rename. Otherwise: copy to ``dst.partial`` → fsync → rename to
-    ``dst`` → delete ``src``. Safe to call again after a crash at any point.
+
+def _tombstone(path: Path) -> Path:
+    """Where ``path`` is renamed to just before it is deleted (hidden: discovery skips it)."""
+    return path.with_name(f".{path.name}.lakeward-deleting")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _discard(path: Path) -> None:
+    """Delete ``path`` at once: renamed aside first, so a crash never leaves half of it."""
+    tomb = _tombstone(path)
+    _remove(tomb)
+    os.rename(path, tomb)
+    _remove(tomb)
+
+
+def _tidy(path: Path | None) -> None:
+    """Remove what an interrupted move to, or deletion of, ``path`` left beside it."""
+    if path is not None:
+        _remove(_partial(path))
+        _remove(_tombstone(path))
+
+
+def _move(src: Path, dst: Path, fault: Fault | None, name: str) -> None:
+    """Move ``src`` to ``dst`` (which must not exist) so a complete copy exists at every instant.
+
+    Same filesystem: one rename. Otherwise: copy to a hidden partial next to ``dst`` → fsync →
+    rename to ``dst`` → delete ``src`` (renamed aside first). After a crash the caller finds
+    ``src``, ``dst`` or both complete, and decides by file signature which is the dataset's.
     """
-    partial = dst.with_name(dst.name + ".partial")
     if dst.exists():
-        if src.exists():  # copied and renamed, original not yet deleted
-            shutil.rmtree(src) if src.is_dir() else src.unlink()
-        return
-    if not src.exists():
-        raise CheckFailed(f"{name}: neither {src} nor {dst} exists")
+        raise CheckFailed(f"{name}: {dst} already exists; not moving {src} over it.")
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.rename(src, dst)
@@ -471,8 +635,8 @@ def _move(src: Path, dst: Path, fault: Fault | None, name: str) -> None:
 
         if exc.errno != errno.EXDEV:
             raise
-    if partial.exists():
-        shutil.rmtree(partial) if partial.is_dir() else partial.unlink()
+    partial = _partial(dst)
+    _remove(partial)
     if src.is_dir():
         shutil.copytree(src, partial, copy_function=shutil.copy2)
     else:
@@ -483,7 +647,15 @@ def _move(src: Path, dst: Path, fault: Fault | None, name: str) -> None:
     os.rename(partial, dst)
     if fault:
         fault("move.renamed", name)
-    shutil.rmtree(src) if src.is_dir() else src.unlink()
+    _discard(src)
+
+
+def _lease_message(plan: DeletionPlan) -> str:
+    return (
+        f"Plan #{plan.id} is being applied by another process (lease owner {plan.lease_owner}, "
+        f"apply by {plan.applied_by or 'nobody yet'}, until {plan.lease_until}); wait for it, or "
+        "after a crash until the lease ends (LAKEWARD_DEDUP_APPLY_LEASE_S), then try again."
+    )
 
 
 def _take_lease(catalog: Catalog, plan_id: int, owner: str) -> None:
@@ -508,11 +680,33 @@ def _take_lease(catalog: Catalog, plan_id: int, owner: str) -> None:
         if not changed:
             plan = session.get(DeletionPlan, plan_id)
             assert plan is not None
-            raise InputError(
-                f"Plan #{plan_id} is being applied by another process (lease held by "
-                f"{plan.applied_by} until {plan.lease_until}); wait for it, or after a crash "
-                "until the lease ends (LAKEWARD_DEDUP_APPLY_LEASE_S), then apply again."
-            )
+            raise InputError(_lease_message(plan))
+
+
+def _renew_lease(session: Any, plan_id: int, owner: str) -> None:
+    """Renew this apply's lease inside ``session``'s transaction, if it still holds it.
+
+    Raises:
+        InputError: another process took the plan over (this one ran past its lease).
+    """
+    until = utcnow() + timedelta(seconds=_settings().dedup.apply_lease_s)
+    changed = session.execute(
+        update(DeletionPlan)
+        .where(DeletionPlan.id == plan_id, DeletionPlan.lease_owner == owner)
+        .values(lease_until=until)
+    ).rowcount
+    if not changed:
+        raise InputError(
+            f"Plan #{plan_id}: this apply lost its lease (it ran longer than "
+            f"LAKEWARD_DEDUP_APPLY_LEASE_S={_settings().dedup.apply_lease_s:g} s) and another "
+            "process took the plan over; it stopped before changing anything more. Run apply "
+            "again to resume, or raise LAKEWARD_DEDUP_APPLY_LEASE_S."
+        )
+
+
+def _hold_lease(catalog: Catalog, plan_id: int, owner: str) -> None:
+    with catalog.session(immediate=True) as session:
+        _renew_lease(session, plan_id, owner)
 
 
 def _release_lease(catalog: Catalog, plan_id: int, owner: str) -> None:
@@ -530,6 +724,28 @@ def _update_item(catalog: Catalog, item_id: int, **values: Any) -> None:
         assert item is not None
         for k, v in values.items():
             setattr(item, k, v)
+
+
+def _transition(session: Any, item_id: int, expected: str, **values: Any) -> bool:
+    """Move an item out of state ``expected`` (only if it is still in it); whether it moved."""
+    changed = session.execute(
+        update(DeletionItem)
+        .where(DeletionItem.id == item_id, DeletionItem.state == expected)
+        .values(**values)
+    ).rowcount
+    return bool(changed)
+
+
+def _move_item(catalog: Catalog, item_id: int, expected: str, **values: Any) -> bool:
+    with catalog.session(immediate=True) as session:
+        return _transition(session, item_id, expected, **values)
+
+
+def _item_state(catalog: Catalog, item_id: int) -> str:
+    with catalog.session() as session:
+        item = session.get(DeletionItem, item_id)
+        assert item is not None
+        return str(item.state)
 
 
 def _info(catalog: Catalog, name: str) -> DatasetInfo | None:
@@ -552,16 +768,33 @@ def _signature_now(catalog: Catalog, name: str) -> str | None:
     return spec.signature if spec.files else None
 
 
+def _dependants(session: Any, dataset_id: int, item_id: int) -> list[str]:
+    """Datasets whose recipes in force (other than item ``item_id``'s) rebuild from it."""
+    names = dataset_names(session)
+    ids = session.scalars(
+        select(DeletionItem.dataset_id).where(
+            DeletionItem.parent_id == dataset_id,
+            DeletionItem.state.in_(IN_FORCE),
+            DeletionItem.id != item_id,
+        )
+    )
+    return sorted({names[i] for i in ids})
+
+
 def _check_child(
     catalog: Catalog, item: DeletionItem, names: dict[int, str], dependants: dict[int, list[str]]
 ) -> DatasetInfo | str:
     """The child's current info, or why the item must not be applied."""
     name = names[item.dataset_id]
+    try:
+        _dataset_path(item.original_uri)
+    except InputError as exc:
+        return str(exc)
     child = _info(catalog, name)
     if child is None:
         return f"{name} is gone or deleted by dedup"
     if child.version != item.dataset_version:
-        return "it was re-profiled after the plan; propose again"
+        return f"{name} was re-profiled after the plan was proposed; propose again"
     if _signature_now(catalog, name) != child.signature:
         return f"{name}'s files changed since it was profiled; re-profile and propose again"
     others = [n for n in dependants.get(child.id, []) if n != name]
@@ -602,6 +835,149 @@ def _parent_options(
     return options + [(parent, version) for _, parent, version in extra]
 
 
+def _skip(catalog: Catalog, item_id: int, name: str, expected: str, error: str) -> dict[str, Any]:
+    if not _move_item(catalog, item_id, expected, state="skipped", error=error):
+        return {"dataset": name, "state": _item_state(catalog, item_id)}
+    return {"dataset": name, "state": "skipped", "error": error}
+
+
+def _build(
+    catalog: Catalog,
+    plan: DeletionPlan,
+    item: DeletionItem,
+    names: dict[int, str],
+    principal: str,
+    purpose: str,
+    fault: Fault | None,
+) -> dict[str, Any] | str:
+    """A verified recipe for the item's child, or why there is none (``planned`` step)."""
+    from lakeward import spark as lakeward_spark
+    from lakeward.dedup._recipe import build_recipe
+    from lakeward.lake import spec_for
+
+    name = names[item.dataset_id]
+    fresh = _check_child(catalog, item, names, _recipe_parents(catalog))
+    if isinstance(fresh, str):
+        return fresh
+    child = fresh
+    engine = _engine(catalog, principal, "lake.read_content", [name], purpose)
+    decision = engine.enforce(
+        principal,
+        "lake.read_content",
+        f"dataset:{name}",
+        {"purpose": purpose},
+        columns=[c.name for c in child.columns],
+    )
+    masked = frozenset(o[5:] for o in decision.obligations if o.startswith("mask:"))
+    if fault:
+        fault("recipe", name)
+    problems: list[str] = []
+    for parent_name, version in _parent_options(catalog, plan, item, names):
+        parent = _info(catalog, parent_name)
+        if parent is None or parent.version != version:
+            problems.append(f"{parent_name} is gone or was re-profiled")
+            continue
+        if _signature_now(catalog, parent_name) != parent.signature:
+            problems.append(f"{parent_name}'s files changed since it was profiled")
+            continue
+        pairs = pair_columns(child, parent)
+        if pairs is None:
+            problems.append(f"{name} no longer fits {parent_name}")
+            continue
+        engine.enforce(
+            principal, "lake.read_content", f"dataset:{parent_name}", {"purpose": purpose}
+        )
+        with catalog.session() as session:
+            child_row = DatasetRepository(session).require(name)
+            parent_row = DatasetRepository(session).require(parent_name)
+            session.expunge_all()
+        try:
+            return build_recipe(
+                lakeward_spark.session(),
+                child=child,
+                parent=parent,
+                child_spec=spec_for(child_row),
+                parent_spec=spec_for(parent_row),
+                pairs=pairs,
+                masked=masked,
+                key=current_key(),
+                recipes_dir=_recipes_root(),
+                item_id=item.id,
+            )
+        except ChildChanged as exc:
+            return str(exc)
+        except (CheckFailed, LakeError) as exc:
+            problems.append(str(exc))
+    return "; ".join(problems) or "no parent to rebuild it from"
+
+
+def _store_recipe(
+    catalog: Catalog, plan_id: int, item_id: int, owner: str, recipe: dict[str, Any]
+) -> bool:
+    """Store a verified recipe (``planned`` → ``verified``) while this apply holds the plan.
+
+    Raises:
+        InputError: this apply lost its lease (the recipe is not stored).
+    """
+    with catalog.session(immediate=True) as session:
+        _renew_lease(session, plan_id, owner)
+        return _transition(
+            session,
+            item_id,
+            "planned",
+            state="verified",
+            recipe=recipe,
+            verified_at=utcnow(),
+            parent_id=recipe["parent_id"],
+            parent_version=recipe["parent_version"],
+            error=None,
+        )
+
+
+def _drop_fingerprints(recipe: dict[str, Any]) -> None:
+    if recipe.get("fingerprints"):
+        shutil.rmtree(recipe["fingerprints"]["path"], ignore_errors=True)
+
+
+def _intend_move(
+    catalog: Catalog, plan_id: int, item: DeletionItem, owner: str, target: Path
+) -> str | None:
+    """``verified`` → ``quarantining``, or why not (then the item is skipped).
+
+    Checked and moved in one transaction that serialises with every other such step, so two
+    plans can never take away both a child and the parent its recipe rebuilds it from.
+
+    Raises:
+        InputError: this apply lost its lease.
+    """
+    with catalog.session(immediate=True) as session:
+        _renew_lease(session, plan_id, owner)  # locks the plan first, as storing a recipe does
+        with write_lock(session, "deletion_items"):
+            gone = set(
+                session.scalars(
+                    select(DeletionItem.dataset_id).where(DeletionItem.state.in_(ACTIVE_STATES))
+                )
+            )
+            names = dataset_names(session)
+            recipe = item.recipe or {}
+            error = None
+            if recipe.get("parent_id") in gone:
+                error = (
+                    f"its recipe parent {recipe['parent']} was deleted by dedup (another plan) "
+                    "after the recipe was verified; propose again"
+                )
+            elif others := _dependants(session, item.dataset_id, item.id):
+                error = f"recipes of {', '.join(others)} depend on it"
+            if error is not None:
+                _transition(session, item.id, "verified", state="skipped", error=error)
+                return error
+            if not _transition(
+                session, item.id, "verified", state="quarantining", quarantine_uri=str(target)
+            ):
+                return f"{names[item.dataset_id]} was changed by another process (restored?)"
+    return None
+
+
 def _apply_item(
     catalog: Catalog,
     plan: DeletionPlan,
@@ -610,127 +986,99 @@ def _apply_item(
     principal: str,
     purpose: str,
     fault: Fault | None,
+    owner: str,
 ) -> dict[str, Any]:
-    from lakeward import spark as lakeward_spark
-    from lakeward.dedup._recipe import build_recipe
-    from lakeward.lake import spec_for
-
     name = names[item.dataset_id]
     state = item.state
     if state == "planned":
         if fault:
             fault("check", name)
-        fresh = _check_child(catalog, item, names, _recipe_parents(catalog))
-        if isinstance(fresh, str):
-            _update_item(catalog, item.id, state="skipped", error=fresh)
-            return {"dataset": name, "state": "skipped", "error": fresh}
-        child = fresh
-        engine = _engine(catalog)
-        decision = engine.enforce(
-            principal,
-            "lake.read_content",
-            f"dataset:{name}",
-            {"purpose": purpose},
-            columns=[c.name for c in child.columns],
-        )
-        masked = frozenset(o[5:] for o in decision.obligations if o.startswith("mask:"))
-        if fault:
-            fault("recipe", name)
-        recipe: dict[str, Any] | None = None
-        problems: list[str] = []
-        for parent_name, version in _parent_options(catalog, plan, item, names):
-            parent = _info(catalog, parent_name)
-            if parent is None or parent.version != version:
-                problems.append(f"{parent_name} is gone or was re-profiled")
-                continue
-            if _signature_now(catalog, parent_name) != parent.signature:
-                problems.append(f"{parent_name}'s files changed since it was profiled")
-                continue
-            pairs = pair_columns(child, parent)
-            if pairs is None:
-                problems.append(f"{name} no longer fits {parent_name}")
-                continue
-            engine.enforce(
-                principal, "lake.read_content", f"dataset:{parent_name}", {"purpose": purpose}
-            )
-            with catalog.session() as session:
-                child_row = DatasetRepository(session).require(name)
-                parent_row = DatasetRepository(session).require(parent_name)
-                session.expunge_all()
-            try:
-                recipe = build_recipe(
-                    lakeward_spark.session(),
-                    child=child,
-                    parent=parent,
-                    child_spec=spec_for(child_row),
-                    parent_spec=spec_for(parent_row),
-                    pairs=pairs,
-                    masked=masked,
-                    key=current_key(),
-                    recipes_dir=_recipes_root(),
-                    item_id=item.id,
-                )
-                break
-            except ChildChanged as exc:
-                problems = [str(exc)]
-                break
-            except (CheckFailed, LakeError) as exc:
-                problems.append(str(exc))
-        if recipe is None:
-            error = "; ".join(problems) or "no parent to rebuild it from"
-            _update_item(catalog, item.id, state="skipped", error=error)
-            return {"dataset": name, "state": "skipped", "error": error}
+        built = _build(catalog, plan, item, names, principal, purpose, fault)
+        if isinstance(built, str):
+            return _skip(catalog, item.id, name, "planned", built)
         if fault:
             fault("store", name)
-        _update_item(
-            catalog,
-            item.id,
-            state="verified",
-            recipe=recipe,
-            verified_at=utcnow(),
-            parent_id=recipe["parent_id"],
-            parent_version=recipe["parent_version"],
-        )
+        try:
+            stored = _store_recipe(catalog, plan.id, item.id, owner, built)
+        except BaseException:
+            _drop_fingerprints(built)  # this attempt's own directory: nothing refers to it
+            raise
+        if not stored:
+            _drop_fingerprints(built)
+            return {"dataset": name, "state": _item_state(catalog, item.id)}
         state = "verified"
     if state == "verified":
         if fault:
             fault("intent", name)
         with catalog.session() as session:
-            stored = session.get(DeletionItem, item.id)
-            assert stored is not None and stored.recipe is not None
-            recipe = dict(stored.recipe)
+            fresh_item = session.get(DeletionItem, item.id)  # with its stored recipe
+            assert fresh_item is not None and fresh_item.recipe is not None
+            session.expunge(fresh_item)
+        item = fresh_item
+        recipe = dict(item.recipe or {})
         if _signature_now(catalog, name) != recipe["child_signature"]:
             error = f"{name}'s files changed after its recipe was verified; propose again"
-            _update_item(catalog, item.id, state="skipped", error=error)
-            return {"dataset": name, "state": "skipped", "error": error}
+            return _skip(catalog, item.id, name, "verified", error)
+        if _signature_now(catalog, recipe["parent"]) != recipe["parent_signature"]:
+            error = (
+                f"its recipe parent {recipe['parent']} changed or is gone since the recipe was "
+                "verified; propose again"
+            )
+            return _skip(catalog, item.id, name, "verified", error)
+        problem = recipe_problem(recipe, current_key())
+        if problem is not None:
+            return _skip(catalog, item.id, name, "verified", f"its recipe is unusable: {problem}")
         target = _quarantine_root() / f"plan-{plan.id}" / recipe["relpath"]
-        _update_item(catalog, item.id, state="quarantining", quarantine_uri=str(target))
+        refused = _intend_move(catalog, plan.id, item, owner, target)
+        if refused is not None:
+            return {"dataset": name, "state": _item_state(catalog, item.id), "error": refused}
         state = "quarantining"
     if state == "quarantining":
         with catalog.session() as session:
-            stored = session.get(DeletionItem, item.id)
-            assert stored is not None and stored.quarantine_uri is not None
-            target = Path(stored.quarantine_uri)
+            stored_item = session.get(DeletionItem, item.id)
+            assert stored_item is not None and stored_item.quarantine_uri is not None
+            target = Path(stored_item.quarantine_uri)
+            recipe = dict(stored_item.recipe or {})
         source = _dataset_path(item.original_uri)
         if fault:
             fault("move", name)
+        _hold_lease(catalog, plan.id, owner)  # never move files for a plan taken over
+        _remove(_partial(target))  # an interrupted copy; the source is intact
+        _remove(_tombstone(source))  # an interrupted deletion, decided once the copy was whole
+        ours = source.exists() and _signature_now(catalog, name) == recipe["child_signature"]
         note = None
-        if not source.exists() and not target.exists():
-            note = "files vanished during apply; the verified recipe rebuilds it"
-        else:
+        if target.exists():  # whole: renamed into place before a crash
+            if ours:
+                _discard(source)  # the copy's original, not yet deleted
+            elif source.exists():
+                note = (
+                    f"new files appeared at {source} after its files were moved to quarantine; "
+                    "they were left there"
+                )
+        elif source.exists():
+            if not ours:  # e.g. written again after a crash: never quarantine them
+                error = (
+                    f"files at {source} changed after the recipe was verified (nothing was "
+                    "moved); re-profile and propose again"
+                )
+                return _skip(catalog, item.id, name, "quarantining", error)
             _move(source, target, fault, name)
+        else:
+            note = "files vanished during apply; the verified recipe rebuilds it"
         if fault:
             fault("commit", name)
         now = utcnow()
         days = _settings().dedup.retention_days
-        _update_item(
+        if not _move_item(
             catalog,
             item.id,
+            "quarantining",
             state="quarantined",
             quarantined_at=now,
             purge_after=now + timedelta(days=days),
             error=note,
-        )
+        ):
+            return {"dataset": name, "state": _item_state(catalog, item.id)}
         state = "quarantined"
     return {"dataset": name, "state": state}
 
@@ -747,36 +1095,68 @@ def apply_plan(
     """Apply an approved plan (idempotent, resumable); see the module docstring.
 
     Raises:
-        PolicyDenied: the plan is not approved, or ``dedup.delete`` is denied.
+        PolicyDenied: the plan is not approved, or ``dedup.delete`` is denied (audited).
+        InputError: another apply holds the plan, or this one lost its lease.
         NotFound: no such plan.
     """
     from lakeward.policy import Approvals
 
     started = time.perf_counter()
     plan, names = _plan(catalog, plan_id)
+    datasets = [names[i.dataset_id] for i in plan.items]
     if plan.state == "applied":
         items = [{"dataset": names[i.dataset_id], "state": i.state} for i in plan.items]
         return ApplyReport(plan_id, "applied", items, already_applied=True)
     if plan.state in ("rejected", "superseded"):
-        raise PolicyDenied(
+        raise _deny(
+            catalog,
+            principal,
+            "dedup.delete",
+            datasets,
+            purpose,
             f"Plan #{plan_id} is {plan.state}; it can never be applied. Propose again.",
-            reasons=[f"plan is {plan.state}"],
+            f"plan is {plan.state}",
         )
-    approvals = Approvals(_engine(catalog))
+    approvals = Approvals(_engine(catalog, principal, "dedup.delete", datasets, purpose))
     approval = approvals.get(plan.approval_id) if plan.approval_id is not None else None
     if plan.state != "applying":
-        ok = approval is not None and (
-            approval.state == "approved"
-            or (approval.state == "consumed" and approval.details.get("plan_id") == plan_id)
-        )
-        if not ok:
-            state = approval.state if approval is not None else "missing"
-            raise PolicyDenied(
-                f"Plan #{plan_id} is not approved (approval is {state}); a steward other than "
-                f"{plan.proposed_by} must run `lakeward dedup approve {plan_id}` first.",
-                reasons=[f"approval {state}"],
+        state = approval.state if approval is not None else "missing"
+        if plan.state == "approved":
+            ok = approval is not None and (
+                approval.state == "approved"
+                or (approval.state == "consumed" and approval.details.get("plan_id") == plan_id)
             )
-    datasets = [names[i.dataset_id] for i in plan.items]
+        else:
+            ok = False
+        if ok:
+            message = ""
+        elif state == "rejected":
+            message = (
+                f"Plan #{plan_id} was rejected by {approval.decided_by if approval else '?'}; it "
+                "can never be applied. Propose again."
+            )
+        elif state == "approved":  # decided, but not (yet) checked and recorded on the plan
+            message = (
+                f"Plan #{plan_id} is {plan.state}: its approval #{plan.approval_id} was decided "
+                f"by {approval.decided_by if approval else '?'} but is not recorded on the "
+                f"plan; run `lakeward dedup approve {plan_id}` to check and record it, then "
+                "apply again."
+            )
+        else:
+            message = (
+                f"Plan #{plan_id} is not approved (approval is {state}); a steward other than "
+                f"{plan.proposed_by} must run `lakeward dedup approve {plan_id}` first."
+            )
+        if not ok:
+            raise _deny(
+                catalog,
+                principal,
+                "dedup.delete",
+                datasets,
+                purpose,
+                message,
+                f"plan {plan.state}, approval {state}",
+            )
     _enforce_all(
         catalog, principal, "dedup.delete", datasets, {"purpose": purpose, "approved": True}
     )
@@ -794,6 +1174,11 @@ def apply_plan(
             items = [{"dataset": names[i.dataset_id], "state": i.state} for i in plan.items]
             return ApplyReport(plan_id, "applied", items, already_applied=True)
         if plan.state != "applying":
+            if plan.state != "approved":
+                raise PolicyDenied(
+                    f"Plan #{plan_id} became {plan.state} meanwhile; it is not applied.",
+                    reasons=[f"plan is {plan.state}"],
+                )
             assert approval is not None
             if approval.state == "approved":
                 approvals.consume(approval.id, principal)
@@ -804,12 +1189,15 @@ def apply_plan(
                 stored.applied_by = principal
         results = []
         for item in plan.items:
-            if item.state in ("quarantined", "purging", "purged", "restored", "skipped"):
+            if item.state not in ("planned", "verified", "quarantining"):
                 results.append({"dataset": names[item.dataset_id], "state": item.state})
                 continue
-            _take_lease(catalog, plan_id, owner)  # renew
-            results.append(_apply_item(catalog, plan, item, names, principal, purpose, fault))
+            _hold_lease(catalog, plan_id, owner)  # renew (refuses if another took over)
+            results.append(
+                _apply_item(catalog, plan, item, names, principal, purpose, fault, owner)
+            )
         with catalog.session(immediate=True) as session:
+            _renew_lease(session, plan_id, owner)
             stored = session.get(DeletionPlan, plan_id)
             assert stored is not None
             stored.state = "applied"
@@ -857,6 +1245,41 @@ def set_hold(
     return {"dataset": name, "hold": hold}
 
 
+def _purge_refusal(
+    catalog: Catalog,
+    item: DeletionItem,
+    name: str,
+    names: dict[int, str],
+    gone: set[int],
+    dependants: dict[int, list[str]],
+) -> str | None:
+    """Why the item's quarantined copy must be kept although it is due (``None``: purge it)."""
+    others = [n for n in dependants.get(item.dataset_id, []) if n != name]
+    if others:
+        return (
+            f"recipes of {', '.join(sorted(others))} rebuild from it; keeping the copy (restore "
+            "or purge them first)"
+        )
+    recipe = item.recipe
+    if not recipe:
+        return "it has no recipe; keeping the copy"
+    parent = names[item.parent_id]
+    if item.parent_id in gone:
+        return f"its recipe parent {parent} was deleted by dedup; keeping the copy"
+    signature = _signature_now(catalog, parent)
+    if signature is None:
+        return f"its recipe parent {parent} is gone; keeping the copy"
+    if signature != recipe.get("parent_signature"):
+        return (
+            f"its recipe parent {parent} changed since the recipe was verified; keeping the "
+            "copy (restore it, or re-verify by proposing again)"
+        )
+    problem = recipe_problem(recipe, current_key())
+    if problem is not None:
+        return f"its recipe cannot rebuild it: {problem}; keeping the copy"
+    return None
+
+
 def purge_quarantine(
     catalog: Catalog,
     *,
@@ -866,12 +1289,15 @@ def purge_quarantine(
     dry_run: bool = True,
     fault: Fault | None = None,
 ) -> dict[str, Any]:
-    """Delete quarantined copies past retention (not on hold) whose recipe parent is intact.
+    """Delete quarantined copies past retention (not on hold) whose recipe still rebuilds them.
 
-    A dataset whose recipe parent was deleted or changed keeps its quarantined copy (it is
-    the only safe way back) and is listed under ``refused``.
+    A copy is kept (listed under ``refused``) while its recipe parent is deleted, changed or
+    gone, while its fingerprint recipe lacks its key or file, and while other datasets'
+    recipes rebuild from it. ``dedup.delete`` is checked on each dataset, also to finish an
+    interrupted purge.
     """
     now = now or utcnow()
+    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
     with catalog.session() as session:
         items = list(
             session.scalars(
@@ -881,39 +1307,32 @@ def purge_quarantine(
         names = dataset_names(session)
         session.expunge_all()
     gone = _gone_ids(catalog)
+    dependants = _recipe_parents(catalog)
     purged: list[str] = []
     refused: dict[str, str] = {}
     waiting: dict[str, str] = {}
     for item in items:
         name = names[item.dataset_id]
         if item.state == "purging":  # an interrupted purge: finish it
+            _enforce_all(
+                catalog, principal, "dedup.delete", [name], {"purpose": purpose, "approved": True}
+            )
             if not dry_run:
                 _finish_purge(catalog, item, name, fault)
             purged.append(name)
             continue
         due = item.purge_after
         if due is not None and due.tzinfo is None:
-            due = due.replace(tzinfo=now.tzinfo)
+            due = due.replace(tzinfo=UTC)
         if item.hold:
             waiting[name] = "on hold"
             continue
         if due is not None and due > now:
             waiting[name] = f"retained until {due.isoformat(timespec='seconds')}"
             continue
-        recipe = item.recipe or {}
-        parent = names[item.parent_id]
-        if item.parent_id in gone:
-            refused[name] = f"its recipe parent {parent} was deleted by dedup; keeping the copy"
-            continue
-        signature = _signature_now(catalog, parent)
-        if signature is None:
-            refused[name] = f"its recipe parent {parent} is gone; keeping the copy"
-            continue
-        if signature != recipe.get("parent_signature"):
-            refused[name] = (
-                f"its recipe parent {parent} changed since the recipe was verified; keeping the "
-                "copy (restore it, or re-verify by proposing again)"
-            )
+        why = _purge_refusal(catalog, item, name, names, gone, dependants)
+        if why is not None:
+            refused[name] = why
             continue
         _enforce_all(
             catalog, principal, "dedup.delete", [name], {"purpose": purpose, "approved": True}
@@ -921,13 +1340,29 @@ def purge_quarantine(
         if dry_run:
             purged.append(name)
             continue
-        with catalog.session(immediate=True) as session:  # claim it: restores now refuse
-            claimed = session.execute(
-                update(DeletionItem)
-                .where(DeletionItem.id == item.id, DeletionItem.state == "quarantined")
-                .values(state="purging")
-            ).rowcount  # type: ignore[attr-defined]
+        if fault:
+            fault("purge.claim", name)
+        # Claim it (restores now refuse), re-checking what may have changed since it was read.
+        with catalog.session(immediate=True) as session, write_lock(session, "deletion_items"):
+            others = _dependants(session, item.dataset_id, item.id)
+            claimed = (
+                not others
+                and session.execute(
+                    update(DeletionItem)
+                    .where(
+                        DeletionItem.id == item.id,
+                        DeletionItem.state == "quarantined",
+                        DeletionItem.hold.is_(False),
+                        DeletionItem.purge_after.is_(None) | (DeletionItem.purge_after <= now),
+                    )
+                    .values(state="purging")
+                ).rowcount  # type: ignore[attr-defined]
+            )
+        if others:
+            refused[name] = f"recipes of {', '.join(others)} rebuild from it; keeping the copy"
+            continue
         if not claimed:
+            waiting[name] = "changed meanwhile (restored, put on hold or purged); not purged"
             continue
         _finish_purge(catalog, item, name, fault)
         purged.append(name)
@@ -939,13 +1374,11 @@ def _finish_purge(catalog: Catalog, item: DeletionItem, name: str, fault: Fault 
         fault("purge", name)
     if item.quarantine_uri:
         copy = Path(item.quarantine_uri)
-        if copy.is_dir():
-            shutil.rmtree(copy)
-        elif copy.exists():
-            copy.unlink()
+        _tidy(copy)
+        _remove(copy)
     if fault:
         fault("purge.commit", name)
-    _update_item(catalog, item.id, state="purged", purged_at=utcnow())
+    _move_item(catalog, item.id, "purging", state="purged", purged_at=utcnow())
 
 
 def _gone_ids(catalog: Catalog) -> set[int]:
@@ -992,6 +1425,57 @@ def _verify_files(path: Path, name: str, recipe: dict[str, Any]) -> None:
         )
 
 
+def _holds_content(path: Path, name: str, recipe: dict[str, Any]) -> bool:
+    """Whether the files at ``path`` have exactly the child's content (rows, fingerprint)."""
+    try:
+        _verify_files(path, name, recipe)
+    except Exception:  # a different content, or unreadable as the child's format
+        return False
+    return True
+
+
+def _check_rebuild_read(
+    catalog: Catalog, principal: str, purpose: str, name: str, recipe: dict[str, Any]
+) -> None:
+    """Check that ``principal`` may rebuild ``name``: read its parent's and its own content.
+
+    A rebuild reads the parent's mapped columns and outputs the child's: both need
+    ``lake.read_content`` with no column masked (a masked value would land in the output).
+
+    Raises:
+        PolicyDenied: a read is denied or masks columns of the output (audited).
+    """
+    engine = _engine(catalog, principal, "lake.read_content", [recipe["parent"], name], purpose)
+    reads = [
+        (recipe["parent"], [c["parent"] for c in recipe["columns"]]),
+        (name, [c["name"] for c in recipe["columns"]]),
+    ]
+    for dataset, columns in reads:
+        decision = engine.enforce(
+            principal,
+            "lake.read_content",
+            f"dataset:{dataset}",
+            {"purpose": purpose},
+            columns=list(dict.fromkeys(columns)),
+        )
+        masked = sorted(o[5:] for o in decision.obligations if o.startswith("mask:"))
+        if masked:
+            reason = (
+                f"columns {', '.join(masked)} of {dataset} are masked for {principal}; a rebuild "
+                f"of {name} would disclose them"
+            )
+            raise _deny(
+                catalog,
+                principal,
+                "lake.read_content",
+                [dataset],
+                purpose,
+                f"DENY rebuilding {name}: {reason}. A principal allowed to read these columns "
+                "unmasked must restore or reconstruct it.",
+                reason,
+            )
+
+
 def _rebuild_to(catalog: Catalog, item: DeletionItem, name: str, target: Path) -> None:
     from lakeward import spark as lakeward_spark
     from lakeward.dedup._recipe import write_rebuilt
@@ -1007,8 +1491,68 @@ def _rebuild_to(catalog: Catalog, item: DeletionItem, name: str, target: Path) -
     try:
         _verify_files(target, name, recipe)
     except BaseException:
-        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+        _remove(target)
         raise
+
+
+def _put_back(
+    catalog: Catalog,
+    item: DeletionItem,
+    name: str,
+    prior: str,
+    principal: str,
+    purpose: str,
+    fault: Fault | None,
+) -> str:
+    """Put the files of a claimed (``restoring``) item back; how it was done.
+
+    Decided from what is on disk, so that it also finishes a restore (or an apply) that
+    stopped anywhere: the dataset's own files are recognised by their file signature (and, for
+    files rebuilt before a crash, by their content).
+    """
+    original = _dataset_path(item.original_uri)
+    copy = Path(item.quarantine_uri) if item.quarantine_uri else None
+    recipe = item.recipe
+    _tidy(copy)  # an interrupted copy into quarantine, or deletion of the copy
+    _tidy(original)  # an interrupted copy back, or deletion of the original
+    copy_there = copy is not None and copy.exists()
+    if original.exists():
+        here = _signature_now(catalog, name)
+        if recipe is not None and here == recipe["child_signature"]:
+            if copy_there:
+                assert copy is not None
+                _discard(copy)  # a duplicate of the files in place
+            if prior in ("verified", "quarantining"):
+                return "nothing to do: the original files never left"
+            return "moved back from quarantine"
+        if prior == "restoring" and recipe is not None and _holds_content(original, name, recipe):
+            if copy_there:
+                assert copy is not None
+                _discard(copy)
+            return "finished an interrupted restore (content verified)"
+        if prior in ("verified", "quarantining") and not copy_there:
+            return (
+                "nothing to do: its files never left (they changed after the recipe was "
+                "verified; re-profile it)"
+            )
+        kept = f" Its quarantined copy is kept at {copy}." if copy_there else ""
+        raise InputError(
+            f"{original} holds files other than {name}'s (their signature differs); move them "
+            f"away, then run `lakeward dedup restore {name}` again.{kept}"
+        )
+    if copy_there:
+        assert copy is not None
+        if fault:
+            fault("restore.move", name)
+        _move(copy, original, fault, name)
+        return "moved back from quarantine"
+    if recipe is None:
+        raise CheckFailed(f"{name} has no recipe and no quarantined copy; nothing to restore.")
+    _check_rebuild_read(catalog, principal, purpose, name, recipe)
+    if fault:
+        fault("restore.rebuild", name)
+    _rebuild_to(catalog, item, name, original)
+    return "rebuilt from its recipe (new files: re-profile it before the next find)"
 
 
 def restore_dataset(
@@ -1021,47 +1565,66 @@ def restore_dataset(
 ) -> dict[str, Any]:
     """Put a deleted dataset back where it was: move its quarantined copy back, or rebuild it.
 
+    The item is claimed first (``restoring``, so no purge deletes its copy meanwhile, and an
+    apply of its plan is held off); a restore that stopped is finished by the next one.
+
     Raises:
         NotFound: the dataset has no dedup deletion to undo.
-        InputError: something else now occupies its original path.
+        InputError: something else now occupies its original path, it is being purged, or its
+            plan is being applied.
+        PolicyDenied: ``dedup.restore`` is denied, or a rebuild may not read its content.
         CheckFailed: a rebuild did not reproduce the original content (nothing is left).
     """
-    item = _latest_item(catalog, name, ("verified", *ACTIVE_STATES))
+    item = _latest_item(catalog, name, IN_FORCE)
     _enforce_all(catalog, principal, "dedup.restore", [name], {"purpose": purpose})
     if item.state == "purging":
         raise InputError(
             f"{name} is being purged (or a purge was interrupted); finish it with `lakeward "
             "dedup purge --yes`, then restore rebuilds it from its recipe."
         )
-    original = _dataset_path(item.original_uri)
-    copy = Path(item.quarantine_uri) if item.quarantine_uri else None
-    original_there = original.exists()
-    copy_there = copy is not None and copy.exists()
-    if item.state in ("verified", "quarantining") and original_there:
-        # Apply stopped before the original left: it is intact; drop any copy made so far.
-        for leftover in (copy, copy.with_name(copy.name + ".partial") if copy else None):
-            if leftover is not None and leftover.exists():
-                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
-        how = "nothing to do: the original files never left"
-    elif copy_there:
-        assert copy is not None
-        if original_there:
-            raise InputError(
-                f"{original} exists again; move it away before restoring {name} there."
-            )
+    _dataset_path(item.original_uri)  # local only
+    lease = None
+    if item.state in ("verified", "quarantining"):  # its plan's apply must not run meanwhile
+        lease = f"restore-{uuid.uuid4().hex}"
+        _take_lease(catalog, item.plan_id, lease)
+    prior = item.state
+    try:
+        if prior != "restoring":
+            if fault:
+                fault("restore.claim", name)
+            if not _move_item(catalog, item.id, prior, state="restoring"):
+                now = _item_state(catalog, item.id)
+                if now == "purging":
+                    raise InputError(
+                        f"{name} is being purged; once it is, restore rebuilds it from its recipe."
+                    )
+                raise InputError(
+                    f"{name} went from {prior} to {now} while restoring it (another process); "
+                    "run restore again."
+                )
+        try:
+            how = _put_back(catalog, item, name, prior, principal, purpose, fault)
+        except LakewardError:
+            if prior != "restoring":  # refused before anything moved: release the claim
+                _move_item(catalog, item.id, "restoring", state=prior)
+            raise
         if fault:
-            fault("restore.move", name)
-        _move(copy, original, fault, name)
-        how = "moved back from quarantine"
-    elif original_there:
-        raise InputError(f"{original} exists; move it away before restoring {name} there.")
-    else:
-        _rebuild_to(catalog, item, name, original)
-        how = "rebuilt from its recipe (new files: re-profile it before the next find)"
-    if fault:
-        fault("restore.commit", name)
-    _update_item(catalog, item.id, state="restored", restored_at=utcnow())
-    return {"dataset": name, "state": "restored", "how": how, "path": str(original)}
+            fault("restore.commit", name)
+        _move_item(catalog, item.id, "restoring", state="restored", restored_at=utcnow())
+    except Exception:
+        if lease is not None:
+            _release_lease(catalog, item.plan_id, lease)
+        raise
+    if lease is not None:
+        _release_lease(catalog, item.plan_id, lease)
+    if prior == "restoring":
+        how = f"resumed: {how}"
+    return {
+        "dataset": name,
+        "state": "restored",
+        "how": how,
+        "path": str(_dataset_path(item.original_uri)),
+    }
 
 
 def reconstruct_dataset(
@@ -1072,15 +1635,18 @@ def reconstruct_dataset(
     principal: str,
     purpose: str = DEFAULT_PURPOSE,
 ) -> dict[str, Any]:
-    """Rebuild a deleted dataset from its recipe into ``out`` (a new directory) and verify it."""
-    item = _latest_item(catalog, name, ("verified", *ACTIVE_STATES))
+    """Rebuild a deleted dataset from its recipe into ``out`` (a new directory) and verify it.
+
+    Raises:
+        PolicyDenied: ``dedup.restore`` is denied, or reading the parent's mapped columns or
+            the child's columns is denied or masked (audited).
+    """
+    item = _latest_item(catalog, name, IN_FORCE)
     recipe = item.recipe
     if recipe is None:
         raise CheckFailed(f"{name} has no recipe; nothing to rebuild it from.")
     _enforce_all(catalog, principal, "dedup.restore", [name], {"purpose": purpose})
-    _engine(catalog).enforce(
-        principal, "lake.read_content", f"dataset:{recipe['parent']}", {"purpose": purpose}
-    )
+    _check_rebuild_read(catalog, principal, purpose, name, recipe)
     target = out.expanduser().resolve() / Path(recipe["relpath"]).name
     _rebuild_to(catalog, item, name, target)
     return {

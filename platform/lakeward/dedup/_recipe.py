@@ -36,7 +36,14 @@ from lakeward.lake import DatasetSpec
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-__all__ = ["ChildChanged", "build_recipe", "rebuild_frame", "verify_rebuild", "write_rebuilt"]
+__all__ = [
+    "ChildChanged",
+    "build_recipe",
+    "rebuild_frame",
+    "recipe_problem",
+    "verify_rebuild",
+    "write_rebuilt",
+]
 
 _IN_LIST_MAX = 32
 _ORDERED_DOMAINS = ("number", "temporal", "string", "boolean")
@@ -190,6 +197,29 @@ def _sha256_dir(path: Path) -> str:
     except OSError:
         return ""
     return digest.hexdigest()
+
+
+def recipe_problem(recipe: dict[str, Any], key: LakeKey | None) -> str | None:
+    """Why ``recipe`` could not rebuild its child now (``None`` when nothing is wrong).
+
+    A fingerprint recipe needs the lake key it was made with and its fingerprint file,
+    unchanged (same SHA-256). A predicate recipe needs only the parent (checked elsewhere).
+    """
+    fingerprints = recipe.get("fingerprints")
+    if recipe.get("kind") != "fingerprints" or not fingerprints:
+        return None
+    if key is None or key.key_id != fingerprints["key_id"]:
+        return (
+            f"its row fingerprints were made with lake key {fingerprints['key_id']}, not the "
+            "current one; restore that key (LAKEWARD_LAKE_SECRET or <home>/keys/lake.key)"
+        )
+    path = Path(fingerprints["path"])
+    if _sha256_dir(path) != fingerprints["sha256"]:
+        return (
+            f"its fingerprint file {path / 'fingerprints.parquet'} is missing or changed "
+            "(SHA-256 differs); restore it from backup"
+        )
+    return None
 
 
 def verify_rebuild(frame: DataFrame, child_rows: int, child_fingerprint: str) -> bool:
@@ -369,16 +399,17 @@ def build_recipe(
         .agg(F.count(F.lit(1)).alias("n"))
         .toArrow()
     )
-    target = recipes_dir / f"item-{item_id}"
-    tmp = recipes_dir / f".item-{item_id}.{uuid.uuid4().hex[:8]}.tmp"
+    # One directory per attempt: an apply that lost its lease never replaces the file a
+    # stored recipe (of another attempt at the same item) refers to.
+    tag = uuid.uuid4().hex[:12]
+    target = recipes_dir / f"item-{item_id}-{tag}"
+    tmp = recipes_dir / f".item-{item_id}-{tag}.tmp"
     tmp.mkdir(parents=True)
     try:
         import pyarrow.parquet as pq
 
         pq.write_table(counts, tmp / "fingerprints.parquet")
         _fsync(tmp / "fingerprints.parquet")
-        if target.exists():
-            shutil.rmtree(target)
         tmp.rename(target)
         _fsync_dir(recipes_dir)
     finally:
