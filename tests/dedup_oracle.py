@@ -1,9 +1,11 @@
 """An exact brute-force containment oracle for dedup tests, independent of fingerprints.
 
 Rows are read with Spark exactly as Lakeward reads them, then compared in Python with the
-documented normalisation: numbers by value, dates as midnight timestamps, strings with
-surrounding spaces trimmed, a text parent's string parsed into the child's domain (and a
-string child's values parsed into a text parent's inferred type).
+documented normalisation: numbers by value (integers and whole decimals within ±9.2e18
+exactly, other decimals at double precision, 32-bit floats as their shortest decimal text),
+dates as midnight timestamps, timestamps as UTC wall-clock time, strings with surrounding
+spaces trimmed, a text parent's string parsed into the child's domain (and a string child's
+values parsed into a text parent's inferred type; a UTC offset in temporal text applied).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 _UNPARSED = object()
+_BIGINT_SAFE = Decimal("9.2e18")
 
 
 def normal(value: Any) -> Any:
@@ -22,7 +25,9 @@ def normal(value: Any) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, Decimal):
-        value = float(value)
+        if value == value.to_integral_value() and abs(value) < _BIGINT_SAFE:
+            return int(value)  # exact, as the equal bigint
+        value = float(value)  # fractional or beyond ±9.2e18: at double precision
     if isinstance(value, float):
         return int(value) if value.is_integer() else value
     if isinstance(value, dt.datetime):
@@ -46,7 +51,7 @@ def parse(text: str | None, domain: str) -> Any:
             except ValueError:
                 return normal(float(s))
         if domain == "temporal":
-            return dt.datetime.fromisoformat(s)
+            return normal(dt.datetime.fromisoformat(s))  # an offset is applied (UTC)
         if domain == "boolean" and s.lower() in ("true", "false"):
             return s.lower() == "true"
     except ValueError:
@@ -56,13 +61,23 @@ def parse(text: str | None, domain: str) -> Any:
 
 def rows(spark: Any, catalog: Any, name: str) -> list[dict[str, Any]]:
     """Every row of a dataset as Lakeward's reader sees it."""
+    import numpy as np
+    import pyarrow as pa
+
     from lakeward.catalog import DatasetRepository
     from lakeward.lake import read_dataset, spec_for
 
     with catalog.session() as s:
         dataset = DatasetRepository(s).require(name)
         s.expunge(dataset)
-    return list(read_dataset(spark, spec_for(dataset)).toArrow().to_pylist())
+    table = read_dataset(spark, spec_for(dataset)).toArrow()
+    out: list[dict[str, Any]] = table.to_pylist()
+    for field in table.schema:
+        if pa.types.is_float32(field.type):  # a float is its shortest decimal text
+            for row in out:
+                if row[field.name] is not None:
+                    row[field.name] = float(str(np.float32(row[field.name])))
+    return out
 
 
 def ratio(

@@ -197,6 +197,24 @@ def test_against_the_oracle(
             assert edge["ratio"] == pytest.approx(truth, abs=1e-12)
 
 
+def test_big_batch_path_gives_the_same_verdicts(
+    cases: tuple[Catalog, FindReport, dict[tuple[str, str], float], Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Batches of big datasets are fingerprinted one expression per projection (and with
+    generated code); small ones through the shared hash-array expression: same edges."""
+    from lakeward.dedup import _content
+
+    catalog, report, _, _ = cases
+    monkeypatch.setattr(_content, "_SMALL_BATCH_BYTES", 0)  # every batch counts as big
+    monkeypatch.setattr(_content, "_ARRAY_PATH_BYTES", 0)  # every dataset too
+    again = find_containment(catalog, near_threshold=0.9, multiset=False)
+    fields = ("status", "stage", "ratio", "sample_hits", "matched", "total")
+    assert {k: tuple(e[f] for f in fields) for k, e in _edges(again).items()} == {
+        k: tuple(e[f] for f in fields) for k, e in _edges(report).items()
+    }
+
+
 def test_multiset_counts_duplicate_rows(
     cases: tuple[Catalog, FindReport, dict[tuple[str, str], float], Path], spark: Any
 ) -> None:

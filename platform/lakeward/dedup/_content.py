@@ -34,7 +34,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lakeward.dedup._fingerprint import LakeKey, indexed_fingerprint_sql, value_hash_sql
+from lakeward.dedup._fingerprint import (
+    LakeKey,
+    indexed_fingerprint_sql,
+    row_fingerprint_sql,
+    value_hash_sql,
+)
 from lakeward.dedup._schema import Candidate, DatasetInfo, domain_of
 from lakeward.errors import LakeError
 from lakeward.lake import DatasetSpec
@@ -156,7 +161,41 @@ def _batch_fingerprints(
     )
 
 
+def _direct_fingerprints(
+    parts: Sequence[tuple[int, DataFrame, list[_Projection]]], key_frame: DataFrame
+) -> DataFrame:
+    """The same ``(tag, fp, n)`` as :func:`_batch_fingerprints`, one expression per projection.
+
+    For batches of big datasets: planning per projection is then negligible, and positions
+    known when planning make the per-row work cheaper than a lookup through a joined table.
+    """
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    frames = []
+    for _, frame, projections in parts:
+        structs = ", ".join(
+            f"named_struct('tag', CAST({tag} AS BIGINT), 'fp', "
+            + row_fingerprint_sql(names.split(","), [f"element_at(_h, {i})" for i in positions])
+            + ")"
+            for tag, names, positions in projections
+        )
+        frames.append(
+            frame.crossJoin(F.broadcast(key_frame))
+            .selectExpr(f"explode(array({structs})) AS x")
+            .select("x.tag", "x.fp")
+        )
+    union = reduce(lambda a, b: a.unionByName(b), frames)
+    return union.groupBy("tag", "fp").agg(F.count(F.lit(1)).alias("n"))
+
+
 _SMALL_BATCH_BYTES = 64 << 20
+# Datasets below this size are fingerprinted through the shared hash-array expression (their
+# rows are few, so planning dominates); bigger ones one expression per projection (cheaper
+# per row). Find, warm, on the benchmark lakes: 96 datasets of ~37 KB, 3.7-4.0 s against
+# 4.2-5.8 s all per projection; 96 of ~2 MB, 37-52 s all through the array against 33-37 s.
+_ARRAY_PATH_BYTES = 512 << 10
 
 
 def _small_data_session(spark: SparkSession) -> SparkSession | None:
@@ -263,8 +302,15 @@ def check_content(
             if parts:
                 if id(session) not in key_frames:
                     key_frames[id(session)] = key.frame(session)
-                frame = _batch_fingerprints(session, parts, key_frames[id(session)])
-                frame.write.mode("append").parquet(target)
+                key_frame = key_frames[id(session)]
+                size = {d.id: d.bytes for d in batch}
+                tiny = [p for p in parts if size[p[0]] < _ARRAY_PATH_BYTES]
+                other = [p for p in parts if size[p[0]] >= _ARRAY_PATH_BYTES]
+                if tiny:
+                    frame = _batch_fingerprints(session, tiny, key_frame)
+                    frame.write.mode("append").parquet(target)
+                if other:
+                    _direct_fingerprints(other, key_frame).write.mode("append").parquet(target)
             return failed
 
         def one_batch(index: int, batch: list[DatasetInfo]) -> dict[str, str]:

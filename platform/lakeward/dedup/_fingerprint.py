@@ -5,14 +5,23 @@ value is reduced to a 64-bit hash in its comparison domain; NULL is one fixed co
 every domain:
 
 - *number*: integers, decimals and floating point values alike, as their double value plus,
-  for whole numbers, the integer's low 11 bits (64-bit integers stay exact; ``12``, ``12.0``
-  and ``12.00`` are equal; ``-0.0`` equals ``0.0``); decimals are compared at double precision;
+  for whole numbers, the integer's low 11 bits, so 64-bit integers stay exact (``12``,
+  ``12.0`` and ``12.00`` are equal; ``-0.0`` equals ``0.0``). A whole-valued decimal within
+  ±9.2e18 is hashed exactly as the equal ``bigint`` (``9007199254740993`` as ``decimal(20,0)``
+  equals that ``bigint`` and differs from ``…992``); other decimals (fractional, or whole
+  beyond ±9.2e18) are compared at double precision. A ``float`` (32-bit) value is first
+  written as its shortest decimal text that reads back as the same float (the nearest such,
+  ties to even), so ``0.1f`` equals the double ``0.1`` and the text ``"0.1"``, not
+  ``0.10000000149011612``;
 - *temporal*: dates as midnight, timestamps as their UTC wall-clock value (so a date equals
   the timestamp at its midnight, and ``timestamp`` equals ``timestamp_ntz``);
 - *string*: leading and trailing spaces trimmed; *boolean*, *binary* as they are; nested
   values as their JSON text;
 - a text-format parent's string column compared with a typed child column is *parsed* into
   the child's domain (``"12.50"`` equals ``12.5``); text that does not parse never matches.
+  Temporal text needs a date; a UTC offset or zone in it is applied
+  (``"2024-01-01T10:00:00+02:00"`` equals ``08:00``), text without one is UTC wall-clock time
+  (sessions run in UTC). Boolean text is ``true`` or ``false`` in any case, nothing else.
 
 **Row fingerprint**: ``HMAC-SHA256(lake secret, names | h1 | h2 | ...)`` truncated to 128
 bits, over the row's value hashes in the order of the normalised column names, with those
@@ -138,16 +147,67 @@ def _string_literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+_INTEGRAL_TYPES = ("tinyint", "smallint", "int", "bigint")
+_BIGINT_SAFE = "9.2E18D"  # |x| below this casts to BIGINT exactly
+
+
 def _number_sql(x: str, integral: bool) -> str:
     if integral:
         n = f"CAST({x} AS BIGINT)"
         return f"xxhash64(CAST({n} AS DOUBLE), {n} & {_LOW_BITS})"
     d = f"(CAST({x} AS DOUBLE) + 0.0D)"  # -0.0 + 0.0 == +0.0
     low = (
-        f"CASE WHEN {d} % 1.0D = 0.0D AND abs({d}) < 9.2E18D "
+        f"CASE WHEN {d} % 1.0D = 0.0D AND abs({d}) < {_BIGINT_SAFE} "
         f"THEN CAST({d} AS BIGINT) & {_LOW_BITS} ELSE CAST(0 AS BIGINT) END"
     )
     return f"xxhash64({d}, {low})"
+
+
+def _decimal_sql(x: str) -> str:
+    """A decimal's number hash: whole values within ±9.2e18 exactly as the equal ``bigint``."""
+    return (
+        f"CASE WHEN abs({x}) < {_BIGINT_SAFE} AND {x} % 1 = 0 "
+        f"THEN {_number_sql(x, True)} ELSE {_number_sql(x, False)} END"
+    )
+
+
+def _float32_sql(x: str) -> str:
+    """A 32-bit float's number hash, via its shortest decimal text (nearest, ties to even).
+
+    Built from Java's ``%.16e`` digits (a float's value to 17 digits): for each length ``p``
+    from 1 to 9, those digits rounded half-even to ``p`` digits, then rounded up; the first
+    that reads back as the same float is the value. Java's ``Float.toString`` is not used: before
+    JDK 19 it is not always the shortest (``2.82879379E17`` for ``2.8287938E17``). NaN and the
+    infinities (no digits) keep their value, and so do whole values below 2**24 (fast path).
+    """
+    s, p, t, v = "_lw_s", "_lw_p", "_lw_t", "_lw_v"
+    digits = f"concat(substring({s}, 1, 1), substring({s}, 3, 16))"
+    exponent = f"try_cast(substring_index({s}, 'e', -1) AS INT)"
+    nxt, rest = f"substring({digits}, {p} + 1, 1)", f"substring({digits}, {p} + 2)"
+    odd = f"substring({digits}, {p}, 1) IN ('1', '3', '5', '7', '9')"
+    up = f"({nxt} > '5' OR ({nxt} = '5' AND ({rest} RLIKE '[1-9]' OR {odd})))"
+    head = f"try_cast(substring({digits}, 1, {p}) AS BIGINT)"
+
+    def text(mantissa: str) -> str:
+        return (
+            f"concat(IF({x} < 0, '-', ''), CAST({mantissa} AS STRING), 'e', "
+            f"CAST({exponent} - {p} + 1 AS STRING))"
+        )
+
+    # The nearest p digits; then the next p digits up, which a power of two (whose rounding
+    # interval is narrower below) may need when the nearest lies below it.
+    candidates = f"array({text(f'{head} + IF({up}, 1, 0)')}, {text(f'{head} + 1')})"
+    shortest = (
+        f"try_element_at(filter(flatten(transform(sequence(1, 9), {p} -> {candidates})), "
+        f"{t} -> try_cast({t} AS FLOAT) = {x}), 1)"
+    )
+    d = f"CAST({x} AS DOUBLE)"
+    value = (
+        f"CASE WHEN abs({d}) < 16777216.0D AND {d} % 1.0D = 0.0D THEN {d} "  # whole: exact
+        f"ELSE coalesce(try_cast(try_element_at(transform(array(format_string('%.16e', "
+        f"abs({d}))), {s} -> {shortest}), 1) AS DOUBLE), {d}) END"
+    )
+    return f"try_element_at(transform(array({value}), {v} -> {_number_sql(v, False)}), 1)"
 
 
 def value_hash_sql(name: str, type_name: str, domain: str, parse: bool = False) -> str:
@@ -169,15 +229,26 @@ def value_hash_sql(name: str, type_name: str, domain: str, parse: bool = False) 
                 f"ELSE {unparsed} END"
             )
         elif domain == "temporal":
-            ts = f"try_cast({text} AS TIMESTAMP_NTZ)"
-            hashed = f"CASE WHEN {ts} IS NOT NULL THEN xxhash64({ts}) ELSE {unparsed} END"
+            # A date is required (TIMESTAMP alone would read "10:00" as today). An offset or
+            # zone is applied through TIMESTAMP; without one that reads the text as UTC
+            # wall-clock time (the session zone), the same instant as TIMESTAMP_NTZ.
+            wall = f"try_cast({text} AS TIMESTAMP_NTZ)"
+            ts = f"coalesce(CAST(try_cast({text} AS TIMESTAMP) AS TIMESTAMP_NTZ), {wall})"
+            hashed = f"CASE WHEN {wall} IS NOT NULL THEN xxhash64({ts}) ELSE {unparsed} END"
         elif domain == "boolean":
-            flag = f"try_cast(lower({text}) AS BOOLEAN)"
+            flag = f"CASE lower({text}) WHEN 'true' THEN true WHEN 'false' THEN false END"
             hashed = f"CASE WHEN {flag} IS NOT NULL THEN xxhash64({flag}) ELSE {unparsed} END"
         else:
             hashed = unparsed
     elif domain == "number":
-        hashed = _number_sql(c, t in ("tinyint", "smallint", "int", "bigint"))
+        if t in _INTEGRAL_TYPES:
+            hashed = _number_sql(c, True)
+        elif t.startswith("decimal"):
+            hashed = _decimal_sql(c)
+        elif t == "float":
+            hashed = _float32_sql(c)
+        else:
+            hashed = _number_sql(c, False)
     elif domain == "temporal":
         hashed = f"xxhash64(CAST({c} AS TIMESTAMP_NTZ))"
     elif domain == "string":

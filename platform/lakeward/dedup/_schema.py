@@ -246,36 +246,92 @@ class Candidate:
         return {p.child: p.parent for p in self.pairs}
 
 
+def _assign(
+    children: Sequence[ColumnInfo],
+    options: dict[str, list[ColumnInfo]],
+) -> dict[str, ColumnInfo] | None:
+    """A one-to-one assignment of ``children`` (in order) to their ``options``, or ``None``.
+
+    Among all complete assignments, the one a greedy pass would pick if it never had to back
+    out: each child in turn takes its first option (in preference order) with which the
+    remaining children can still all be assigned (checked by augmenting paths, Kuhn's
+    algorithm). Where greedy first-fit succeeds, this is its result.
+    """
+
+    def complete(rest: Sequence[ColumnInfo], taken: set[str]) -> bool:
+        owner: dict[str, str] = {}  # parent column -> child column, over ``rest``
+        by_name = {c.name: c for c in rest}
+
+        def augment(child: ColumnInfo, seen: set[str]) -> bool:
+            for p in options[child.name]:
+                if p.name in taken or p.name in seen:
+                    continue
+                seen.add(p.name)
+                if p.name not in owner or augment(by_name[owner[p.name]], seen):
+                    owner[p.name] = child.name
+                    return True
+            return False
+
+        return all(augment(c, set()) for c in rest)
+
+    chosen: dict[str, ColumnInfo] = {}
+    taken: set[str] = set()
+    for i, child in enumerate(children):
+        rest = children[i + 1 :]
+        for p in options[child.name]:
+            if p.name not in taken and complete(rest, taken | {p.name}):
+                chosen[child.name] = p
+                taken.add(p.name)
+                break
+        else:
+            return None
+    return chosen
+
+
 def pair_columns(child: DatasetInfo, parent: DatasetInfo) -> tuple[Pairing, ...] | None:
     """Map every child column onto a parent column, or ``None`` when the schemas do not fit.
 
-    Two parent columns with the same normalised name are disambiguated by the exact raw name,
-    then by the first compatible one in column order; two child columns may not share a
-    parent column.
+    Two child columns may not share a parent column. Columns that share a normalised name
+    are assigned as a whole (a bipartite matching: ``A_ID tinyint, a_id bigint`` onto
+    ``aId bigint, AId smallint`` pairs ``A_ID`` with ``AId``); when several assignments fit,
+    child columns in name order each prefer the parent column with their exact raw name,
+    then the first compatible one in column order.
     """
     by_key: dict[str, list[ColumnInfo]] = defaultdict(list)
     for column in parent.columns:
         by_key[column.key].append(column)
-    used: set[str] = set()
-    pairs: list[Pairing] = []
-    for column in sorted(child.columns, key=lambda c: (c.key, c.name)):
-        options = by_key.get(column.key)
-        if not options:
+    ordered = sorted(child.columns, key=lambda c: (c.key, c.name))
+    groups: dict[str, list[ColumnInfo]] = defaultdict(list)
+    for column in ordered:
+        groups[column.key].append(column)
+    match: dict[str, ColumnInfo] = {}
+    for key, members in groups.items():
+        candidates = by_key.get(key)
+        if not candidates or len(candidates) < len(members):
             return None
-        options = sorted(options, key=lambda p: p.name != column.name)
-        match = next(
-            (
+        options = {
+            c.name: [
                 p
-                for p in options
-                if p.name not in used and _fits(column, child.textual, p, parent.textual)
-            ),
-            None,
-        )
-        if match is None:
+                for p in sorted(candidates, key=lambda p: p.name != c.name)
+                if _fits(c, child.textual, p, parent.textual)
+            ]
+            for c in members
+        }
+        if len(members) == 1:
+            first = options[members[0].name]
+            if not first:
+                return None
+            match[members[0].name] = first[0]
+            continue
+        assigned = _assign(members, options)
+        if assigned is None:
             return None
-        used.add(match.name)
+        match.update(assigned)
+    pairs: list[Pairing] = []
+    for column in ordered:
+        found = match[column.name]
         domain = domain_of(column.type)
-        parent_domain = domain_of(match.type)
+        parent_domain = domain_of(found.type)
         if column.all_null:
             domain = parent_domain
         parse = parent_domain == "string" and domain != "string"
@@ -283,7 +339,7 @@ def pair_columns(child: DatasetInfo, parent: DatasetInfo) -> tuple[Pairing, ...]
         if child_parse:
             domain = parent_domain
         pairs.append(
-            Pairing(column.key, column.name, match.name, domain, parent_domain, parse, child_parse)
+            Pairing(column.key, column.name, found.name, domain, parent_domain, parse, child_parse)
         )
     return tuple(pairs)
 

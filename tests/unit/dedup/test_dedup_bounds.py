@@ -142,8 +142,7 @@ def test_pruning_is_sound(multiset: bool) -> None:
         if not cand.exact_possible:
             exact_ruled_out += 1
             assert truth < 1.0, (child, parent, cand.reasons)
-        if multiset:
-            assert truth <= cand.upper_bound + 1e-12, (child, parent, cand.reasons)
+        assert truth <= cand.upper_bound + 1e-12, (child, parent, cand.reasons)
         if cand.status == "pruned":
             pruned += 1
             assert truth < tau, (child, parent, cand.reasons, truth)
@@ -172,3 +171,78 @@ def test_rules_that_fire() -> None:
     cand = Candidate(spaced, parent, pair_columns(spaced, parent) or ())
     apply_statistics(cand, 1.0, False)
     assert cand.status == "candidate"  # "  a" trims to "a": not out of range
+
+
+def test_set_semantics_bound_by_distinct_rows_not_rows() -> None:
+    """Disjoint ranges leave only rows with a NULL there, but under set semantics their
+    share of *distinct* rows counts: 9 equal rows and one with a NULL are 2 distinct rows."""
+    names = ["x", "y"]
+    child_rows: list[tuple[Any, ...]] = [(100, 1)] * 9 + [(None, 1)]
+    parent_rows: list[tuple[Any, ...]] = [(None, 1), (1, 1)]
+    child = _info(1, names, ["bigint", "bigint"], child_rows)
+    parent = _info(2, names, ["bigint", "bigint"], parent_rows)
+    assert _ratio(child_rows, parent_rows, False) == 0.5
+    cand = Candidate(child, parent, pair_columns(child, parent) or ())
+    apply_statistics(cand, 0.5, False)
+    assert cand.status == "candidate" and cand.upper_bound >= 0.5 and not cand.exact_possible
+    cand = Candidate(child, parent, pair_columns(child, parent) or ())
+    apply_statistics(cand, 0.5, True)  # multiset: 1 of 10 rows at most
+    assert cand.status == "pruned" and cand.upper_bound == pytest.approx(0.1)
+    # NULLs against a parent column without any: under set semantics (n - k) / (n - k + 1).
+    no_nulls = _info(2, names, ["bigint", "bigint"], [(100, 1), (7, 1)])
+    cand = Candidate(child, no_nulls, pair_columns(child, no_nulls) or ())
+    apply_statistics(cand, 0.5, False)
+    assert cand.status == "candidate" and cand.upper_bound == pytest.approx(0.9)
+
+
+def _column(
+    ident: int, name: str, type_name: str, lo: str, hi: str, distinct: int = 1
+) -> DatasetInfo:
+    rows = max(distinct, 1)
+    column = ColumnInfo(name, type_name, 0, lo, hi, distinct, rows)
+    return DatasetInfo(ident, f"d{ident}", "parquet", 1, rows, 1, "f", "s", (column,))
+
+
+@pytest.mark.parametrize(
+    ("child", "parent", "exact"),
+    [
+        # Whole decimals within ±9.2e18 are hashed exactly as the equal bigint.
+        (("bigint", "9007199254740993"), ("decimal(20,0)", "9007199254740993"), True),
+        (("bigint", "9007199254740993"), ("decimal(20,0)", "9007199254740992"), False),
+        (("decimal(20,0)", "9007199254740993"), ("double", "9007199254740992.0"), False),
+        # Beyond that, and fractional decimals, at double precision: 1e20 + 1 is 1e20.
+        (("decimal(38,0)", "100000000000000000001"), ("double", "1e+20"), True),
+        (("decimal(38,20)", "0.10000000000000000001"), ("double", "0.1"), True),
+        (("decimal(10,2)", "12.50"), ("double", "12.5"), True),
+        (("decimal(10,2)", "12.51"), ("double", "12.5"), False),
+        # A float is its shortest decimal: 0.1f (profiled as its double value) is 0.1.
+        (("float", "0.10000000149011612"), ("double", "0.1"), True),
+        (("float", "0.5"), ("double", "0.5"), True),
+        (("float", "0.5"), ("double", "0.25"), False),
+    ],
+)
+def test_number_ranges_follow_stage_three(
+    child: tuple[str, str], parent: tuple[str, str], exact: bool
+) -> None:
+    c = _column(1, "x", child[0], child[1], child[1])
+    p = _column(2, "x", parent[0], parent[1], parent[1])
+    cand = Candidate(c, p, pair_columns(c, p) or ())
+    assert cand.pairs
+    apply_statistics(cand, 1.0, False)
+    assert cand.exact_possible == exact, cand.reasons
+    assert (cand.status == "pruned") == (not exact)
+
+
+def test_wide_decimals_give_no_distinct_floor() -> None:
+    """Distinct decimals of many digits may be one double in stage 3: no distinct floor."""
+    parent = _column(2, "x", "decimal(38,20)", "0.1", "0.2", distinct=10)
+    for type_name, pruned in [
+        ("decimal(38,20)", False),
+        ("decimal(12,2)", True),
+        ("decimal(18,0)", True),
+        ("decimal(19,0)", False),
+    ]:
+        child = _column(1, "x", type_name, "0.1", "0.2", distinct=1000)
+        cand = Candidate(child, parent, pair_columns(child, parent) or ())
+        apply_statistics(cand, 0.5, False)
+        assert (cand.status == "pruned") == pruned, type_name

@@ -191,3 +191,74 @@ def test_stage_one_scales_to_ten_thousand_datasets(monkeypatch: pytest.MonkeyPat
     got = {(c.child.name, c.parent.name) for c in found if c.child in sample}
     assert got == wanted
     assert compared <= 3 * len(found) + len(lake), (compared, len(found))
+
+
+def test_columns_sharing_a_name_are_matched_as_a_whole() -> None:
+    """Greedy first-fit would give ``a_id`` (bigint) to ``aId`` and leave ``A_ID`` nothing."""
+    child = _ds(1, "c", "parquet", [("A_ID", "tinyint"), ("a_id", "bigint")])
+    parent = _ds(2, "p", "parquet", [("aId", "bigint"), ("AId", "smallint")])
+    pairs = pair_columns(child, parent)
+    assert pairs is not None
+    assert {p.child: p.parent for p in pairs} == {"A_ID": "AId", "a_id": "aId"}
+    exact = _ds(3, "p3", "parquet", [("AId", "bigint"), ("a_id", "bigint"), ("A_ID", "bigint")])
+    pairs = pair_columns(child, exact)  # several fit: exact raw names are kept
+    assert pairs is not None
+    assert {p.child: p.parent for p in pairs} == {"A_ID": "A_ID", "a_id": "a_id"}
+
+
+_SAME_KEY = ["a_id", "A_ID", "aId", "AId", "a-id", "A Id", "b", "B"]
+_PAIR_TYPES = ["tinyint", "smallint", "int", "bigint", "double", "decimal(10,2)", "string"]
+
+
+def _brute_force_pairing(child: DatasetInfo, parent: DatasetInfo) -> dict[str, str] | None:
+    """Every one-to-one assignment enumerated; the preferred one (children in name order,
+    each preferring its exact raw name, then parent column order) compared lexicographically."""
+    import itertools
+
+    from lakeward.dedup._schema import _fits
+
+    children = sorted(child.columns, key=lambda c: (c.key, c.name))
+    choices = [
+        [
+            ((p.name != c.name, i), p.name)
+            for i, p in enumerate(parent.columns)
+            if p.key == c.key and _fits(c, child.textual, p, parent.textual)
+        ]
+        for c in children
+    ]
+    best: tuple[Any, ...] | None = None
+    mapping = None
+    for combo in itertools.product(*choices):
+        names = [name for _, name in combo]
+        if len(set(names)) < len(names):
+            continue
+        rank = tuple(r for r, _ in combo)
+        if best is None or rank < best:
+            best = rank
+            mapping = {c.name: name for c, name in zip(children, names, strict=True)}
+    return mapping
+
+
+def test_pairing_agrees_with_brute_force_enumeration() -> None:
+    rng = random.Random(7)
+    found = 0
+    for i in range(3000):
+        fmt = rng.choice(["parquet", "csv"]), rng.choice(["parquet", "csv"])
+        child = _ds(
+            1,
+            "c",
+            fmt[0],
+            [(n, rng.choice(_PAIR_TYPES)) for n in rng.sample(_SAME_KEY, rng.randint(1, 4))],
+        )
+        parent = _ds(
+            2,
+            "p",
+            fmt[1],
+            [(n, rng.choice(_PAIR_TYPES)) for n in rng.sample(_SAME_KEY, rng.randint(1, 6))],
+        )
+        pairs = pair_columns(child, parent)
+        expected = _brute_force_pairing(child, parent)
+        got = None if pairs is None else {p.child: p.parent for p in pairs}
+        assert got == expected, (i, child.columns, parent.columns)
+        found += got is not None and len(got) > 1
+    assert found > 200  # multi-column assignments were actually exercised
