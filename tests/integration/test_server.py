@@ -61,25 +61,22 @@ def test_scheduled_deployment_runs_on_a_real_server(tmp_path: Path) -> None:
         deployment = json.loads(inspect.stdout)
         assert deployment["work_pool_name"] == "lakeward-process"
         assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 2 * * *"]
-        dp = subprocess.run(
-            [
-                str(BIN / "prefect"),
-                "deployment",
-                "inspect",
-                "dp_release/dp-release-hourly",
-                "--output",
-                "json",
-            ],
-            capture_output=True,
-            text=True,
-            env=client_env,
-            timeout=120,
-            check=False,
-        )
-        assert dp.returncode == 0, dp.stderr
-        dp_deployment = json.loads(dp.stdout)
-        assert dp_deployment["entrypoint"] == "flows/dp_release.py:dp_release"
-        assert [s["schedule"]["cron"] for s in dp_deployment["schedules"]] == ["5 * * * *"]
+        for name, entrypoint, cron in (
+            ("dp_release/dp-release-hourly", "flows/dp_release.py:dp_release", "5 * * * *"),
+            ("dedup/dedup-weekly", "flows/dedup.py:dedup", "0 4 * * 0"),
+        ):
+            shown = subprocess.run(
+                [str(BIN / "prefect"), "deployment", "inspect", name, "--output", "json"],
+                capture_output=True,
+                text=True,
+                env=client_env,
+                timeout=120,
+                check=False,
+            )
+            assert shown.returncode == 0, shown.stderr
+            scheduled = json.loads(shown.stdout)
+            assert scheduled["entrypoint"] == entrypoint
+            assert [s["schedule"]["cron"] for s in scheduled["schedules"]] == [cron]
         run = subprocess.run(
             [
                 str(BIN / "prefect"),
