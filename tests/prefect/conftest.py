@@ -1,4 +1,6 @@
+import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -20,3 +22,18 @@ def _profiling_purpose_acknowledged(request: pytest.FixtureRequest) -> None:
     if "home" in request.fixturenames:
         request.getfixturevalue("home")
         allow_profiling()
+
+
+def latest_artifact(key: str) -> Any:
+    """The latest Prefect artifact with ``key`` (``None`` when there is none)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def read() -> Any:
+        async with get_client() as client:
+            found = await client.read_latest_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
+            return found[0] if found else None
+
+    return asyncio.run(read())

@@ -3,7 +3,6 @@ idempotent re-runs, and nothing deleted without a second steward."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from pathlib import Path
@@ -12,22 +11,9 @@ from typing import Any
 import pytest
 
 from lakeward.catalog import Catalog, DeletionPlan
+from tests.prefect.conftest import latest_artifact
 
 pytestmark = [pytest.mark.prefect, pytest.mark.spark]
-
-
-def _artifact(key: str) -> Any:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-    async def read() -> Any:
-        async with get_client() as client:
-            found = await client.read_latest_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
-            )
-            return found[0] if found else None
-
-    return asyncio.run(read())
 
 
 def test_dedup_flow_proposes_and_is_idempotent(
@@ -53,10 +39,10 @@ def test_dedup_flow_proposes_and_is_idempotent(
     plan = summary["plan"]
     assert plan["plan"] is not None and not plan["reused"]
     assert {d["dataset"] for d in plan["datasets"]} == {"copies.people", "base.people_oslo"}
-    table = _artifact(DEDUP_ARTIFACT_KEY)
+    table = latest_artifact(DEDUP_ARTIFACT_KEY)
     rows = table.data if isinstance(table.data, list) else json.loads(table.data)
     assert {(r["child"], r["status"]) for r in rows} >= {("base.people_oslo", "contained")}
-    markdown = _artifact(f"{DEDUP_ARTIFACT_KEY}-plan")
+    markdown = latest_artifact(f"{DEDUP_ARTIFACT_KEY}-plan")
     assert f"lakeward dedup approve {plan['plan']}" in markdown.data
 
     again = dedup()

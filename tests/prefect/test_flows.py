@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -10,22 +9,9 @@ from typing import Any
 import pytest
 
 from lakeward.catalog import Catalog, DatasetRepository
+from tests.prefect.conftest import latest_artifact
 
 pytestmark = [pytest.mark.prefect, pytest.mark.spark]
-
-
-def _artifact(key: str) -> Any:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-    async def read() -> Any:
-        async with get_client() as client:
-            found = await client.read_latest_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
-            )
-            return found[0] if found else None
-
-    return asyncio.run(read())
 
 
 def test_profile_lake_flow_profiles_audits_and_publishes(
@@ -38,7 +24,7 @@ def test_profile_lake_flow_profiles_audits_and_publishes(
     summary = profile_lake(str(root), principal="local-user", purpose="catalog_maintenance")
     assert summary["profiled"] == 3 and summary["failed"] == 0
     assert summary["rows"] == sum(e["rows"] for e in expected.values())
-    artifact = _artifact(PROFILE_ARTIFACT_KEY)
+    artifact = latest_artifact(PROFILE_ARTIFACT_KEY)
     assert artifact is not None and artifact.type == "table"
     table = artifact.data if isinstance(artifact.data, list) else json.loads(artifact.data)
     assert sorted(row["dataset"] for row in table) == sorted(expected)
@@ -69,7 +55,7 @@ def test_flow_fails_after_publishing_when_a_dataset_is_bad(
     with pytest.raises(ProfileFailed) as info:
         profile_lake(str(root), principal="local-user")
     assert list(info.value.errors) == ["web.events"]
-    artifact = _artifact(f"{PROFILE_ARTIFACT_KEY}-summary")
+    artifact = latest_artifact(f"{PROFILE_ARTIFACT_KEY}-summary")
     assert artifact is not None and "web.events" in artifact.data
     with Catalog.open().session() as s:
         names = {d.name: d.current_version for d in DatasetRepository(s).list()}

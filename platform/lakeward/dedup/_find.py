@@ -238,25 +238,17 @@ def edge_dict(
 ) -> dict[str, Any]:
     """The public JSON shape of an edge (``lakeward dedup find --json``)."""
     if isinstance(edge, Candidate):
-        return {
-            "child": edge.child.name,
-            "parent": edge.parent.name,
-            "ratio": edge.ratio,
-            "stage": edge.stage,
-            "status": edge.status,
-            "column_map": edge.column_map,
-            "sample_hits": edge.sample_hits,
-            "sample_size": edge.sample_size,
-            "matched": edge.matched,
-            "total": edge.total,
-            "child_version": edge.child.version,
-            "parent_version": edge.parent.version,
-            "reason": "; ".join(edge.reasons) or None,
-        }
-    assert names is not None
+        child, parent = edge.child.name, edge.parent.name
+        versions = (edge.child.version, edge.parent.version)
+        reason = "; ".join(edge.reasons) or None
+    else:
+        assert names is not None
+        child, parent = names[edge.child_id], names[edge.parent_id]
+        versions = (edge.child_version, edge.parent_version)
+        reason = edge.reason
     return {
-        "child": names[edge.child_id],
-        "parent": names[edge.parent_id],
+        "child": child,
+        "parent": parent,
         "ratio": edge.ratio,
         "stage": edge.stage,
         "status": edge.status,
@@ -265,9 +257,9 @@ def edge_dict(
         "sample_size": edge.sample_size,
         "matched": edge.matched,
         "total": edge.total,
-        "child_version": edge.child_version,
-        "parent_version": edge.parent_version,
-        "reason": edge.reason,
+        "child_version": versions[0],
+        "parent_version": versions[1],
+        "reason": reason,
     }
 
 
