@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.prefect.test_flows import _artifact
+from tests.prefect.conftest import latest_artifact
 from tests.spark.test_dp_streams import START, _definition, _events, _setup, _write
 
 pytestmark = [pytest.mark.prefect, pytest.mark.spark]
@@ -49,7 +49,7 @@ def test_dp_release_flow_publishes_and_retries_return_the_persisted_noise(
     spent = stream_budget(catalog, "clicks")["ledger_committed"]
     assert spent == pytest.approx(stream_budget(catalog, "clicks")["stream_spent"])
 
-    artifact = _artifact(DP_ARTIFACT_KEY)
+    artifact = latest_artifact(DP_ARTIFACT_KEY)
     table = artifact.data if isinstance(artifact.data, list) else json.loads(artifact.data)
     assert {(r["period"], r["key"]) for r in table} == {
         (p, f"region={k}") for p in (1, 2, 3) for k in ("north", "south")

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import REPO
-from tests.prefect.test_flows import _artifact
+from tests.prefect.conftest import latest_artifact
 
 pytestmark = [pytest.mark.prefect, pytest.mark.spark]
 
@@ -95,7 +95,7 @@ def test_he_flows_encrypt_compute_reuse_and_refuse(
         )
     )
     assert store["rows"] == 100 and store["blocks"] >= 2
-    assert "encrypted store" in _artifact(f"{flows.ARTIFACT_KEY}-store").data
+    assert "encrypted store" in latest_artifact(f"{flows.ARTIFACT_KEY}-store").data
 
     params = flows.HeComputeParams(
         store=store["path"],
@@ -109,7 +109,7 @@ def test_he_flows_encrypt_compute_reuse_and_refuse(
     first = flows.he_compute(params)
     assert not first["reused"] and first["per_block"] and first["shape"] == [100]
     np.testing.assert_allclose(decrypt_result(keys, first["path"]), values @ weights, atol=1e-4)
-    markdown = _artifact(flows.ARTIFACT_KEY).data
+    markdown = latest_artifact(flows.ARTIFACT_KEY).data
     assert "encrypted computation" in markdown and first["fingerprint"] in markdown
 
     result_files = sorted((tmp_path / "scores").rglob("*"))
