@@ -204,10 +204,11 @@ class DedupSettings(BaseSettings):
         description="Datasets fingerprinted per Spark job (amortises job start-up on big lakes).",
     )
     concurrency: int = Field(
-        default=2,
+        default=4,
         ge=1,
         description="Fingerprint batches run at once (Spark jobs submitted from threads share "
-        "one session, so one batch's driver-side work overlaps another's computation).",
+        "one session, so one batch's driver-side work overlaps another's computation; 4 "
+        "beat 2 by ~12% on 2 cores).",
     )
     work_dir: str | None = Field(
         default=None,

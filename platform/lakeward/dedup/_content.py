@@ -60,7 +60,7 @@ class ContentConfig:
     alpha: float
     batch_datasets: int
     work_dir: str
-    concurrency: int = 2
+    concurrency: int = 4
 
 
 @dataclass
