@@ -73,7 +73,7 @@ from lakeward.dedup._find import (
     run_edges,
 )
 from lakeward.dedup._plan import CostModel, Edge, PlanResult, solve_plan
-from lakeward.dedup._recipe import ChildChanged, recipe_problem
+from lakeward.dedup._recipe import ChildChanged, fsync_path, recipe_problem
 from lakeward.dedup._schema import DatasetInfo, pair_columns
 from lakeward.errors import (
     CheckFailed,
@@ -576,13 +576,8 @@ def _dataset_path(uri: str) -> Path:
 
 
 def _fsync_tree(path: Path) -> None:
-    paths = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    for p in paths:
-        fd = os.open(p, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    for p in [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]:
+        fsync_path(p)
 
 
 def _partial(dst: Path) -> Path:

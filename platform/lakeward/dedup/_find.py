@@ -33,6 +33,7 @@ from lakeward.dedup._content import ContentConfig, check_content
 from lakeward.dedup._fingerprint import LakeKey, lake_key
 from lakeward.dedup._schema import Candidate, ColumnInfo, DatasetInfo, schema_candidates
 from lakeward.errors import InputError, LakeError, NotFound, PolicyDenied
+from lakeward.lake import DatasetSpec
 
 __all__ = [
     "ACTIVE_STATES",
@@ -175,8 +176,8 @@ def load_datasets(catalog: Catalog, names: Iterable[str] | None = None) -> list[
     return sorted(infos, key=lambda d: d.name)
 
 
-def _current_signatures(catalog: Catalog, names: Sequence[str]) -> dict[str, str | None]:
-    """Each dataset's file signature now (``None`` when its files cannot be listed)."""
+def _current_specs(catalog: Catalog, names: Sequence[str]) -> dict[str, DatasetSpec | None]:
+    """Each dataset's files as listed now (``None`` when they cannot be listed)."""
     from lakeward.catalog import DatasetRepository
     from lakeward.lake import spec_for
 
@@ -185,14 +186,18 @@ def _current_signatures(catalog: Catalog, names: Sequence[str]) -> dict[str, str
         datasets = [repo.require(n) for n in names]
         for d in datasets:
             session.expunge(d)
-    found: dict[str, str | None] = {}
+    found: dict[str, DatasetSpec | None] = {}
     for d in datasets:
         try:
             spec = spec_for(d)
-            found[d.name] = spec.signature if spec.files else None
+            found[d.name] = spec if spec.files else None
         except LakeError:
             found[d.name] = None
     return found
+
+
+def _signatures(specs: dict[str, DatasetSpec | None]) -> dict[str, str | None]:
+    return {n: spec.signature if spec is not None else None for n, spec in specs.items()}
 
 
 def _refresh(
@@ -201,14 +206,19 @@ def _refresh(
     principal: str,
     reprofile: bool,
     stale: dict[str, str],
-) -> list[DatasetInfo]:
-    """Drop (or re-profile) datasets whose files changed since their last profile."""
+) -> tuple[list[DatasetInfo], dict[str, DatasetSpec | None]]:
+    """Drop (or re-profile) datasets whose files changed since their last profile.
+
+    Also returns every dataset's files as listed for the check (read by stage 3, so the
+    lake is listed once before the content stage).
+    """
     from lakeward.lake import profile_one
 
-    now = _current_signatures(catalog, [d.name for d in infos])
+    specs = _current_specs(catalog, [d.name for d in infos])
+    now = _signatures(specs)
     changed = [d for d in infos if now[d.name] != d.signature]
     if not changed:
-        return infos
+        return infos, specs
     for d in changed:
         if now[d.name] is None:
             stale[d.name] = (
@@ -224,8 +234,11 @@ def _refresh(
         outcome = profile_one(catalog, d.name, principal=principal, purpose=PROFILE_PURPOSE)
         if outcome.status not in ("profiled", "unchanged"):
             stale[d.name] = f"re-profiling it {outcome.status}: {outcome.error}"
+    reprofiled = [d.name for d in changed if d.name not in stale]
+    if reprofiled:  # listed again after their profile (a change since is caught after stage 3)
+        specs.update(_current_specs(catalog, reprofiled))
     keep = {d.name for d in infos} - set(stale)
-    return load_datasets(catalog, keep) if keep else []
+    return (load_datasets(catalog, keep) if keep else []), specs
 
 
 def dataset_names(session: Any) -> dict[int, str]:
@@ -321,7 +334,6 @@ def find_containment(
         NotFound: a named dataset is not profiled.
     """
     from lakeward import spark as lakeward_spark
-    from lakeward.lake import spec_for
     from lakeward.policy import engine_for
     from lakeward.settings import get_settings
 
@@ -355,7 +367,7 @@ def find_containment(
         run_id = run.id
     try:
         infos = load_datasets(catalog, names)
-        infos = _refresh(catalog, infos, principal, reprofile, stale)
+        infos, specs = _refresh(catalog, infos, principal, reprofile, stale)
         seconds["freshness"] = time.perf_counter() - started
 
         step = time.perf_counter()
@@ -377,7 +389,7 @@ def find_containment(
             {d.name: d for c in alive for d in (c.child, c.parent)}.values(), key=lambda d: d.name
         )
         engine = engine_for(catalog)
-        readable: dict[int, Any] = {}
+        readable: dict[int, DatasetSpec] = {}
         for d in involved:
             try:
                 engine.enforce(
@@ -390,11 +402,9 @@ def find_containment(
             except PolicyDenied as exc:
                 denied[d.name] = "; ".join(exc.reasons) or str(exc).splitlines()[0]
                 continue
-            with catalog.session() as session:
-                dataset = session.get(Dataset, d.id)
-                assert dataset is not None
-                session.expunge(dataset)
-            readable[d.id] = spec_for(dataset)
+            spec = specs[d.name]
+            assert spec is not None  # datasets whose files cannot be listed are stale
+            readable[d.id] = spec
         checkable = []
         for cand in alive:
             refused = [d.name for d in (cand.child, cand.parent) if d.name in denied]
@@ -424,7 +434,7 @@ def find_containment(
         seconds.update(content.seconds)
 
         read = sorted({d.name for c in checkable for d in (c.child, c.parent)})
-        after = _current_signatures(catalog, read) if read else {}
+        after = _signatures(_current_specs(catalog, read)) if read else {}
         by_name = {d.name: d for d in infos}
         moved = {n for n, sig in after.items() if sig != by_name[n].signature}
         for cand in checkable:

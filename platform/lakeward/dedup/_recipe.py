@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ChildChanged",
     "build_recipe",
+    "fsync_path",
     "rebuild_frame",
     "recipe_problem",
     "verify_rebuild",
@@ -409,7 +410,7 @@ def build_recipe(
         import pyarrow.parquet as pq
 
         pq.write_table(counts, tmp / "fingerprints.parquet")
-        _fsync(tmp / "fingerprints.parquet")
+        fsync_path(tmp / "fingerprints.parquet")
         tmp.rename(target)
         _fsync_dir(recipes_dir)
     finally:
@@ -438,7 +439,8 @@ def build_recipe(
     )
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush one file (or directory entry) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -448,7 +450,7 @@ def _fsync(path: Path) -> None:
 
 def _fsync_dir(path: Path) -> None:
     try:
-        _fsync(path)
+        fsync_path(path)
     except OSError:  # some filesystems cannot fsync directories
         pass
 
