@@ -26,7 +26,9 @@ its children to 2 (usage or input error), ``PolicyDenied``/``CheckFailed`` to 1.
     │   ├── CatalogUnavailable
     │   └── SparkUnavailable
     ├── PolicyDenied (PermissionError)          the policy layer said no (carries reasons)
-    │   └── BudgetExhausted                     a privacy-budget spend would exceed its cap
+    │   ├── BudgetExhausted                     a privacy-budget spend would exceed its cap
+    │   └── NotAuthenticated                    no authenticated principal (unmapped OS user,
+    │                                           missing, expired or revoked token, bad JWT)
     ├── CheckFailed                             a verification found a problem (audit chain)
     └── LakewardInternalError (AssertionError)  an invariant broke: this is a bug
 
@@ -49,6 +51,7 @@ __all__ = [
     "LakeError",
     "LakewardError",
     "LakewardInternalError",
+    "NotAuthenticated",
     "NotFound",
     "PolicyDenied",
     "ProfileFailed",
@@ -140,6 +143,10 @@ class PolicyDenied(LakewardError, PermissionError):
 
 class BudgetExhausted(PolicyDenied):
     """A privacy-budget spend would exceed its cap; nothing was spent."""
+
+
+class NotAuthenticated(PolicyDenied):
+    """No authenticated principal: the caller could not be identified; nothing was done."""
 
 
 class CheckFailed(LakewardError):

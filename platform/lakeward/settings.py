@@ -25,6 +25,7 @@ __all__ = [
     "LakeSettings",
     "OrchestrationSettings",
     "PolicySettings",
+    "ServerSettings",
     "Settings",
     "SparkSettings",
     "get_settings",
@@ -278,6 +279,45 @@ class DedupSettings(BaseSettings):
     )
 
 
+class ServerSettings(BaseSettings):
+    """``lakeward server``: where it listens, request limits, OIDC."""
+
+    model_config = _section("LAKEWARD_SERVER_")
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="Interface `lakeward server` binds. Keep 127.0.0.1 and put a TLS-terminating "
+        "reverse proxy in front for remote clients (tokens are bearer credentials).",
+    )
+    port: int = Field(
+        default=8750, ge=0, le=65535, description="Port `lakeward server` binds (0: any free one)."
+    )
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted; larger ones get 413 before they are read.",
+    )
+    workers: int = Field(
+        default=16, ge=1, description="Threads that run requests' commands side by side."
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OIDC issuer whose bearer JWTs are accepted (exact `iss`); unset: API "
+        "tokens only.",
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="Required `aud` of OIDC JWTs (this server's client id)."
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None, description="The issuer's JWKS URL (keys are fetched from here only)."
+    )
+    oidc_subject_claim: str = Field(
+        default="sub",
+        description="JWT claim looked up in principals.yaml `oidc_subjects` to find the "
+        "principal.",
+    )
+
+
 class Settings(BaseSettings):
     """All Lakeward settings."""
 
@@ -294,6 +334,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
@@ -320,7 +361,15 @@ class Settings(BaseSettings):
                 "description": top.description,
             }
         )
-        for section_name in ("catalog", "spark", "lake", "policy", "orchestration", "dedup"):
+        for section_name in (
+            "catalog",
+            "spark",
+            "lake",
+            "policy",
+            "orchestration",
+            "dedup",
+            "server",
+        ):
             section = getattr(self, section_name)
             prefix = section.model_config.get("env_prefix", "")
             for name, field in type(section).model_fields.items():

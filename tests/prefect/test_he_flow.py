@@ -55,7 +55,7 @@ def _tagged_vitals(catalog: Any, root: Path) -> np.ndarray:
         pq.write_table(table, folder / f"part-{part:05d}.parquet")
     register_lake(catalog, root)
     with catalog.session() as session:
-        TagRepository(session).add(
+        TagRepository(session)._add(
             DatasetRepository(session).require("health.vitals"), "encryption_required"
         )
     bundle = engine_for(catalog).bundle

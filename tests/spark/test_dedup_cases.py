@@ -237,7 +237,7 @@ def test_policy_refusal_prunes_edges_and_is_audited(
     catalog, _, _, _ = cases
     with catalog.session() as s:
         repo = DatasetRepository(s)
-        TagRepository(s).add(repo.require("base.people_paris"), "restricted")
+        TagRepository(s)._add(repo.require("base.people_paris"), "restricted")
     try:
         report = find_containment(catalog, names=["base.people", "base.people_paris"])
     finally:

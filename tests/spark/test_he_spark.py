@@ -51,7 +51,7 @@ def vitals(catalog: Any, tmp_path: Path) -> np.ndarray:
     register_lake(catalog, tmp_path / "lake")
     with catalog.session() as session:
         dataset = DatasetRepository(session).require("health.vitals")
-        TagRepository(session).add(dataset, "encryption_required")
+        TagRepository(session)._add(dataset, "encryption_required")
     bundle = engine_for(catalog).bundle
     acknowledge_purpose(catalog, bundle, "local-user", "data_governance")  # the data owner
     acknowledge_purpose(catalog, bundle, "erin", "clinical_research")  # a researcher

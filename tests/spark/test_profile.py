@@ -189,8 +189,8 @@ def test_policy_refusal_and_column_masks(
     register_lake(catalog, root)
     with catalog.session() as s:
         repo, tags = DatasetRepository(s), TagRepository(s)
-        tags.add(repo.require("web.events"), "restricted")
-        tags.add(repo.require("hr.employees"), "pii_direct", column="name")
+        tags._add(repo.require("web.events"), "restricted")
+        tags._add(repo.require("hr.employees"), "pii_direct", column="name")
     report = profile_datasets(catalog, root=root)
     assert list(report.denied) == ["web.events"]
     assert "restricted-is-off-limits" in report.denied["web.events"]

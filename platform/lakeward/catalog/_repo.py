@@ -210,12 +210,12 @@ class DatasetRepository:
 
 
 class TagRepository:
-    """Tags on datasets and columns."""
+    """Tags on datasets and columns (read here; written through ``lakeward.policy``)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(
+    def _add(
         self,
         dataset: Dataset,
         name: str,
@@ -225,7 +225,11 @@ class TagRepository:
         confidence: float = 1.0,
         created_by: str | None = None,
     ) -> Tag:
-        """Attach tag ``name`` (idempotent: an existing tag is updated, not duplicated)."""
+        """Attach tag ``name`` (idempotent: an existing tag is updated, not duplicated).
+
+        Library-internal: tags change decisions, so they change only through
+        :func:`lakeward.policy.assign_tag`, which decides ``tag.assign`` and audits.
+        """
         if not name or not name.strip():
             raise InputError("A tag name must be a non-empty string.")
         if not 0.0 <= confidence <= 1.0:
@@ -252,8 +256,8 @@ class TagRepository:
             )
         )
 
-    def remove(self, dataset: Dataset, name: str, *, column: str = "") -> bool:
-        """Remove a tag; returns whether it existed."""
+    def _remove(self, dataset: Dataset, name: str, *, column: str = "") -> bool:
+        """Remove a tag; returns whether it existed (internal: see :meth:`_add`)."""
         tag = self.session.scalar(
             select(Tag).where(
                 Tag.dataset_id == dataset.id, Tag.column_name == column, Tag.name == name
@@ -309,7 +313,7 @@ class AuditLog:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
 
-    def append(
+    def _append(
         self,
         *,
         principal: str,
@@ -321,7 +325,12 @@ class AuditLog:
         purpose: str | None = None,
         bundle_hash: str | None = None,
     ) -> AuditRecord:
-        """Append one record in its own transaction and return it."""
+        """Append one record in its own transaction and return it.
+
+        Library-internal: the policy layer and the capabilities record here what a guarded
+        decision allowed or denied. Anyone else appends through
+        :func:`lakeward.policy.record_event`, which decides ``audit.append`` first.
+        """
         with self.catalog.session(immediate=True) as session, write_lock(session, "audit_records"):
             head = session.scalar(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
             record = AuditRecord(

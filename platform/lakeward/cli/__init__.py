@@ -4,18 +4,29 @@
 ``policy`` (validate, test, explain, diff, apply, log, audit, budget, purpose, approval),
 ``dp`` (stream, release, series, budget, plot, error), ``he`` (keygen, encrypt, einsum,
 decrypt, explain), ``dedup`` (find, plan, propose, approve, apply, restore, reconstruct,
-purge, status), ``demo``. Heavy modules (Spark,
+purge, status), ``whoami``, ``token`` (issue, list, revoke), ``server``, ``demo``.
+
+Who acts is authenticated, never a flag: the OS user (embedded mode) or, with
+``LAKEWARD_SERVER_URL`` set, the token's principal at ``lakeward server``; then every
+command except ``server`` runs there and prints what it prints here. Heavy modules (Spark,
 Prefect, numpy) are imported inside commands so ``--help``
 stays fast. :func:`main` is the error boundary that maps Lakeward errors to exit codes.
 """
 
 from __future__ import annotations
 
+import contextvars
+from typing import Any
+
 import click
 
 from lakeward.cli._output import err
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "last_error", "main"]
+
+#: the Lakeward error that ended the current context's command (the server maps it to a
+#: status: PolicyDenied → 403, ServiceUnavailable → 503, InputError → 400).
+last_error: contextvars.ContextVar[Any] = contextvars.ContextVar("lakeward_last_error", default=None)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -25,7 +36,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from lakeward.cli import catalog, config, dedup, demo, dp, he, lake, policy
+    from lakeward.cli import catalog, config, dedup, demo, dp, he, identity, lake, policy, server
 
     cli.add_command(lake.lake)
     cli.add_command(catalog.catalog)
@@ -35,13 +46,34 @@ def _register() -> None:
     cli.add_command(dp.dp)
     cli.add_command(he.he)
     cli.add_command(dedup.dedup)
+    cli.add_command(identity.whoami)
+    cli.add_command(identity.token)
+    cli.add_command(server.server)
 
 
 _register()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return the exit code (the console script exits with it)."""
+    """Run the CLI and return the exit code (the console script exits with it).
+
+    With ``LAKEWARD_SERVER_URL`` set, the command runs at the server as the token's
+    principal (``lakeward server`` itself always runs here). Each command runs in its own
+    context, so the principal it authenticates is bound for that command only.
+    """
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    from lakeward.cli._client import forwards
+
+    if forwards(args):
+        from lakeward.cli._client import run_remote
+
+        return run_remote(args)
+    return contextvars.copy_context().run(_main_local, args)
+
+
+def _main_local(argv: list[str]) -> int:
     from rich.markup import escape
 
     from lakeward.errors import LakewardError
@@ -57,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except LakewardError as exc:
+        last_error.set(exc)
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:

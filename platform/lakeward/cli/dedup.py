@@ -16,16 +16,19 @@ import click
 from lakeward._units import human_bytes
 from lakeward.cli._output import emit_json, err, table
 
-principal_option = click.option(
-    "--principal", default="local-user", show_default=True, help="Who acts (policy-checked)."
-)
 purpose_option = click.option(
     "--purpose",
     default="data_governance",
     show_default=True,
-    help="Declared purpose (the principal must have acknowledged it).",
+    help="Declared purpose (you must have acknowledged it).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def _me() -> str:
+    from lakeward.cli._identity import me
+
+    return me().name
 
 
 def _catalog() -> Any:
@@ -57,7 +60,6 @@ def dedup() -> None:
 @click.option(
     "--reprofile", is_flag=True, help="Re-profile changed datasets instead of refusing them."
 )
-@principal_option
 @purpose_option
 @json_option
 def find(
@@ -65,7 +67,6 @@ def find(
     multiset: bool | None,
     names: tuple[str, ...],
     reprofile: bool,
-    principal: str,
     purpose: str,
     as_json: bool,
 ) -> None:
@@ -80,7 +81,7 @@ def find(
     quiet = as_json or not err.is_terminal
     report = find_containment(
         _catalog(),
-        principal=principal,
+        principal=_me(),
         purpose=purpose,
         near_threshold=threshold,
         multiset=multiset,
@@ -171,14 +172,13 @@ def plan(run_id: int | None, as_json: bool) -> None:
 
 @dedup.command()
 @click.option("--run", "run_id", type=int, default=None, help="Containment run (default: latest).")
-@principal_option
 @purpose_option
 @json_option
-def propose(run_id: int | None, principal: str, purpose: str, as_json: bool) -> None:
+def propose(run_id: int | None, purpose: str, as_json: bool) -> None:
     """Store the deletion plan as a proposal and request a second steward's approval."""
     from lakeward.dedup import propose_plan
 
-    proposal = propose_plan(_catalog(), principal=principal, purpose=purpose, run_id=run_id)
+    proposal = propose_plan(_catalog(), principal=_me(), purpose=purpose, run_id=run_id)
     data = proposal.to_dict()
     if as_json:
         emit_json(data)
@@ -190,7 +190,7 @@ def propose(run_id: int | None, principal: str, purpose: str, as_json: bool) -> 
     verb = "already proposed as" if proposal.reused else "proposed as"
     click.echo(
         f"{verb} plan #{proposal.plan_id} (approval #{proposal.approval_id}); another steward "
-        f"approves with `lakeward dedup approve {proposal.plan_id} --principal NAME`"
+        f"approves with `lakeward dedup approve {proposal.plan_id}`"
     )
 
 
@@ -198,17 +198,16 @@ def propose(run_id: int | None, principal: str, purpose: str, as_json: bool) -> 
 @click.argument("plan_id", type=int)
 @click.option("--reject", is_flag=True, help="Reject the plan instead.")
 @click.option("--reason", default=None, help="Recorded with the decision.")
-@principal_option
 @purpose_option
 @json_option
 def approve(
-    plan_id: int, reject: bool, reason: str | None, principal: str, purpose: str, as_json: bool
+    plan_id: int, reject: bool, reason: str | None, purpose: str, as_json: bool
 ) -> None:
     """Approve (or --reject) a proposed plan; the approver must not be the proposer."""
     from lakeward.dedup import approve_plan
 
     data = approve_plan(
-        _catalog(), plan_id, principal=principal, purpose=purpose, reason=reason, reject=reject
+        _catalog(), plan_id, principal=_me(), purpose=purpose, reason=reason, reject=reject
     )
     if as_json:
         emit_json(data)
@@ -223,17 +222,16 @@ def approve(
 @dedup.command()
 @click.argument("plan_id", type=int)
 @click.option("--yes", is_flag=True, help="Really move the datasets to quarantine.")
-@principal_option
 @purpose_option
 @json_option
-def apply(plan_id: int, yes: bool, principal: str, purpose: str, as_json: bool) -> None:
+def apply(plan_id: int, yes: bool, purpose: str, as_json: bool) -> None:
     """Apply an approved plan: verify each recipe, then quarantine (dry run unless --yes).
 
     Resumes an interrupted apply; an applied plan is never applied twice.
     """
     from lakeward.dedup import apply_plan
 
-    report = apply_plan(_catalog(), plan_id, principal=principal, purpose=purpose, dry_run=not yes)
+    report = apply_plan(_catalog(), plan_id, principal=_me(), purpose=purpose, dry_run=not yes)
     data = report.to_dict()
     if as_json:
         emit_json(data)
@@ -255,14 +253,13 @@ def apply(plan_id: int, yes: bool, principal: str, purpose: str, as_json: bool) 
 
 @dedup.command()
 @click.argument("dataset")
-@principal_option
 @purpose_option
 @json_option
-def restore(dataset: str, principal: str, purpose: str, as_json: bool) -> None:
+def restore(dataset: str, purpose: str, as_json: bool) -> None:
     """Put a deleted DATASET back where it was (from quarantine, or rebuilt from its recipe)."""
     from lakeward.dedup import restore_dataset
 
-    data = restore_dataset(_catalog(), dataset, principal=principal, purpose=purpose)
+    data = restore_dataset(_catalog(), dataset, principal=_me(), purpose=purpose)
     if as_json:
         emit_json(data)
     else:
@@ -274,16 +271,15 @@ def restore(dataset: str, principal: str, purpose: str, as_json: bool) -> None:
 @click.option(
     "--out", required=True, type=click.Path(file_okay=False), help="Directory to rebuild into."
 )
-@principal_option
 @purpose_option
 @json_option
-def reconstruct(dataset: str, out: str, principal: str, purpose: str, as_json: bool) -> None:
+def reconstruct(dataset: str, out: str, purpose: str, as_json: bool) -> None:
     """Rebuild a deleted DATASET from its recipe into --out and verify its content."""
     from pathlib import Path
 
     from lakeward.dedup import reconstruct_dataset
 
-    data = reconstruct_dataset(_catalog(), dataset, Path(out), principal=principal, purpose=purpose)
+    data = reconstruct_dataset(_catalog(), dataset, Path(out), principal=_me(), purpose=purpose)
     if as_json:
         emit_json(data)
     else:
@@ -297,14 +293,12 @@ def reconstruct(dataset: str, out: str, principal: str, purpose: str, as_json: b
 @click.option("--yes", is_flag=True, help="Really delete the quarantined copies.")
 @click.option("--hold", "hold", multiple=True, help="Put this dataset on hold (repeatable).")
 @click.option("--release", multiple=True, help="Release this dataset's hold (repeatable).")
-@principal_option
 @purpose_option
 @json_option
 def purge(
     yes: bool,
     hold: tuple[str, ...],
     release: tuple[str, ...],
-    principal: str,
     purpose: str,
     as_json: bool,
 ) -> None:
@@ -316,10 +310,10 @@ def purge(
 
     catalog = _catalog()
     for name in hold:
-        set_hold(catalog, name, True, principal=principal, purpose=purpose)
+        set_hold(catalog, name, True, principal=_me(), purpose=purpose)
     for name in release:
-        set_hold(catalog, name, False, principal=principal, purpose=purpose)
-    data = purge_quarantine(catalog, principal=principal, purpose=purpose, dry_run=not yes)
+        set_hold(catalog, name, False, principal=_me(), purpose=purpose)
+    data = purge_quarantine(catalog, principal=_me(), purpose=purpose, dry_run=not yes)
     if as_json:
         emit_json(data)
         return

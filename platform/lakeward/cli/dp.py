@@ -65,13 +65,13 @@ def _load_definition(path: str) -> dict[str, Any]:
     required=True,
     help="Stream definition (YAML/JSON; '-' for stdin): the fields of lakeward.dp.StreamSpec.",
 )
-@click.option("--actor", default="local-user", show_default=True, help="Who registers it.")
 @json_option
-def stream_create(path: str, actor: str, as_json: bool) -> None:
-    """Register a stream (checks sources, policy and budget cap first)."""
+def stream_create(path: str, as_json: bool) -> None:
+    """Register a stream as yourself: you are charged (checks sources, policy, budget cap)."""
+    from lakeward.cli._identity import me
     from lakeward.dp import create_stream, stream_info
 
-    row = create_stream(_catalog(), _load_definition(path), actor=actor)
+    row = create_stream(_catalog(), _load_definition(path), actor=me().name)
     info = stream_info(_catalog(), row.name)
     if as_json:
         emit_json(info)
@@ -157,12 +157,13 @@ def stream_show(name: str, as_json: bool) -> None:
     default=None,
     help="Treat this ISO time as now when deciding which periods are due (default: now).",
 )
-@click.option("--actor", default="local-user", show_default=True, help="Who runs the release.")
 @json_option
-def release(
-    streams: tuple[str, ...], period: int | None, now: str | None, actor: str, as_json: bool
-) -> None:
-    """Release every due period of the named streams (default: all active ones)."""
+def release(streams: tuple[str, ...], period: int | None, now: str | None, as_json: bool) -> None:
+    """Release every due period of the named streams (default: all active ones).
+
+    Each stream's creator is decided and charged; you are recorded as who ran the release.
+    """
+    from lakeward.cli._identity import me
     from lakeward.dp import release_streams
     from lakeward.errors import InputError
 
@@ -177,7 +178,7 @@ def release(
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
     results = release_streams(
-        _catalog(), list(streams) or None, actor=actor, now=when, through=period
+        _catalog(), list(streams) or None, actor=me().name, now=when, through=period
     )
     if as_json:
         emit_json({k: [r.as_dict() for r in v] for k, v in results.items()})

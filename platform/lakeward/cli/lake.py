@@ -95,9 +95,6 @@ def _print_report(data: dict[str, Any]) -> None:
 @click.option("--dataset", "names", multiple=True, help="Profile only this dataset (repeatable).")
 @click.option("--force", is_flag=True, help="Profile even datasets whose files did not change.")
 @click.option(
-    "--principal", default="local-user", show_default=True, help="Who profiles (policy-checked)."
-)
-@click.option(
     "--purpose",
     default="catalog_maintenance",
     show_default=True,
@@ -108,18 +105,18 @@ def profile(
     root: str | None,
     names: tuple[str, ...],
     force: bool,
-    principal: str,
     purpose: str,
     as_json: bool,
 ) -> None:
     """Profile datasets on Spark: those under ROOT (registering it), the --dataset ones, or all.
 
     Each dataset is policy-checked first (lake.profile and lake.read_content for PRINCIPAL and
-    PURPOSE). Exits 2 when any dataset failed, 1 when any was refused; the others are
+    PURPOSE, as your authenticated principal). Exits 2 when any dataset failed, 1 when any was refused; the others are
     profiled and each failure is listed with its reason. A failed dataset's catalog entry is
     left as it was.
     """
     from lakeward.catalog import Catalog, DatasetRepository
+    from lakeward.cli._identity import me
     from lakeward.errors import ProfileFailed
     from lakeward.lake import profile_datasets, register_lake
     from lakeward.settings import get_settings
@@ -127,10 +124,11 @@ def profile(
 
     parse_master(get_settings().spark.master)  # fail before touching the catalog
     catalog = Catalog.open()
+    principal = me(catalog).name
     root = root or (get_settings().lake.root if not names else None)
     selected: list[str] | None = list(names) or None
     if selected is None and root is not None:
-        selected = register_lake(catalog, root).datasets
+        selected = register_lake(catalog, root, principal=principal, purpose=purpose).datasets
     if selected is None:
         with catalog.session() as session:
             selected = [d.name for d in DatasetRepository(session).list()]

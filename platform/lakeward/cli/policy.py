@@ -40,11 +40,10 @@ def _engine(path: str | None) -> Any:
     return PolicyEngine(_bundle(path), _catalog()) if path else default_engine()
 
 
-def _admin(principal: str) -> None:
-    """Enforce (and audit) policy.admin for ``principal`` with the active bundle."""
-    from lakeward.policy import default_engine
+def _me() -> str:
+    from lakeward.cli._identity import me
 
-    default_engine().enforce(principal, "policy.admin", "platform")
+    return me().name
 
 
 bundle_option = click.option(
@@ -190,13 +189,14 @@ def diff(candidate: str, limit: int, as_json: bool) -> None:
     click.echo(f"{len(changes)} decision(s) would change")
 
 
-def _apply(candidate: Path, principal: str, yes: bool, as_json: bool) -> None:
+def _apply(candidate: Path, yes: bool, as_json: bool) -> None:
     from dataclasses import asdict
 
     from lakeward.policy import apply_bundle, diff_bundles, load_bundle, revisions, run_policy_tests
     from lakeward.settings import get_settings
 
     catalog = _catalog()
+    principal = _me()
     history = revisions(catalog)
     parent = history[0]["revision"] if history else None
     current = _bundle(None)
@@ -222,7 +222,6 @@ def _apply(candidate: Path, principal: str, yes: bool, as_json: bool) -> None:
         if report.failed:
             _fail(1)
         return
-    _admin(principal)
     result = apply_bundle(
         catalog, candidate, applied_by=principal, expected_parent=parent, home=get_settings().home
     )
@@ -237,12 +236,14 @@ def _apply(candidate: Path, principal: str, yes: bool, as_json: bool) -> None:
 
 @policy.command()
 @click.argument("candidate", type=click.Path(exists=True, file_okay=False))
-@click.option("--principal", required=True, help="The admin applying (needs policy.admin).")
 @click.option("--yes", is_flag=True, help="Really install (default: dry run).")
 @json_option
-def apply(candidate: str, principal: str, yes: bool, as_json: bool) -> None:
-    """Install CANDIDATE as the active bundle after validate + test pass (dry run unless --yes)."""
-    _apply(Path(candidate), principal, yes, as_json)
+def apply(candidate: str, yes: bool, as_json: bool) -> None:
+    """Install CANDIDATE as the active bundle after validate + test pass (dry run unless --yes).
+
+    You act as your authenticated principal, which needs ``policy.admin``.
+    """
+    _apply(Path(candidate), yes, as_json)
 
 
 @policy.command()
@@ -394,15 +395,17 @@ def budget_show(as_json: bool) -> None:
 @click.argument("principal")
 @click.argument("purpose")
 @click.argument("rho", type=float)
-@click.option("--by", "admin", required=True, help="The admin granting (needs policy.admin).")
 @click.option(
     "--yes", is_flag=True, help="Really apply the new bundle revision (default: dry run)."
 )
 @json_option
 def budget_grant(
-    unit: str, principal: str, purpose: str, rho: float, admin: str, yes: bool, as_json: bool
+    unit: str, principal: str, purpose: str, rho: float, yes: bool, as_json: bool
 ) -> None:
     """Set the lifetime cap for (UNIT, PRINCIPAL, PURPOSE) to RHO as a new bundle revision.
+
+    PRINCIPAL is the subject of the cap; you act as your authenticated principal, which
+    needs ``policy.admin``.
 
     Caps never refresh: lowering one below what is already spent blocks further spends.
     """
@@ -421,7 +424,7 @@ def budget_grant(
             "# Lifetime rho-zCDP caps (see lakeward policy budget grant).\n"
             + yaml.safe_dump({"caps": caps}, sort_keys=False)
         )
-        _apply(candidate, admin, yes, as_json)
+        _apply(candidate, yes, as_json)
 
 
 @policy.group()
@@ -431,12 +434,12 @@ def purpose() -> None:
 
 @purpose.command("ack")
 @click.argument("name")
-@click.option("--principal", required=True, help="Who acknowledges.")
 @click.option("--yes", is_flag=True, help="Acknowledge without showing the text first.")
-def purpose_ack(name: str, principal: str, yes: bool) -> None:
-    """Acknowledge purpose NAME's text as PRINCIPAL (recorded and audited)."""
+def purpose_ack(name: str, yes: bool) -> None:
+    """Acknowledge purpose NAME's text for yourself (recorded and audited)."""
     from lakeward.policy import acknowledge_purpose
 
+    principal = _me()
     bundle = _bundle(None)
     if name in bundle.purposes and not yes:
         err.print(f"{name}: {bundle.purposes[name]}", highlight=False, markup=False)
@@ -497,23 +500,23 @@ def approval_list(state: str | None, as_json: bool) -> None:
 
 @approval.command("approve")
 @click.argument("approval_id", type=int)
-@click.option("--by", "principal", required=True)
 @click.option("--reason", default=None)
-def approval_approve(approval_id: int, principal: str, reason: str | None) -> None:
-    """Approve a pending request as a second, permitted principal."""
+def approval_approve(approval_id: int, reason: str | None) -> None:
+    """Approve a pending request as yourself: a second, permitted principal."""
     from lakeward.policy import Approvals
 
+    principal = _me()
     a = Approvals(_engine(None)).approve(approval_id, principal, reason)
     click.echo(f"approval #{a.id} approved by {principal}")
 
 
 @approval.command("reject")
 @click.argument("approval_id", type=int)
-@click.option("--by", "principal", required=True)
 @click.option("--reason", default=None)
-def approval_reject(approval_id: int, principal: str, reason: str | None) -> None:
-    """Reject a pending request."""
+def approval_reject(approval_id: int, reason: str | None) -> None:
+    """Reject a pending request as yourself."""
     from lakeward.policy import Approvals
 
+    principal = _me()
     a = Approvals(_engine(None)).reject(approval_id, principal, reason)
     click.echo(f"approval #{a.id} rejected by {principal}")

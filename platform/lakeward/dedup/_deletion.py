@@ -65,7 +65,6 @@ from lakeward.catalog import (
 from lakeward.catalog._models import utcnow
 from lakeward.dedup._find import (
     ACTIVE_STATES,
-    DEFAULT_PRINCIPAL,
     DEFAULT_PURPOSE,
     current_key,
     dataset_names,
@@ -148,7 +147,7 @@ def _audit_deny(
     """Write a deny decision taken here (not by the policy engine) to the audit log."""
     log = AuditLog(catalog)
     for resource in resources:
-        log.append(
+        log._append(
             principal=principal,
             action=action,
             resource=resource,
@@ -329,7 +328,7 @@ def compute_plan(
 def propose_plan(
     catalog: Catalog,
     *,
-    principal: str = DEFAULT_PRINCIPAL,
+    principal: str | None = None,
     purpose: str = DEFAULT_PURPOSE,
     run_id: int | None = None,
     costs: CostModel | None = None,
@@ -344,8 +343,10 @@ def propose_plan(
         PolicyDenied: ``dedup.propose`` is denied on one of the datasets (nothing stored).
         InputError: a planned dataset or parent changed (or went) since the run.
     """
+    from lakeward.identity import current_principal
     from lakeward.policy import Approvals
 
+    principal = principal or current_principal(catalog).name
     proposal = compute_plan(catalog, run_id=run_id, costs=costs, access=access)
     choices = proposal.result.choices
     if not choices:

@@ -37,7 +37,6 @@ from lakeward.lake import DatasetSpec
 
 __all__ = [
     "ACTIVE_STATES",
-    "DEFAULT_PRINCIPAL",
     "DEFAULT_PURPOSE",
     "FindReport",
     "current_key",
@@ -48,7 +47,6 @@ __all__ = [
     "run_edges",
 ]
 
-DEFAULT_PRINCIPAL = "local-user"
 DEFAULT_PURPOSE = "data_governance"
 PROFILE_PURPOSE = "catalog_maintenance"
 # Deletion states in which a dataset's files are no longer where the catalog says.
@@ -308,7 +306,7 @@ def run_edges(
 def find_containment(
     catalog: Catalog,
     *,
-    principal: str = DEFAULT_PRINCIPAL,
+    principal: str | None = None,
     purpose: str = DEFAULT_PURPOSE,
     near_threshold: float | None = None,
     multiset: bool | None = None,
@@ -334,10 +332,12 @@ def find_containment(
         NotFound: a named dataset is not profiled.
     """
     from lakeward import spark as lakeward_spark
-    from lakeward.policy import engine_for
+    from lakeward.identity import current_principal
+    from lakeward.policy import guard
     from lakeward.settings import get_settings
 
     settings = get_settings()
+    principal = principal or current_principal(catalog).name
     tau = settings.dedup.near_threshold if near_threshold is None else float(near_threshold)
     if not 0.0 < tau <= 1.0:
         raise InputError(
@@ -388,11 +388,11 @@ def find_containment(
         involved = sorted(
             {d.name: d for c in alive for d in (c.child, c.parent)}.values(), key=lambda d: d.name
         )
-        engine = engine_for(catalog)
         readable: dict[int, DatasetSpec] = {}
         for d in involved:
             try:
-                engine.enforce(
+                guard(
+                    catalog,
                     principal,
                     "lake.read_content",
                     f"dataset:{d.name}",

@@ -177,16 +177,24 @@ def _datasets(catalog: Catalog, spec: StreamSpec) -> list[Dataset]:
     return [rows[n] for n in spec.datasets]
 
 
-def _enforce_release(catalog: Catalog, spec: StreamSpec, datasets: list[Dataset]) -> None:
-    from lakeward.policy import engine_for
+def _enforce_release(
+    catalog: Catalog, spec: StreamSpec, datasets: list[Dataset], *, standing: bool = False
+) -> None:
+    """Decide ``dp.release`` for the stream's creator (who is charged).
 
-    engine = engine_for(catalog)
+    ``standing``: a release of a registered stream, which any permitted runner (the
+    scheduler) carries out for its creator; the creator is still decided each time.
+    """
+    from lakeward.policy import guard
+
     for dataset in datasets:
-        engine.enforce(
+        guard(
+            catalog,
             spec.principal,
             "dp.release",
             f"dataset:{dataset.name}",
             {"purpose": spec.purpose, "dp": True},
+            standing=standing,
         )
 
 
@@ -229,6 +237,14 @@ def create_stream(
     from lakeward.lake import spec_for
     from lakeward.spark import session as spark_session
 
+    named = definition.principal if isinstance(definition, StreamSpec) else definition.get("principal")
+    if named not in (None, actor):
+        raise InputError(
+            f"Stream definitions name no spender: the creator is charged and recorded. Remove "
+            f"`principal: {named}` (you are {actor})."
+        )
+    if not isinstance(definition, StreamSpec):
+        definition = {**definition, "principal": actor}
     spec = definition if isinstance(definition, StreamSpec) else spec_from_mapping(definition)
     with catalog.session() as session:
         if session.scalar(select(DPStream.id).where(DPStream.name == spec.name)) is not None:
@@ -258,7 +274,7 @@ def create_stream(
             f"{cap.rho:g} ({promised:g} is promised to the future releases of active streams); "
             "lower rho"
         )
-        AuditLog(catalog).append(
+        AuditLog(catalog)._append(
             principal=actor,
             action="dp.stream.create",
             resource=f"dp_stream:{spec.name}",
@@ -290,7 +306,7 @@ def create_stream(
             created_at=utcnow(),
         )
         session.add(row)
-    AuditLog(catalog).append(
+    AuditLog(catalog)._append(
         principal=actor,
         action="dp.stream.create",
         resource=f"dp_stream:{spec.name}",
@@ -420,7 +436,7 @@ def _halt(catalog: Catalog, row: DPStream, reason: str, actor: str) -> None:
         if stream is not None:
             stream.state = "halted"
             stream.halt_reason = reason
-    AuditLog(catalog).append(
+    AuditLog(catalog)._append(
         principal=actor,
         action="dp.stream.halt",
         resource=f"dp_stream:{row.name}",
@@ -651,7 +667,7 @@ def _release_period(
             if reservation is not None and reservation.state == "reserved":
                 reservation.release()
             raise
-        AuditLog(catalog).append(
+        AuditLog(catalog)._append(
             principal=actor,
             action="dp.release",
             resource=f"dp_stream:{spec.name}",
@@ -715,7 +731,7 @@ def release_stream(
     if first > due:
         return []
     datasets = _datasets(catalog, spec)
-    _enforce_release(catalog, spec, datasets)
+    _enforce_release(catalog, spec, datasets, standing=True)
     sources = _ingest_files(catalog, row, datasets, first)
     spark = spark_session()
     try:

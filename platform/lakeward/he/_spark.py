@@ -210,12 +210,13 @@ def encrypt_dataset(
     from pyspark.sql.types import BinaryType, IntegerType, LongType, StructField, StructType
 
     from lakeward import spark as lakeward_spark
-    from lakeward.policy import engine_for
+    from lakeward.policy import guard
 
     if block_rows < 1 or not columns:
         raise HEInputError("encrypt_dataset: give at least one column and block_rows >= 1")
     dataset = _dataset(catalog, name)
-    decision = engine_for(catalog).enforce(
+    decision = guard(
+        catalog,
         principal,
         "he.encrypt",
         f"dataset:{name}",
@@ -376,10 +377,11 @@ def compute_encrypted(
     from lakeward import spark as lakeward_spark
     from lakeward.he import ContextMismatch
     from lakeward.he._execute import einsum
-    from lakeward.policy import engine_for
+    from lakeward.policy import guard
 
     store = EncryptedStore.open(store_path)
-    engine_for(catalog).enforce(
+    guard(
+        catalog,
         principal, "he.compute", f"dataset:{store.dataset}", {"purpose": purpose, "encrypted": True}
     )
     text, plain, per_block = _check_expression(expr, operands, store)
@@ -508,9 +510,10 @@ def compute_plaintext(
         PolicyDenied: refused (audited).
     """
     from lakeward import spark as lakeward_spark
-    from lakeward.policy import engine_for
+    from lakeward.policy import guard
 
-    engine_for(catalog).enforce(
+    guard(
+        catalog,
         principal, "he.compute", f"dataset:{name}", {"purpose": purpose, "encrypted": False}
     )
     dataset = _dataset(catalog, name)

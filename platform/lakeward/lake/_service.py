@@ -21,7 +21,6 @@ from lakeward.catalog import Catalog, Dataset, DatasetRepository
 from lakeward.errors import LakeError, NotFound, PolicyDenied
 from lakeward.lake._discover import DatasetSpec, discover, list_files, open_root
 
-DEFAULT_PRINCIPAL = "local-user"
 DEFAULT_PURPOSE = "catalog_maintenance"
 
 __all__ = [
@@ -103,14 +102,36 @@ class ProfileReport:
         }
 
 
+def _acting(catalog: Catalog, principal: str | None) -> str:
+    """The principal named, or the authenticated one (bound, service credential, OS user)."""
+    if principal is not None:
+        return principal
+    from lakeward.identity import current_principal
+
+    return current_principal(catalog).name
+
+
 def register_lake(
-    catalog: Catalog, root: str | os.PathLike[str], *, owner: str | None = None
+    catalog: Catalog,
+    root: str | os.PathLike[str],
+    *,
+    owner: str | None = None,
+    principal: str | None = None,
+    purpose: str = DEFAULT_PURPOSE,
 ) -> RegisterReport:
     """Discover the datasets under ``root`` and record them in the catalog (idempotent).
 
+    Decided as ``lake.register`` (audited) for ``principal`` (default: the authenticated
+    principal).
+
     Raises:
+        PolicyDenied: registering is not permitted.
         LakeError: the root does not exist or cannot be listed (nothing is written).
     """
+    from lakeward.policy import guard
+
+    principal = _acting(catalog, principal)
+    guard(catalog, principal, "lake.register", "platform", {"purpose": purpose})
     lake = open_root(root)
     specs = discover(lake)
     report = RegisterReport(root=lake.uri)
@@ -155,7 +176,7 @@ def profile_one(
     name: str,
     *,
     force: bool = False,
-    principal: str = DEFAULT_PRINCIPAL,
+    principal: str | None = None,
     purpose: str = DEFAULT_PURPOSE,
     sniff_bytes: int | None = None,
 ) -> DatasetOutcome:
@@ -172,18 +193,18 @@ def profile_one(
     from lakeward import spark as lakeward_spark
     from lakeward.lake._profile import profile_dataset
     from lakeward.lake._schema import plan_read
-    from lakeward.policy import engine_for
+    from lakeward.policy import guard
     from lakeward.settings import get_settings
 
     settings = get_settings()
+    principal = _acting(catalog, principal)
     with catalog.session() as session:
         dataset = DatasetRepository(session).require(name)
         session.expunge(dataset)
     started = time.perf_counter()
-    engine = engine_for(catalog)
     context = {"purpose": purpose}
     try:
-        engine.enforce(principal, "lake.profile", f"dataset:{name}", context)
+        guard(catalog, principal, "lake.profile", f"dataset:{name}", context)
     except PolicyDenied as exc:
         return _denied(name, exc)
     try:
@@ -198,8 +219,8 @@ def profile_one(
             )
         plan = plan_read(spec, sniff_bytes=sniff_bytes or settings.lake.sniff_bytes)
         try:  # contents are read only now, with the columns the files actually have
-            decision = engine.enforce(
-                principal, "lake.read_content", f"dataset:{name}", context, columns=plan.columns
+            decision = guard(
+                catalog, principal, "lake.read_content", f"dataset:{name}", context, columns=plan.columns
             )
         except PolicyDenied as exc:
             return _denied(name, exc)
@@ -243,7 +264,7 @@ def profile_datasets(
     *,
     root: str | os.PathLike[str] | None = None,
     force: bool = False,
-    principal: str = DEFAULT_PRINCIPAL,
+    principal: str | None = None,
     purpose: str = DEFAULT_PURPOSE,
     progress: Callable[[DatasetOutcome], None] | None = None,
     concurrency: int | None = None,
@@ -262,7 +283,12 @@ def profile_datasets(
 
     parse_master(get_settings().spark.master)  # a bad master fails before anything is read
     started = time.perf_counter()
-    lake_uri = register_lake(catalog, root).root if root is not None else None
+    principal = _acting(catalog, principal)
+    lake_uri = (
+        register_lake(catalog, root, principal=principal, purpose=purpose).root
+        if root is not None
+        else None
+    )
     with catalog.session() as session:
         repo = DatasetRepository(session)
         if names is not None:

@@ -30,7 +30,7 @@ class Approvals:
     def _audit(
         self, principal: str, action: str, approval: Approval, decision: str, reason: str
     ) -> None:
-        AuditLog(self.catalog).append(
+        AuditLog(self.catalog)._append(
             principal=principal,
             action=action,
             resource=f"approval:{approval.id}",

@@ -65,7 +65,7 @@ class BudgetLedger:
         self.ttl = timedelta(seconds=ttl_s)
 
     def _audit(self, decision: str, action: str, entry: dict[str, Any], reason: str) -> None:
-        AuditLog(self.catalog).append(
+        AuditLog(self.catalog)._append(
             principal=entry["principal"],
             action=action,
             resource=f"budget:{entry['unit']}",

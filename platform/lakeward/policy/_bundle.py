@@ -4,7 +4,9 @@ A bundle is a directory (``policies/`` by default, ``LAKEWARD_POLICY_DIR``)::
 
     schema.cedarschema   Cedar schema (entity types, actions, context)
     *.cedar              policies; each needs a unique @id annotation
-    principals.yaml      users and their groups
+    principals.yaml      users, their groups, and how each is authenticated: ``os_users``
+                         (embedded mode; ``"*"`` matches any OS user, an explicit name wins)
+                         and ``oidc_subjects`` (OIDC ``sub`` claims at the server)
     purposes.yaml        purposes and the text a principal acknowledges
     tags.yaml            the tag vocabulary policies and the catalog may use
     budgets.yaml         rho-zCDP caps per (unit, principal, purpose)
@@ -76,6 +78,8 @@ class PolicyBundle:
     policies: dict[str, PolicyInfo]
     users: dict[str, tuple[str, ...]]  # user → groups
     groups: tuple[str, ...]
+    os_users: dict[str, str]  # OS user name (or "*") → principal
+    oidc_subjects: dict[str, str]  # OIDC subject → principal
     purposes: dict[str, str]  # purpose → acknowledgement text
     tags: dict[str, str]
     caps: list[BudgetCap]
@@ -93,6 +97,10 @@ class PolicyBundle:
             if best is None or score > best[0]:
                 best = (score, cap)
         return best[1] if best else None
+
+    def principal_for_os_user(self, os_user: str) -> str | None:
+        """The principal an OS user acts as: an explicit listing wins over ``"*"``."""
+        return self.os_users.get(os_user) or self.os_users.get("*")
 
     def policy_set(self) -> Any:
         """The parsed Cedar policy set (ids are the @id annotations)."""
@@ -278,12 +286,27 @@ def load_bundle(directory: str | Path | None = None) -> PolicyBundle:
     principals = _yaml(directory / "principals.yaml", problems)
     groups = tuple(str(g) for g in principals.get("groups") or [])
     users: dict[str, tuple[str, ...]] = {}
+    os_users: dict[str, str] = {}
+    oidc_subjects: dict[str, str] = {}
     for user, spec in (principals.get("users") or {}).items():
-        member_of = tuple(str(g) for g in (spec or {}).get("groups", []))
+        spec = spec or {}
+        member_of = tuple(str(g) for g in spec.get("groups", []))
         for g in member_of:
             if g not in groups:
                 problems.append(f"principals.yaml: user {user!r} is in unknown group {g!r}")
         users[str(user)] = member_of
+        for key, mapping in (("os_users", os_users), ("oidc_subjects", oidc_subjects)):
+            names = spec.get(key) or []
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                problems.append(f"principals.yaml: user {user!r}: {key} must be a list of names")
+                continue
+            for name in names:
+                if name in mapping and mapping[name] != str(user):
+                    problems.append(
+                        f"principals.yaml: {key[:-1].replace('_', ' ')} {name!r} is listed under "
+                        f"both {mapping[name]!r} and {user!r}; list it under one principal"
+                    )
+                mapping[name] = str(user)
     purposes = {
         str(name): str((spec or {}).get("text", ""))
         for name, spec in (
@@ -328,6 +351,8 @@ def load_bundle(directory: str | Path | None = None) -> PolicyBundle:
         policies=policies,
         users=users,
         groups=groups,
+        os_users=os_users,
+        oidc_subjects=oidc_subjects,
         purposes=purposes,
         tags=tags,
         caps=caps,

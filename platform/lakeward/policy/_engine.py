@@ -40,7 +40,7 @@ from lakeward.catalog import (
     Tag,
 )
 from lakeward.errors import PolicyDenied
-from lakeward.policy._bundle import PolicyBundle, PolicyInfo, load_bundle
+from lakeward.policy._bundle import PolicyBundle, PolicyBundleError, PolicyInfo, load_bundle
 
 __all__ = [
     "Decision",
@@ -50,6 +50,7 @@ __all__ = [
     "default_engine",
     "enforce",
     "engine_for",
+    "guard",
 ]
 
 NS = "Lakeward"
@@ -532,26 +533,63 @@ class PolicyEngine:
         context: Mapping[str, Any] | None = None,
         *,
         columns: Sequence[str] = (),
+        standing: bool = False,
     ) -> Decision:
         """Decide, append the decision to the audit log, then raise on deny.
+
+        While an authenticated principal is bound (a server request, a CLI command, a
+        service run), a request in any other principal's name is denied: nobody acts on
+        another's behalf. The one exception is ``standing=True``: carrying out a standing
+        grant the subject made itself (releasing the next period of a DP stream it
+        registered); the subject is decided and charged, and the audit record names the
+        bound principal that executed it.
 
         Raises:
             PolicyDenied: the request was denied; the message carries the explanation.
         """
-        decision = self.decide(principal, action, resource, context, columns=columns)
-        AuditLog(self.catalog).append(
-            principal=principal,
-            action=action,
-            resource=resource,
-            purpose=decision.purpose or None,
-            decision=decision.decision,
-            reasons=[*decision.policy_ids, *decision.reasons],
-            request={"context": decision.context, "obligations": list(decision.obligations)},
-            bundle_hash=self.bundle.revision,
-        )
+        from lakeward.identity import bound_principal
+
+        acting = bound_principal()
+        if acting is not None and acting.name != principal and not standing:
+            decision = Decision(
+                False,
+                principal,
+                action,
+                resource,
+                str((context or {}).get("purpose") or ""),
+                reasons=(
+                    f"{acting.name} is authenticated and may not act on behalf of {principal}",
+                ),
+                bundle_revision=self.bundle.revision,
+            )
+        else:
+            decision = self.decide(principal, action, resource, context, columns=columns)
+        _audit_decision(self.catalog, decision, self.bundle.revision)
         if not decision.allowed:
             raise PolicyDenied(decision.explain(), reasons=list(decision.reasons))
         return decision
+
+
+def _audit_decision(catalog: Catalog, decision: Decision, bundle_hash: str | None) -> None:
+    from lakeward.identity import bound_principal
+
+    request: dict[str, Any] = {
+        "context": decision.context,
+        "obligations": list(decision.obligations),
+    }
+    acting = bound_principal()
+    if acting is not None:
+        request["identity"] = {"principal": acting.name, **acting.audit_fields()}
+    AuditLog(catalog)._append(
+        principal=decision.principal,
+        action=decision.action,
+        resource=decision.resource,
+        purpose=decision.purpose or None,
+        decision=decision.decision,
+        reasons=[*decision.policy_ids, *decision.reasons],
+        request=request,
+        bundle_hash=bundle_hash,
+    )
 
 
 _engines: dict[str, tuple[str, PolicyEngine]] = {}
@@ -570,18 +608,32 @@ def _bundle_stamp(directory: Path) -> str:
 def engine_for(catalog: Catalog) -> PolicyEngine:
     """The engine for ``catalog``'s active bundle, reloaded when the bundle's files change.
 
-    Raises:
-        PolicyBundleError: the active bundle is invalid.
-    """
-    from lakeward.policy._revisions import active_bundle_dir
+    An installed revision is verified against the hash recorded when it was applied, on
+    every (re)load: an edited revision directory does not load.
 
-    directory = active_bundle_dir(catalog)
+    Raises:
+        PolicyBundleError: the active bundle is invalid, or its files no longer match the
+            installed revision's hash.
+    """
+    from lakeward.policy._revisions import active_bundle
+
+    directory, expected = active_bundle(catalog)
     stamp = f"{directory}:{_bundle_stamp(directory) if directory.is_dir() else ''}"
     key = catalog.engine.url.render_as_string(hide_password=False)
     with _engines_lock:
         cached = _engines.get(key)
         if cached is None or cached[0] != stamp or cached[1].catalog is not catalog:
-            cached = (stamp, PolicyEngine(load_bundle(directory), catalog))
+            bundle = load_bundle(directory)
+            if expected is not None and bundle.revision != expected:
+                raise PolicyBundleError(
+                    [
+                        f"{directory}: the installed revision {expected[:12]} was modified after "
+                        f"it was applied (its files now hash to {bundle.revision[:12]}); every "
+                        "request is denied until it is restored. Remove the directory to "
+                        "restore it from the catalog's copy, or apply a new revision."
+                    ]
+                )
+            cached = (stamp, PolicyEngine(bundle, catalog))
             _engines[key] = cached
         return cached[1]
 
@@ -598,36 +650,62 @@ def decide(
     try:
         engine = default_engine()
     except Exception as exc:
-        return Decision(
-            False,
-            principal,
-            action,
-            resource,
-            str((context or {}).get("purpose") or ""),
-            reasons=(f"policy bundle unavailable: {exc}",),
-            errors=(str(exc),),
-        )
+        return _unavailable(principal, action, resource, context, exc)
     return engine.decide(principal, action, resource, context)
+
+
+def _unavailable(
+    principal: str,
+    action: str,
+    resource: str,
+    context: Mapping[str, Any] | None,
+    exc: Exception,
+) -> Decision:
+    return Decision(
+        False,
+        principal,
+        action,
+        resource,
+        str((context or {}).get("purpose") or ""),
+        reasons=(f"policy bundle unavailable: {exc}",),
+        errors=(str(exc),),
+    )
+
+
+def guard(
+    catalog: Catalog,
+    principal: str,
+    action: str,
+    resource: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    columns: Sequence[str] = (),
+    standing: bool = False,
+) -> Decision:
+    """The one enforcement point: decide, audit, then raise or return the obligations.
+
+    Every public privileged function of the library calls this before it acts, whoever
+    called it. A bundle that cannot load (invalid, missing, or an installed revision whose
+    files were edited) is a deny, audited with the reason (fail closed).
+
+    Raises:
+        PolicyDenied: the request was denied; the message carries the explanation.
+    """
+    try:
+        engine = engine_for(catalog)
+    except Exception as exc:
+        decision = _unavailable(principal, action, resource, context, exc)
+        _audit_decision(catalog, decision, None)
+        raise PolicyDenied(decision.explain(), reasons=list(decision.reasons)) from exc
+    return engine.enforce(principal, action, resource, context, columns=columns, standing=standing)
 
 
 def enforce(
     principal: str, action: str, resource: str, context: Mapping[str, Any] | None = None
 ) -> Decision:
-    """Decide, audit and raise :class:`PolicyDenied` on deny, with the default engine.
+    """:func:`guard` with the configured catalog (``LAKEWARD_CATALOG_URL``).
 
-    A bundle that cannot load is a deny, audited with the reason (fail closed).
+    Raises:
+        PolicyDenied: the request was denied.
     """
-    try:
-        engine = default_engine()
-    except Exception as exc:
-        AuditLog(Catalog.shared()).append(
-            principal=principal,
-            action=action,
-            resource=resource,
-            purpose=str((context or {}).get("purpose") or "") or None,
-            decision="deny",
-            reasons=[f"policy bundle unavailable: {exc}"],
-            request={"context": dict(context or {})},
-        )
-        raise PolicyDenied(f"DENY: policy bundle unavailable: {exc}", reasons=[str(exc)]) from exc
-    return engine.enforce(principal, action, resource, context)
+    return guard(Catalog.shared(), principal, action, resource, context)

@@ -21,21 +21,38 @@ from lakeward.catalog import AuditLog, AuditRecord, Catalog, PolicyRevision, wri
 from lakeward.catalog._models import utcnow
 from lakeward.errors import CheckFailed, InputError
 from lakeward.policy._bundle import PolicyBundle, load_bundle
-from lakeward.policy._engine import Decision, PolicyEngine
+from lakeward.policy._engine import Decision, PolicyEngine, guard
 from lakeward.policy._tests import run_policy_tests
 
-__all__ = ["DecisionChange", "active_bundle_dir", "apply_bundle", "diff_bundles", "revisions"]
+__all__ = [
+    "DecisionChange",
+    "active_bundle",
+    "active_bundle_dir",
+    "apply_bundle",
+    "diff_bundles",
+    "revisions",
+]
 
 
 def active_bundle_dir(catalog: Catalog) -> Path:
     """The directory of the active bundle, materialised from the catalog when this host lacks it."""
+    return active_bundle(catalog)[0]
+
+
+def active_bundle(catalog: Catalog) -> tuple[Path, str | None]:
+    """The active bundle's directory and the revision hash it must have (``None`` before the
+    first install, when the working bundle ``LAKEWARD_POLICY_DIR`` is used).
+
+    After the first ``apply``, ``LAKEWARD_POLICY_DIR`` no longer changes anything: only an
+    applied revision does.
+    """
     from lakeward.settings import get_settings
 
     settings = get_settings()
     with catalog.session() as session:
         newest = session.scalar(select(PolicyRevision).order_by(PolicyRevision.id.desc()).limit(1))
     if newest is None:
-        return settings.policy.bundle_dir()
+        return settings.policy.bundle_dir(), None
     local = settings.home / "policy" / "revisions" / newest.revision
     if not local.is_dir():
         staging = local.with_name(f"{local.name}.{uuid.uuid4().hex}.tmp")
@@ -47,7 +64,7 @@ def active_bundle_dir(catalog: Catalog) -> Path:
             staging.rename(local)
         except OSError:  # another process materialised it first
             shutil.rmtree(staging, ignore_errors=True)
-    return local
+    return local, newest.revision
 
 
 def revisions(catalog: Catalog) -> list[dict[str, Any]]:
@@ -138,13 +155,24 @@ def apply_bundle(
 ) -> dict[str, Any]:
     """Validate, test and install ``candidate_dir`` as the new active revision.
 
+    ``applied_by`` must hold ``policy.admin`` under the *active* bundle (decided and
+    audited here, whoever calls).
+
     Raises:
+        PolicyDenied: ``applied_by`` may not administer policy (or the active bundle does
+            not load).
         PolicyBundleError: the candidate does not validate.
-        CheckFailed: its policy tests fail, or another revision was applied since
-            ``expected_parent`` was read.
+        CheckFailed: it has no policy tests or they fail, or another revision was applied
+            since ``expected_parent`` was read.
     """
+    guard(catalog, applied_by, "policy.admin", "platform")
     candidate = load_bundle(candidate_dir)
     report = run_policy_tests(candidate)
+    if not report.cases:
+        raise CheckFailed(
+            f"The candidate bundle {candidate_dir} has no policy tests (tests/*.yaml); a bundle "
+            "whose decisions nothing checks is not installed. Nothing applied."
+        )
     if report.failed:
         names = ", ".join(f"{c.file}:{c.name}" for c in report.failed)
         raise CheckFailed(f"Policy tests fail for the candidate bundle: {names}. Nothing applied.")
@@ -186,7 +214,7 @@ def apply_bundle(
                 files=files,
             )
         )
-    AuditLog(catalog).append(
+    AuditLog(catalog)._append(
         principal=applied_by,
         action="policy.apply",
         resource="platform",

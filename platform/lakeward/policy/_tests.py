@@ -28,7 +28,7 @@ from lakeward.catalog import Catalog, ColumnStats, DatasetRepository, TagReposit
 from lakeward.errors import InputError
 from lakeward.policy._bundle import PolicyBundle
 from lakeward.policy._engine import PolicyEngine
-from lakeward.policy._purposes import acknowledge_purpose
+from lakeward.policy._purposes import record_acknowledgement
 
 __all__ = ["CaseResult", "TestReport", "run_policy_tests", "seed_datasets"]
 
@@ -103,16 +103,16 @@ def seed_datasets(catalog: Catalog, datasets: dict[str, Any]) -> None:
                 principal=None,
             )
             for tag in ds.get("tags") or []:
-                tags.add(dataset, tag)
+                tags._add(dataset, tag)
             for column, ctags in columns.items():
                 for tag in ctags or []:
-                    tags.add(dataset, tag, column=column)
+                    tags._add(dataset, tag, column=column)
 
 
 def _fixtures(catalog: Catalog, bundle: PolicyBundle, spec: dict[str, Any]) -> None:
     seed_datasets(catalog, spec.get("datasets") or {})
     for principal, purpose in spec.get("acknowledged") or []:
-        acknowledge_purpose(catalog, bundle, principal, purpose)
+        record_acknowledgement(catalog, bundle, principal, purpose)
 
 
 def run_policy_tests(bundle: PolicyBundle) -> TestReport:

@@ -200,17 +200,17 @@ def test_tags_are_unique_per_dataset_column_and_name(catalog: Catalog) -> None:
             bytes=1,
         )
         tags = TagRepository(s)
-        tags.add(d, "pii")
-        tags.add(d, "pii", confidence=0.5)
-        tags.add(d, "pii", column="email")
+        tags._add(d, "pii")
+        tags._add(d, "pii", confidence=0.5)
+        tags._add(d, "pii", column="email")
         with pytest.raises(InputError):
-            tags.add(d, "x", confidence=1.5)
+            tags._add(d, "x", confidence=1.5)
         got = [(t.column_name, t.name, t.confidence) for t in tags.for_dataset(d)]
     assert got == [("", "pii", 0.5), ("email", "pii", 1.0)]
 
 
 def _append(log: AuditLog, i: int) -> None:
-    log.append(
+    log._append(
         principal=f"user{i % 3}",
         action="lake.profile",
         resource=f"ds{i}",

@@ -1,0 +1,155 @@
+"""The CLI as a client of ``lakeward server`` (``LAKEWARD_SERVER_URL`` set).
+
+The command line is sent as it is; the server runs the same command as the token's
+principal and returns what it printed and its exit code. Files the command reads from this
+machine (a candidate bundle directory, a stream definition) are uploaded with it. ``he``
+(your keys and ciphertexts) and ``server`` run here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["forwards", "run_remote"]
+
+LOCAL_GROUPS = {"server", "he"}
+_MAX_UPLOAD_FILES = 512
+
+
+def forwards(argv: list[str]) -> bool:
+    """Whether ``argv`` runs at the server."""
+    from lakeward.identity import server_url
+
+    words = [a for a in argv if not a.startswith("-")]
+    if not words or words[0] in LOCAL_GROUPS:
+        return False
+    if any(a in ("-h", "--help", "--version") for a in argv):
+        return False
+    try:
+        return server_url() is not None
+    except Exception:
+        return True  # let run_remote report the bad setting
+
+
+def _pack_dir(path: Path) -> dict[str, str]:
+    files = {
+        str(p.relative_to(path)): p.read_text()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    if len(files) > _MAX_UPLOAD_FILES:
+        from lakeward.errors import InputError
+
+        raise InputError(f"{path} holds over {_MAX_UPLOAD_FILES} files; is it a policy bundle?")
+    return files
+
+
+def _with_uploads(argv: list[str]) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """Replace arguments that name local files with uploads of their contents."""
+    from lakeward.errors import InputError
+
+    args = list(argv)
+    uploads: dict[str, dict[str, str]] = {}
+    words = [a for a in args if not a.startswith("-")]
+
+    def upload(index: int, files: dict[str, str]) -> None:
+        key = str(len(uploads))
+        uploads[key] = files
+        args[index] = f"@upload:{key}"
+
+    def local(text: str) -> Path:
+        path = Path(text).expanduser()
+        if not path.exists():
+            raise InputError(f"{text}: no such file or directory here")
+        return path
+
+    for i, arg in enumerate(list(args)):
+        previous = args[i - 1] if i else ""
+        if previous == "--bundle":
+            upload(i, _pack_dir(local(arg)))
+        elif arg.startswith("--bundle="):
+            key = str(len(uploads))
+            uploads[key] = _pack_dir(local(arg.split("=", 1)[1]))
+            args[i] = f"--bundle=@upload:{key}"
+        elif previous in ("-f", "--file") and words[:3] == ["dp", "stream", "create"]:
+            text = sys.stdin.read() if arg == "-" else local(arg).read_text()
+            upload(i, {"": text})
+    if words[:2] in (["policy", "apply"], ["policy", "diff"]) and len(words) > 2:
+        index = args.index(words[2])
+        upload(index, _pack_dir(local(words[2])))
+    return args, uploads
+
+
+def run_remote(argv: list[str]) -> int:
+    """Run ``argv`` at the server; print its output; return its exit code."""
+    import httpx
+
+    from lakeward.cli._output import err
+    from lakeward.errors import LakewardError
+    from lakeward.identity import local_token, server_url
+
+    try:
+        url = server_url()
+        token = local_token()
+        if token is None:
+            from lakeward.identity import credentials_file
+
+            err.print(
+                "error: LAKEWARD_SERVER_URL is set but there is no token: set LAKEWARD_TOKEN or "
+                f"put the token from `lakeward token issue` in {credentials_file()} (mode 600).",
+                highlight=False,
+                markup=False,
+            )
+            return 1
+        args, uploads = _with_uploads(argv)
+    except LakewardError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        return exc.exit_code
+    try:
+        response = httpx.post(
+            f"{url}/api/v1/commands",
+            json={"argv": args, "uploads": uploads},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(10.0, read=None),
+        )
+    except httpx.HTTPError as exc:
+        err.print(
+            f"error: cannot reach the Lakeward server at {url} ({type(exc).__name__}: {exc}); "
+            "check LAKEWARD_SERVER_URL and that `lakeward server` runs.",
+            highlight=False,
+            markup=False,
+        )
+        return 2
+    return _print_response(response.status_code, _json(response))
+
+
+def _json(response: Any) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {"detail": response.text[:500]}
+    return data if isinstance(data, dict) else {"detail": str(data)}
+
+
+def _print_response(status: int, data: dict[str, Any]) -> int:
+    from lakeward.cli._output import err
+
+    if "exit_code" in data:
+        sys.stdout.write(data.get("stdout", ""))
+        sys.stdout.flush()
+        sys.stderr.write(data.get("stderr", ""))
+        sys.stderr.flush()
+        return int(data["exit_code"])
+    detail = data.get("detail")
+    if isinstance(detail, list):  # 422: pydantic's list of field errors
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg')}" for d in detail
+        )
+    labels = {401: "not authenticated", 403: "denied", 413: "request too large"}
+    label = labels.get(status, f"server answered {status}")
+    err.print(f"error: {label}: {detail}", highlight=False, markup=False)
+    if status in (401, 403):
+        return 1
+    return 2

@@ -1,0 +1,29 @@
+"""The CLI's acting principal: authenticated once per command, never taken from a flag."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lakeward.catalog import Catalog
+    from lakeward.identity import Principal
+
+__all__ = ["me"]
+
+
+def me(catalog: Catalog | None = None) -> Principal:
+    """Who runs this command: the bound principal (at the server, the request's), else the
+    service credential or the OS user; bound for the rest of the command so that every
+    library call it makes is checked against it.
+
+    Raises:
+        NotAuthenticated: the caller cannot be authenticated.
+    """
+    from lakeward.identity import bound_principal, current_principal
+    from lakeward.identity._principal import _bound
+
+    principal = bound_principal()
+    if principal is None:
+        principal = current_principal(catalog)
+        _bound.set(principal)  # main() runs each command in its own context: no leak
+    return principal

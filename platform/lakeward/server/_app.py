@@ -1,0 +1,302 @@
+"""The HTTP API: authentication, request limits, logs, and the routes.
+
+Every ``/api/v1`` route authenticates its caller first (``Authorization: Bearer``: an API
+token ``lkw_…`` from ``lakeward token issue``, or an OIDC JWT when an issuer is
+configured) and answers 401 otherwise. The principal is then bound for the request, so the
+library's one guard decides every privileged call as that principal; a denial is 403 with
+the policy's explanation. The catalog unreachable is 503 with nothing written; a body of the
+wrong shape is 422 naming the field; a body over ``LAKEWARD_SERVER_MAX_BODY_BYTES`` is 413.
+
+Routes: ``GET /livez`` (the process is up), ``GET /healthz`` = ``GET /readyz`` (200 once the
+catalog answers and the policy bundle loads, else 503), ``GET /api/v1/whoami``, ``GET /api/v1/datasets/{name}`` (``catalog
+show --json``), ``POST /api/v1/policy/explain``, and ``POST /api/v1/commands`` (any CLI
+command, as the CLI in client mode sends it; same output as embedded mode).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lakeward.errors import (
+    InputError,
+    LakewardError,
+    NotAuthenticated,
+    NotFound,
+    PolicyDenied,
+    ServiceUnavailable,
+)
+from lakeward.identity import Principal, acting_as
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("lakeward.server")
+request_id: ContextVar[str] = ContextVar("lakeward_request_id", default="-")
+_principal_seen: ContextVar[str] = ContextVar("lakeward_request_principal", default="-")
+
+
+class _JSONFormatter(logging.Formatter):
+    """One JSON object per line, with the request id of the request being served."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "request_id": request_id.get(),
+            "msg": record.getMessage(),
+        }
+        extra = getattr(record, "fields", None)
+        if isinstance(extra, dict):
+            data.update(extra)
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)
+
+
+def configure_logging() -> None:
+    """Send the server's and Lakeward's logs to stderr as JSON lines (idempotent)."""
+    root = logging.getLogger("lakeward")
+    if any(getattr(h, "_lakeward_json", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(_JSONFormatter())
+    handler._lakeward_json = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+class _BodyLimit:
+    """413 for bodies over the limit: by Content-Length up front, else while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(self.limit, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(self.limit, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(limit: int, send: Send) -> None:
+    body = json.dumps(
+        {"error": "body_too_large", "detail": f"request body over {limit} bytes"}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class CommandRequest(BaseModel):
+    """``POST /api/v1/commands``: a CLI command line and the client files it reads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    argv: list[str] = Field(min_length=1, max_length=256)
+    uploads: dict[str, dict[str, str]] = Field(default_factory=dict, max_length=8)
+
+
+class ExplainRequest(BaseModel):
+    """``POST /api/v1/policy/explain``: the subject asked about is not the caller."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    principal: str = Field(min_length=1)
+    action: str = Field(min_length=1)
+    resource: str = Field(min_length=1)
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+def _error(status: int, kind: str, detail: str, **extra: Any) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        {"error": kind, "detail": detail, "request_id": request_id.get(), **extra},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _status_for(error: str | None) -> int:
+    from lakeward import errors
+
+    cls = getattr(errors, error, None) if error else None
+    if cls is None:
+        return 200
+    for base, status in (
+        (NotAuthenticated, 401),
+        (PolicyDenied, 403),
+        (ServiceUnavailable, 503),
+        (NotFound, 404),
+        (InputError, 400),
+    ):
+        if issubclass(cls, base):
+            return status
+    return 200
+
+
+def create_app() -> FastAPI:
+    """The ASGI app, configured from ``LAKEWARD_*`` settings at creation."""
+    from lakeward.catalog import Catalog
+    from lakeward.server._auth import Authenticator
+    from lakeward.server._commands import install_capture, run_command
+    from lakeward.settings import get_settings
+
+    settings = get_settings()
+    configure_logging()
+    install_capture()
+    catalog = Catalog.shared()
+    authenticator = Authenticator(catalog, settings.server)
+    app = FastAPI(title="Lakeward", version="1", docs_url=None, redoc_url=None)
+
+    @app.middleware("http")
+    async def _log_requests(request: Request, call_next: Any) -> Any:
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        rid = rid if rid.isalnum() and len(rid) <= 64 else uuid.uuid4().hex
+        token = request_id.set(rid)
+        seen = _principal_seen.set("-")
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            log.exception("request failed")
+            response = _error(500, "internal", "internal error; see the server log")
+        elapsed = (time.perf_counter() - started) * 1000
+        response.headers["X-Request-ID"] = rid
+        log.info(
+            "request",
+            extra={
+                "fields": {
+                    "method": request.method,
+                    "path": request.url.path,  # never the query string or headers
+                    "status": response.status_code,
+                    "principal": _principal_seen.get(),
+                    "ms": round(elapsed, 2),
+                }
+            },
+        )
+        _principal_seen.reset(seen)
+        request_id.reset(token)
+        return response
+
+    @app.exception_handler(NotAuthenticated)
+    async def _unauthenticated(_: Request, exc: NotAuthenticated) -> JSONResponse:
+        return _error(401, "not_authenticated", str(exc))
+
+    @app.exception_handler(PolicyDenied)
+    async def _denied(_: Request, exc: PolicyDenied) -> JSONResponse:
+        return _error(403, "denied", str(exc), reasons=exc.reasons)
+
+    @app.exception_handler(ServiceUnavailable)
+    async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
+        return _error(503, "unavailable", str(exc))
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return _error(404, "not_found", str(exc))
+
+    @app.exception_handler(LakewardError)
+    async def _bad_input(_: Request, exc: LakewardError) -> JSONResponse:
+        return _error(400 if isinstance(exc, InputError) else 500, type(exc).__name__, str(exc))
+
+    async def principal(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise NotAuthenticated(
+                "Missing bearer credential: send `Authorization: Bearer <token>` (a token from "
+                "`lakeward token issue`, or an OIDC JWT)."
+            )
+        who = await run_in_threadpool(authenticator.authenticate, credential.strip())
+        _principal_seen.set(who.name)
+        return who
+
+    @app.get("/livez")
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/healthz")
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        problems = await run_in_threadpool(authenticator.readiness)
+        if problems:
+            return JSONResponse({"status": "unready", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/api/v1/whoami")
+    async def whoami(who: Principal = Depends(principal)) -> dict[str, Any]:
+        return {**who.to_dict(), "mode": "server"}
+
+    @app.get("/api/v1/datasets/{name}")
+    async def dataset(name: str, who: Principal = Depends(principal)) -> Any:
+        result = await run_in_threadpool(run_command, who, ["catalog", "show", name, "--json"])
+        if result.exit_code != 0:
+            status = _status_for(result.error) if result.error else 400
+            return _error(status if status != 200 else 400, "failed", result.stderr.strip())
+        return json.loads(result.stdout)
+
+    @app.post("/api/v1/policy/explain")
+    async def explain(body: ExplainRequest, who: Principal = Depends(principal)) -> Any:
+        from lakeward.policy import engine_for
+
+        def decide() -> dict[str, Any]:
+            with acting_as(who):
+                engine = engine_for(catalog)
+                return engine.decide(body.principal, body.action, body.resource, body.context).to_dict()
+
+        return await run_in_threadpool(decide)
+
+    @app.post("/api/v1/commands")
+    async def commands(body: CommandRequest, who: Principal = Depends(principal)) -> JSONResponse:
+        result = await run_in_threadpool(run_command, who, body.argv, body.uploads)
+        return JSONResponse(result.to_dict(), status_code=_status_for(result.error))
+
+    app.state.catalog = catalog
+    app.state.authenticator = authenticator
+    return _wrap(app, settings.server.max_body_bytes)
+
+
+def _wrap(app: FastAPI, limit: int) -> Any:
+    wrapped = _BodyLimit(app, limit)
+    wrapped.state = app.state  # type: ignore[attr-defined]
+    return wrapped

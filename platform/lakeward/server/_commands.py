@@ -1,0 +1,196 @@
+"""Run a ``lakeward`` command at the server, as the request's authenticated principal.
+
+The server runs the same click commands the CLI runs, in-process, so both modes print the
+same thing: the principal is bound for the command (every library call it makes is checked
+against it by the guard), and what the command writes to stdout/stderr is captured per
+request (a context-local stream; requests run side by side in threads).
+
+Files a command reads from the *client's* disk (a candidate bundle directory, a stream
+definition) arrive as uploads and are written to a private temporary directory; the
+argument is rewritten to point there. Commands that are the client's own business (``he``:
+keys and ciphertexts stay with their owner) or the server's (``server``, ``demo``,
+``config``, ``lake generate``, writing a reconstruction to the server's disk) are refused.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, TextIO
+
+from lakeward.errors import InputError, LakewardError
+from lakeward.identity import Principal
+
+__all__ = ["CommandResult", "install_capture", "refused_remotely", "run_command"]
+
+UPLOAD_PREFIX = "@upload:"
+
+#: command prefixes the server never runs for a client, and why.
+REFUSED: dict[tuple[str, ...], str] = {
+    ("server",): "`lakeward server` runs on the server host",
+    ("demo",): "`lakeward demo` sets up an embedded installation; run it without "
+    "LAKEWARD_SERVER_URL",
+    ("config",): "the server's configuration is not shown to clients; run `lakeward config "
+    "show` on the server host",
+    ("lake", "generate"): "generating a sample lake writes to the server's disk; run it on the "
+    "server host",
+    ("dedup", "reconstruct"): "reconstruct writes a dataset to a directory; run it on the "
+    "server host, or `lakeward dedup restore` it into the lake",
+    ("he",): "`lakeward he` works on the client's own keys and ciphertexts and runs locally",
+}
+
+
+def refused_remotely(argv: list[str]) -> str | None:
+    """Why the server will not run ``argv`` for a client, or ``None``."""
+    words = [a for a in argv if not a.startswith("-")]
+    for prefix, why in REFUSED.items():
+        if tuple(words[: len(prefix)]) == prefix:
+            return why
+    return None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command printed and how it ended."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    error: str | None = None  # the LakewardError class that ended it, if any
+    outputs: dict[str, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The response body."""
+        data: dict[str, Any] = {
+            "exit_code": self.exit_code,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "error": self.error,
+        }
+        if self.outputs:
+            data["outputs"] = self.outputs
+        return data
+
+
+class _ContextStream(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` replacement: writes go to the request's buffer if one
+    is bound in this context, else to the real stream."""
+
+    def __init__(self, real: TextIO, var: contextvars.ContextVar[io.StringIO | None]) -> None:
+        self._real = real
+        self._var = var
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return "strict"
+
+    def _target(self) -> TextIO:
+        return self._var.get() or self._real
+
+    def write(self, text: str) -> int:  # type: ignore[override]
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._real.fileno()
+
+
+_stdout: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar(
+    "lakeward_stdout", default=None
+)
+_stderr: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar(
+    "lakeward_stderr", default=None
+)
+
+
+def install_capture() -> None:
+    """Route ``sys.stdout``/``sys.stderr`` through per-request buffers (idempotent)."""
+    if not isinstance(sys.stdout, _ContextStream):
+        sys.stdout = _ContextStream(sys.stdout, _stdout)
+    if not isinstance(sys.stderr, _ContextStream):
+        sys.stderr = _ContextStream(sys.stderr, _stderr)
+    # The CLI's rich consoles were made without a file: they resolve sys.stdout/sys.stderr
+    # at each write, so they follow these streams too.
+
+
+def _safe_relpath(name: str) -> PurePosixPath:
+    rel = PurePosixPath(name)
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise InputError(f"upload path {name!r} must be relative, without '..'")
+    return rel
+
+
+def _materialise(uploads: dict[str, dict[str, str]], scratch: Path) -> dict[str, Path]:
+    """Write each upload (a file or a directory of files) under ``scratch``."""
+    paths: dict[str, Path] = {}
+    for key, files in uploads.items():
+        root = scratch / f"upload-{len(paths)}"
+        if list(files) == [""]:  # a single file
+            root.parent.mkdir(parents=True, exist_ok=True)
+            root.write_text(files[""])
+        else:
+            for name, text in files.items():
+                target = root / _safe_relpath(name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+            root.mkdir(parents=True, exist_ok=True)
+        paths[key] = root
+    return paths
+
+
+def run_command(
+    principal: Principal,
+    argv: list[str],
+    uploads: dict[str, dict[str, str]] | None = None,
+) -> CommandResult:
+    """Run ``lakeward ARGV`` as ``principal``; capture its output.
+
+    Raises:
+        InputError: the command is refused at the server, or an upload is malformed.
+    """
+    why = refused_remotely(argv)
+    if why is not None:
+        raise InputError(f"`lakeward {' '.join(argv[:2])}` is not run by the server: {why}.")
+    from lakeward.cli import _main_local, last_error
+    from lakeward.identity import acting_as
+
+    with tempfile.TemporaryDirectory(prefix="lakeward-request-") as scratch:
+        paths = _materialise(uploads or {}, Path(scratch))
+        args = []
+        for arg in argv:
+            if arg.startswith(UPLOAD_PREFIX):
+                key = arg[len(UPLOAD_PREFIX) :]
+                if key not in paths:
+                    raise InputError(f"argument {arg!r} names no upload")
+                args.append(str(paths[key]))
+            else:
+                args.append(arg)
+        out, err = io.StringIO(), io.StringIO()
+
+        def run() -> tuple[int, LakewardError | None]:
+            _stdout.set(out)
+            _stderr.set(err)
+            with acting_as(principal):
+                code = _main_local(args)
+            return code, last_error.get()
+
+        code, error = contextvars.copy_context().run(run)
+    return CommandResult(
+        code, out.getvalue(), err.getvalue(), type(error).__name__ if error else None
+    )
