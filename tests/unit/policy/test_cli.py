@@ -13,12 +13,20 @@ from sqlalchemy import update
 from lakeward.catalog import AuditRecord, Catalog
 from lakeward.cli import main
 from lakeward.errors import CheckFailed, PolicyDenied
+from lakeward.identity import Principal, acting_as
 from lakeward.policy import apply_bundle, load_bundle, revisions
 from tests.unit.policy.conftest import add_dataset
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
+def run(
+    capsys: pytest.CaptureFixture[str], *args: str, as_: str | None = None
+) -> tuple[int, str, str]:
+    """Run the CLI as the OS user's principal, or as ``as_`` (standing in for authentication)."""
+    if as_ is None:
+        code = main(list(args))
+    else:
+        with acting_as(Principal(as_, authenticated_by="test")):
+            code = main(list(args))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -49,9 +57,7 @@ def test_validate_and_test(
 def test_explain_exit_codes_and_json(setup: Catalog, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "policy", "explain", "dave", "policy.admin", "platform")
     assert code == 0 and "admins-administer" in out
-    code, out, _ = run(
-        capsys, "policy", "purpose", "ack", "analytics", "--principal", "alice", "--yes"
-    )
+    code, out, _ = run(capsys, "policy", "purpose", "ack", "analytics", "--yes", as_="alice")
     assert code == 0
     code, out, _ = run(
         capsys,
@@ -75,10 +81,7 @@ def test_audit_verify_names_an_edited_record(
     setup: Catalog, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for user in ("alice", "bob"):
-        assert (
-            run(capsys, "policy", "purpose", "ack", "analytics", "--principal", user, "--yes")[0]
-            == 0
-        )
+        assert run(capsys, "policy", "purpose", "ack", "analytics", "--yes", as_=user)[0] == 0
     assert run(capsys, "policy", "audit", "verify")[0] == 0
     with setup.session() as s:
         s.execute(update(AuditRecord).where(AuditRecord.seq == 1).values(principal="mallory"))
@@ -89,13 +92,18 @@ def test_audit_verify_names_an_edited_record(
         "reason": "record content does not match its hash",
     }
     code, out, _ = run(capsys, "policy", "audit", "tail", "--json")
-    assert [r["seq"] for r in json.loads(out)] == [1, 2]
+    assert [r["seq"] for r in json.loads(out)] == [
+        1,
+        2,
+        3,
+        4,
+    ]  # each acknowledgement: its decision, then the record
 
 
 def test_apply_dry_run_then_yes_then_log_and_diff(
     setup: Catalog, bundle_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(capsys, "policy", "purpose", "ack", "analytics", "--principal", "alice", "--yes")
+    run(capsys, "policy", "purpose", "ack", "analytics", "--yes", as_="alice")
     with pytest.raises(PolicyDenied):  # a recorded request for the diff to replay
         from lakeward.policy import default_engine
 
@@ -114,18 +122,26 @@ def test_apply_dry_run_then_yes_then_log_and_diff(
     )
     (candidate / "access.cedar").write_text(text)
     shutil.rmtree(candidate / "tests")  # the old tests would (rightly) fail this change
+    (candidate / "tests").mkdir()
+    code, out, err = run(capsys, "policy", "apply", str(candidate), "--yes", "--json", as_="dave")
+    assert code == 1 and "has no policy tests" in err  # nothing checks it: refused
+    (candidate / "tests" / "new.yaml").write_text(
+        "datasets:\n  sales.customers: {tags: [pii]}\nacknowledged: [[alice, analytics]]\n"
+        "cases:\n  - name: analysts now read personal data\n"
+        "    request: {principal: alice, action: lake.read_content, resource: sales.customers,"
+        " context: {purpose: analytics}}\n"
+        "    expect: {decision: allow, policies: [analysts-read-non-pii]}\n"
+    )
     code, out, _ = run(capsys, "policy", "diff", str(candidate), "--json")
     changes = json.loads(out)
     assert code == 0 and len(changes) == 1
     assert changes[0]["before"] == "deny" and changes[0]["after"] == "allow"
     assert changes[0]["after_policies"] == ["analysts-read-non-pii"]
-    code, out, _ = run(capsys, "policy", "apply", str(candidate), "--principal", "dave", "--json")
+    code, out, _ = run(capsys, "policy", "apply", str(candidate), "--json", as_="dave")
     assert code == 0 and json.loads(out)["applied"] is False and revisions(setup) == []
-    code, out, _ = run(capsys, "policy", "apply", str(candidate), "--principal", "alice", "--yes")
+    code, out, _ = run(capsys, "policy", "apply", str(candidate), "--yes", as_="alice")
     assert code == 1  # alice may not administer
-    code, out, _ = run(
-        capsys, "policy", "apply", str(candidate), "--principal", "dave", "--yes", "--json"
-    )
+    code, out, _ = run(capsys, "policy", "apply", str(candidate), "--yes", "--json", as_="dave")
     assert code == 0 and json.loads(out)["applied"] is True
     code, out, _ = run(capsys, "policy", "log", "--json")
     log = json.loads(out)
@@ -149,9 +165,7 @@ def test_failing_tests_block_apply(
     candidate = tmp_path / "candidate"
     shutil.copytree(bundle_dir, candidate)
     (candidate / "guards.cedar").write_text("")
-    code, out, _ = run(
-        capsys, "policy", "apply", str(candidate), "--principal", "dave", "--yes", "--json"
-    )
+    code, out, _ = run(capsys, "policy", "apply", str(candidate), "--yes", "--json", as_="dave")
     assert code == 1 and json.loads(out)["tests_failed"] > 0 and revisions(setup) == []
 
 
@@ -194,10 +208,9 @@ def test_budget_grant_and_show(setup: Catalog, capsys: pytest.CaptureFixture[str
         "bob",
         "analytics",
         "0.3",
-        "--by",
-        "dave",
         "--yes",
         "--json",
+        as_="dave",
     )
     assert code == 0 and json.loads(out)["applied"] is True
     code, out, _ = run(capsys, "policy", "budget", "show", "--json")
@@ -209,17 +222,17 @@ def test_approval_commands(setup: Catalog, capsys: pytest.CaptureFixture[str]) -
     from lakeward.policy import Approvals, default_engine
 
     for user in ("carol", "dave"):
-        run(capsys, "policy", "purpose", "ack", "data_governance", "--principal", user, "--yes")
+        run(capsys, "policy", "purpose", "ack", "data_governance", "--yes", as_=user)
     a = Approvals(default_engine()).request(
         "dedup.delete", "dataset:ops.metrics", "carol", {"purpose": "data_governance"}
     )
-    code, _, err = run(capsys, "policy", "approval", "approve", str(a.id), "--by", "carol")
+    code, _, err = run(capsys, "policy", "approval", "approve", str(a.id), as_="carol")
     assert code == 1 and "cannot also decide" in err
-    code, _, _ = run(capsys, "policy", "approval", "approve", str(a.id), "--by", "dave")
+    code, _, _ = run(capsys, "policy", "approval", "approve", str(a.id), as_="dave")
     assert code == 0
     code, out, _ = run(capsys, "policy", "approval", "list", "--json")
     assert json.loads(out)[0]["state"] == "approved"
-    code, _, err = run(capsys, "policy", "approval", "reject", "999", "--by", "dave")
+    code, _, err = run(capsys, "policy", "approval", "reject", "999", as_="dave")
     assert code == 2 and "No approval #999" in err
 
 

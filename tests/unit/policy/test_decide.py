@@ -97,13 +97,13 @@ def test_enforce_audits_and_raises(engine: PolicyEngine, catalog: Catalog) -> No
     assert "eu-pii-needs-encryption-or-dp" in str(info.value)
     acknowledge_purpose(catalog, engine.bundle, "alice", "analytics")
     engine.enforce("alice", "lake.read_content", "ops.metrics", {"purpose": "analytics"})
-    records = AuditLog(catalog).tail(3)
-    assert [r.decision for r in records] == ["deny", "allow", "allow"]
+    records = AuditLog(catalog).tail(4)
+    assert [r.decision for r in records] == ["deny", "allow", "allow", "allow"]
     assert (
         records[0].bundle_hash == engine.bundle.revision
         and records[0].action == "lake.read_content"
     )
-    assert records[1].action == "policy.purpose_ack"
+    assert [r.action for r in records[1:3]] == ["purpose.acknowledge", "policy.purpose_ack"]
     assert AuditLog(catalog).verify() is None
 
 
