@@ -5,8 +5,8 @@
 secret key never reaches Spark. ``he_compute`` evaluates an einsum over the ciphertext
 blocks on Spark (``ni,nj->ij`` covariance, ``ni,i->n`` scores, ``ni->i`` sums), aggregates
 across partitions homomorphically and leaves ciphertexts for the owner to decrypt
-(``lakeward he decrypt`` or ``lakeward.he._spark.decrypt_result``). Both run as a named
-principal with a declared purpose; the policy layer decides (``lake.read_content`` with
+(``lakeward he decrypt`` or ``lakeward.he._spark.decrypt_result``). Both run as
+the run's authenticated principal with a declared purpose; the policy layer decides (``lake.read_content`` with
 ``encrypted``, ``he.compute``) and audits. A re-run of ``he_compute`` with the same inputs
 reuses the stored result. Each flow publishes a markdown artifact.
 """
@@ -38,8 +38,8 @@ class EncryptParams(BaseModel):
     columns: list[str] = Field(description="Numeric columns (the block's second axis).")
     context: str = Field(description="Public context file (lakeward he keygen --context).")
     out: str = Field(description="Encrypted store directory to write.")
-    principal: str = Field(description="The data owner running the job.")
     purpose: str = Field(description="Declared purpose (acknowledged by the principal).")
+    requested_by: str | None = Field(default=None, description="Who asked for the run (recorded).")
     block_rows: int = Field(default=256, ge=1, description="Rows per ciphertext block.")
     order_by: str | None = Field(default=None, description="Row order for per-row results.")
 
@@ -55,8 +55,8 @@ class HeComputeParams(BaseModel):
     )
     context: str = Field(description="Public context the store was encrypted under.")
     out: str = Field(description="Result directory.")
-    principal: str = Field(description="Who computes (needs he.compute).")
     purpose: str = Field(description="Declared purpose (acknowledged by the principal).")
+    requested_by: str | None = Field(default=None, description="Who asked for the run (recorded).")
 
 
 @task(name="he-encrypt-dataset", cache_policy=NO_CACHE)
@@ -65,14 +65,16 @@ def encrypt_task(params: EncryptParams) -> dict[str, Any]:
     from dataclasses import asdict
 
     from lakeward.he._spark import encrypt_dataset
+    from lakeward.orchestration._identity import run_principal
 
+    principal = run_principal(params.requested_by).name
     store = encrypt_dataset(
         Catalog.shared(),
         params.dataset,
         params.columns,
         params.context,
         params.out,
-        principal=params.principal,
+        principal=principal,
         purpose=params.purpose,
         block_rows=params.block_rows,
         order_by=params.order_by,
@@ -100,7 +102,9 @@ def compute_task(params: HeComputeParams) -> dict[str, Any]:
     import numpy as np
 
     from lakeward.he._spark import DATA, compute_encrypted
+    from lakeward.orchestration._identity import run_principal
 
+    principal = run_principal(params.requested_by).name
     operands: list[Any] = [op if op == DATA else np.load(op) for op in params.operands]
     result = compute_encrypted(
         Catalog.shared(),
@@ -109,7 +113,7 @@ def compute_task(params: HeComputeParams) -> dict[str, Any]:
         operands,
         params.out,
         context_path=params.context,
-        principal=params.principal,
+        principal=principal,
         purpose=params.purpose,
     )
     return result.to_dict()

@@ -47,8 +47,6 @@ def _same_catalog_as_local(tmp_path: Path, master: str, **extra: str) -> None:
             "purpose",
             "ack",
             "catalog_maintenance",
-            "--principal",
-            "local-user",
             "--yes",
         )
         assert lakeward(*ack, env=env).returncode == 0

@@ -32,8 +32,6 @@ def test_scheduled_deployment_runs_on_a_real_server(tmp_path: Path) -> None:
         "purpose",
         "ack",
         "catalog_maintenance",
-        "--principal",
-        "lakeward-scheduler",
         "--yes",
         env=env,
     )

@@ -102,7 +102,7 @@ def test_pipeline_profiles_then_releases_due_dp_periods(
     create_stream(
         catalog, _definition(name="clicks", start=start.isoformat(), horizon=10), actor="alice"
     )
-    result = lakeward_pipeline(str(root), principal="local-user")
+    result = lakeward_pipeline(str(root))
     assert result["profile"]["unchanged"] == 1
     assert result["dp"]["released"] == {"clicks": [1, 2]}
     assert stream_series(catalog, "clicks").periods == [1, 2]

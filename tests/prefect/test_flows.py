@@ -21,7 +21,7 @@ def test_profile_lake_flow_profiles_audits_and_publishes(
     from lakeward.orchestration._flows import PROFILE_ARTIFACT_KEY, profile_lake
 
     root, expected = small_lake
-    summary = profile_lake(str(root), principal="local-user", purpose="catalog_maintenance")
+    summary = profile_lake(str(root), purpose="catalog_maintenance")
     assert summary["profiled"] == 3 and summary["failed"] == 0
     assert summary["rows"] == sum(e["rows"] for e in expected.values())
     artifact = latest_artifact(PROFILE_ARTIFACT_KEY)
@@ -40,7 +40,7 @@ def test_profile_lake_flow_profiles_audits_and_publishes(
     }
     assert sorted(r.action for r in records) == ["lake.profile"] * 3 + ["lake.read_content"] * 3
     assert AuditLog(catalog).verify() is None
-    again = profile_lake(str(root), principal="local-user")
+    again = profile_lake(str(root))
     assert again["unchanged"] == 3 and again["profiled"] == 0
 
 
@@ -53,7 +53,7 @@ def test_flow_fails_after_publishing_when_a_dataset_is_bad(
     root, _ = small_lake
     (root / "web" / "events.jsonl").write_text("{oops\n")
     with pytest.raises(ProfileFailed) as info:
-        profile_lake(str(root), principal="local-user")
+        profile_lake(str(root))
     assert list(info.value.errors) == ["web.events"]
     artifact = latest_artifact(f"{PROFILE_ARTIFACT_KEY}-summary")
     assert artifact is not None and "web.events" in artifact.data

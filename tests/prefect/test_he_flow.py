@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from lakeward.identity import Principal, acting_as
 from tests.conftest import REPO
 from tests.prefect.conftest import latest_artifact
 
@@ -88,7 +89,6 @@ def test_he_flows_encrypt_compute_reuse_and_refuse(
             columns=COLUMNS,
             context=context,
             out=str(tmp_path / "store"),
-            principal="local-user",
             purpose="data_governance",
             block_rows=BLOCK,
             order_by="patient",
@@ -103,10 +103,11 @@ def test_he_flows_encrypt_compute_reuse_and_refuse(
         operands=["data", str(tmp_path / "weights.npy")],
         context=context,
         out=str(tmp_path / "scores"),
-        principal="erin",
         purpose="clinical_research",
     )
-    first = flows.he_compute(params)
+    erin = acting_as(Principal("erin", ("researchers",), "service", "test"))
+    with erin:
+        first = flows.he_compute(params)
     assert not first["reused"] and first["per_block"] and first["shape"] == [100]
     np.testing.assert_allclose(decrypt_result(keys, first["path"]), values @ weights, atol=1e-4)
     markdown = latest_artifact(flows.ARTIFACT_KEY).data
@@ -114,15 +115,15 @@ def test_he_flows_encrypt_compute_reuse_and_refuse(
 
     result_files = sorted((tmp_path / "scores").rglob("*"))
     stamps = {p: p.stat().st_mtime_ns for p in result_files if p.is_file()}
-    again = flows.he_compute(params)
+    with erin:
+        again = flows.he_compute(params)
     assert again["reused"] and again["fingerprint"] == first["fingerprint"]
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing recomputed
 
-    denied = params.model_copy(
-        update={"principal": "alice", "purpose": "analytics", "out": str(tmp_path / "alice")}
-    )
-    with pytest.raises(PolicyDenied):
-        flows.he_compute(denied)
+    denied = params.model_copy(update={"purpose": "analytics", "out": str(tmp_path / "alice")})
+    with acting_as(Principal("alice", ("analysts",), "service", "test")):
+        with pytest.raises(PolicyDenied):
+            flows.he_compute(denied)
     assert not (tmp_path / "alice").exists()
     refusals = [
         r for r in AuditLog(catalog).tail(10) if r.principal == "alice" and r.decision == "deny"

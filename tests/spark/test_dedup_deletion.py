@@ -312,6 +312,7 @@ def test_a_dataset_changed_after_the_proposal_is_skipped(
 
 def test_cli_apply_is_a_dry_run_without_yes(lake: tuple[Catalog, Path]) -> None:
     from lakeward.cli.dedup import dedup
+    from lakeward.identity import Principal, acting_as
 
     catalog, root = lake
     run = find_containment(catalog, names=["base.people_paris", "copies.people_parts"])
@@ -319,12 +320,16 @@ def test_cli_apply_is_a_dry_run_without_yes(lake: tuple[Catalog, Path]) -> None:
     proposed = runner.invoke(dedup, ["propose", "--run", str(run.run_id), "--json"])
     assert proposed.exit_code == 0, proposed.output
     plan_id = __import__("json").loads(proposed.stdout)["plan"]
-    self_approval = runner.invoke(dedup, ["approve", str(plan_id), "--principal", PROPOSER])
+    def as_(who: str, args: list[str]) -> Any:
+        with acting_as(Principal(who, authenticated_by="test")):
+            return runner.invoke(dedup, args)
+
+    self_approval = as_(PROPOSER, ["approve", str(plan_id)])
     assert isinstance(self_approval.exception, PolicyDenied)  # `lakeward` maps it to exit 1
     assert "cannot also decide" in str(self_approval.exception)
-    approved = runner.invoke(dedup, ["approve", str(plan_id), "--principal", APPROVER])
+    approved = as_(APPROVER, ["approve", str(plan_id)])
     assert approved.exit_code == 0 and f"approved by {APPROVER}" in approved.stdout
-    dry = runner.invoke(dedup, ["apply", str(plan_id), "--principal", APPROVER])
+    dry = as_(APPROVER, ["apply", str(plan_id)])
     assert dry.exit_code == 0 and "dry run" in dry.stdout
     assert _path(root, "base.people_paris").exists()
 

@@ -9,8 +9,6 @@ import click
 
 from lakeward.cli._output import emit_json, err, table
 
-DEMO_PRINCIPAL = "demo-user"
-
 
 def _manifest_matches(root: Path, seed: int, size_mb: float) -> bool:
     from lakeward.lake import MANIFEST_NAME
@@ -44,16 +42,18 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
         err.print(f"[1/3] generating a {size_mb:g} MB sample lake at {root} ...", highlight=False)
         generate_lake(root, seed=seed, size_mb=size_mb, overwrite=root.exists())
     from lakeward.catalog import Catalog
+    from lakeward.cli._identity import me
     from lakeward.policy import acknowledge_purpose, engine_for
 
     catalog = Catalog.shared()
     bundle = engine_for(catalog).bundle
+    principal = me(catalog).name  # the OS user's principal (local-user in the default bundle)
     err.print(
-        f"      demo-user acknowledges purpose catalog_maintenance: "
+        f"      {principal} acknowledges purpose catalog_maintenance: "
         f"{bundle.purposes['catalog_maintenance']!r} (recorded in the audit log)",
         highlight=False,
     )
-    acknowledge_purpose(catalog, bundle, DEMO_PRINCIPAL, "catalog_maintenance")
+    acknowledge_purpose(catalog, bundle, principal, "catalog_maintenance")
     err.print(
         "[2/3] profiling it on Spark through the profile_lake flow "
         "(Prefect starts a temporary API first) ...",
@@ -61,7 +61,7 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
     )
     from lakeward.orchestration._flows import profile_lake
 
-    summary = profile_lake(str(root), principal=DEMO_PRINCIPAL, purpose="catalog_maintenance")
+    summary = profile_lake(str(root), purpose="catalog_maintenance")
     err.print("[3/3] done", highlight=False)
     if as_json:
         emit_json(summary)

@@ -140,18 +140,22 @@ def publish_task(summary: dict[str, Any]) -> None:
 
 @flow(name="dedup")
 def dedup(
-    principal: str = "lakeward-scheduler",
     purpose: str = "data_governance",
     threshold: float | None = None,
     propose: bool = True,
     reprofile: bool = False,
+    requested_by: str | None = None,
 ) -> dict[str, Any]:
     """Find contained datasets, plan their deletion and propose it for two-person approval.
 
-    Runs as ``principal`` for ``purpose`` (every content read and the proposal are
-    policy-checked and audited). ``threshold``: near-containment τ (default
+    Runs as the run's authenticated principal (the worker's service credential, or the OS
+    user in embedded mode) for ``purpose``; every content read and the proposal are
+    policy-checked and audited, with ``requested_by`` recorded. ``threshold``: near-containment τ (default
     ``LAKEWARD_DEDUP_NEAR_THRESHOLD``). Nothing is deleted here.
     """
+    from lakeward.orchestration._identity import run_principal
+
+    principal = run_principal(requested_by).name
     found = find_task(principal, purpose, threshold, reprofile)
     plan = plan_task(found["run"], principal, purpose, propose)
     summary = {**found, "principal": principal, "purpose": purpose, "plan": plan}

@@ -128,17 +128,21 @@ def publish_task(outcomes: list[dict[str, Any]], last: int) -> dict[str, Any]:
 @flow(name="dp_release")
 def dp_release(
     streams: list[str] | None = None,
-    actor: str = "lakeward-scheduler",
     through: int | None = None,
     now: str | None = None,
     artifact_periods: int = 8,
+    requested_by: str | None = None,
 ) -> dict[str, Any]:
     """Release every due period of the registered DP streams (or the named ones).
 
     ``now`` (ISO time, default: the run's start) decides which periods are due; ``through``
     caps the last period. Releases are idempotent: a retry or a re-run of the same period
-    returns the persisted values and spends no budget.
+    returns the persisted values and spends no budget. Each stream's creator is decided and
+    charged; the run's authenticated principal carries the releases out (recorded).
     """
+    from lakeward.orchestration._identity import run_principal
+
+    actor = run_principal(requested_by).name
     when = now or datetime.now(UTC).isoformat()
     names = streams_task(streams)
     outcomes = [release_task(name, actor, when, through) for name in names]

@@ -24,6 +24,7 @@ from prefect.utilities.annotations import unmapped  # noqa: E402
 from lakeward.catalog import Catalog  # noqa: E402
 from lakeward.errors import ConfigurationError, ProfileFailed  # noqa: E402
 from lakeward.lake import ProfileReport, profile_one, register_lake  # noqa: E402
+from lakeward.orchestration._identity import run_principal  # noqa: E402
 from lakeward.lake._service import DatasetOutcome  # noqa: E402
 from lakeward.orchestration._artifacts import profile_markdown, profile_table  # noqa: E402
 from lakeward.settings import get_settings  # noqa: E402
@@ -45,9 +46,9 @@ def _lake_root(lake_root: str | None) -> str:
 
 
 @task(name="register-lake", cache_policy=NO_CACHE)
-def register_task(lake_root: str) -> list[str]:
+def register_task(lake_root: str, principal: str, purpose: str) -> list[str]:
     """Discover and register the lake's datasets; returns their names."""
-    report = register_lake(Catalog.shared(), lake_root)
+    report = register_lake(Catalog.shared(), lake_root, principal=principal, purpose=purpose)
     if report.missing:
         get_run_logger().warning("Registered datasets no longer in the lake: %s", report.missing)
     return report.datasets
@@ -98,22 +99,24 @@ def publish_task(
 )
 def profile_lake(
     lake_root: str | None = None,
-    principal: str = "lakeward-scheduler",
     purpose: str = "catalog_maintenance",
     force: bool = False,
+    requested_by: str | None = None,
 ) -> dict[str, Any]:
     """Register every dataset under ``lake_root`` and profile the changed ones on Spark.
 
     Each dataset is profiled only if the policy layer permits ``lake.profile`` and
-    ``lake.read_content`` to ``principal`` for ``purpose`` (audited; refused datasets are
+    ``lake.read_content`` to the run's authenticated principal (the worker's service
+    credential, or the OS user in embedded mode) for ``purpose`` (audited; refused datasets are
     reported as ``denied``; masked columns keep their values out of the catalog). Publishes a
     table artifact (one row per dataset) and a markdown summary. Fails (after publishing)
     when any dataset failed, so schedules surface broken files.
     ``lake_root`` defaults to ``LAKEWARD_LAKE_ROOT`` in the worker's environment.
     """
+    principal = run_principal(requested_by).name
     lake_root = _lake_root(lake_root)
     started = time.perf_counter()
-    names = register_task(lake_root)
+    names = register_task(lake_root, principal, purpose)
     futures = profile_task.map(
         names, principal=unmapped(principal), purpose=unmapped(purpose), force=unmapped(force)
     )
@@ -132,16 +135,16 @@ def profile_lake(
 @flow(name="lakeward_pipeline")
 def lakeward_pipeline(
     lake_root: str | None = None,
-    principal: str = "lakeward-scheduler",
     purpose: str = "catalog_maintenance",
+    requested_by: str | None = None,
 ) -> dict[str, Any]:
     """Every capability in order over one lake. Later capabilities add their step here.
 
     Profiling first; then the due periods of every registered DP stream (each charged to its
-    own principal's budget; ``principal`` only runs them).
+    creator's budget; the run's principal only carries them out).
     """
     from lakeward.orchestration._dp_flow import dp_release
 
     lake_root = _lake_root(lake_root)
-    profile = profile_lake(lake_root, principal=principal, purpose=purpose)
-    return {"profile": profile, "dp": dp_release(actor=principal)}
+    profile = profile_lake(lake_root, purpose=purpose, requested_by=requested_by)
+    return {"profile": profile, "dp": dp_release(requested_by=requested_by)}
