@@ -313,8 +313,7 @@ class ServerSettings(BaseSettings):
     )
     oidc_subject_claim: str = Field(
         default="sub",
-        description="JWT claim looked up in principals.yaml `oidc_subjects` to find the "
-        "principal.",
+        description="JWT claim looked up in principals.yaml `oidc_subjects` to find the principal.",
     )
 
 

@@ -10,6 +10,7 @@
 
 from lakeward.catalog._engine import Catalog, create_catalog_engine, write_lock
 from lakeward.catalog._models import (
+    ApiToken,
     Approval,
     AuditRecord,
     Base,
@@ -40,6 +41,7 @@ from lakeward.catalog._repo import (
 
 __all__ = [
     "GENESIS_HASH",
+    "ApiToken",
     "Approval",
     "AuditLog",
     "AuditRecord",

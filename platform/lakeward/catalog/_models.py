@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
+    "ApiToken",
     "Approval",
     "AuditRecord",
     "Base",
@@ -491,3 +492,25 @@ class DeletionItem(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
     plan: Mapped[DeletionPlan] = relationship(back_populates="items")
+
+
+class ApiToken(Base):
+    """An admin-issued API token, stored as a salted HMAC under a pepper kept outside the DB.
+
+    The token's text is ``lkw_<token_id>_<secret>``; ``digest`` is the hex
+    HMAC-SHA256(pepper, salt || secret), so a copy of the catalog alone cannot check a guess.
+    Expiry is mandatory; ``revoked_at`` set means the token no longer authenticates.
+    """
+
+    __tablename__ = "api_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(256), index=True)
+    salt: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(128))
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(256))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

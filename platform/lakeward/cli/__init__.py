@@ -26,7 +26,9 @@ __all__ = ["cli", "last_error", "main"]
 
 #: the Lakeward error that ended the current context's command (the server maps it to a
 #: status: PolicyDenied → 403, ServiceUnavailable → 503, InputError → 400).
-last_error: contextvars.ContextVar[Any] = contextvars.ContextVar("lakeward_last_error", default=None)
+last_error: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "lakeward_last_error", default=None
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -200,9 +200,7 @@ def propose(run_id: int | None, purpose: str, as_json: bool) -> None:
 @click.option("--reason", default=None, help="Recorded with the decision.")
 @purpose_option
 @json_option
-def approve(
-    plan_id: int, reject: bool, reason: str | None, purpose: str, as_json: bool
-) -> None:
+def approve(plan_id: int, reject: bool, reason: str | None, purpose: str, as_json: bool) -> None:
     """Approve (or --reject) a proposed plan; the approver must not be the proposer."""
     from lakeward.dedup import approve_plan
 

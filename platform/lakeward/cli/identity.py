@@ -87,8 +87,14 @@ def token_list(as_json: bool) -> None:
     table(
         ["token_id", "principal", "state", "expires_at", "created_by", "last_used_at"],
         [
-            [r["token_id"], r["principal"], r["state"], r["expires_at"], r["created_by"],
-             r["last_used_at"]]
+            [
+                r["token_id"],
+                r["principal"],
+                r["state"],
+                r["expires_at"],
+                r["created_by"],
+                r["last_used_at"],
+            ]
             for r in rows
         ],
     )

@@ -237,7 +237,9 @@ def create_stream(
     from lakeward.lake import spec_for
     from lakeward.spark import session as spark_session
 
-    named = definition.principal if isinstance(definition, StreamSpec) else definition.get("principal")
+    named = (
+        definition.principal if isinstance(definition, StreamSpec) else definition.get("principal")
+    )
     if named not in (None, actor):
         raise InputError(
             f"Stream definitions name no spender: the creator is charged and recorded. Remove "

@@ -382,7 +382,10 @@ def compute_encrypted(
     store = EncryptedStore.open(store_path)
     guard(
         catalog,
-        principal, "he.compute", f"dataset:{store.dataset}", {"purpose": purpose, "encrypted": True}
+        principal,
+        "he.compute",
+        f"dataset:{store.dataset}",
+        {"purpose": purpose, "encrypted": True},
     )
     text, plain, per_block = _check_expression(expr, operands, store)
     context_file = str(Path(context_path).resolve())
@@ -514,7 +517,10 @@ def compute_plaintext(
 
     guard(
         catalog,
-        principal, "he.compute", f"dataset:{name}", {"purpose": purpose, "encrypted": False}
+        principal,
+        "he.compute",
+        f"dataset:{name}",
+        {"purpose": purpose, "encrypted": False},
     )
     dataset = _dataset(catalog, name)
     frame = _numeric_frame(lakeward_spark.session(), dataset, columns)

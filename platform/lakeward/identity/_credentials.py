@@ -60,5 +60,7 @@ def local_token() -> str | None:
         )
     token = path.read_text().strip()
     if not token:
-        raise ConfigurationError(f"{path} is empty; put the token from `lakeward token issue` in it.")
+        raise ConfigurationError(
+            f"{path} is empty; put the token from `lakeward token issue` in it."
+        )
     return token

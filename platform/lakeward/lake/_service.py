@@ -220,7 +220,12 @@ def profile_one(
         plan = plan_read(spec, sniff_bytes=sniff_bytes or settings.lake.sniff_bytes)
         try:  # contents are read only now, with the columns the files actually have
             decision = guard(
-                catalog, principal, "lake.read_content", f"dataset:{name}", context, columns=plan.columns
+                catalog,
+                principal,
+                "lake.read_content",
+                f"dataset:{name}",
+                context,
+                columns=plan.columns,
             )
         except PolicyDenied as exc:
             return _denied(name, exc)

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from lakeward.catalog import Approval, AuditLog, Catalog
 from lakeward.catalog._models import utcnow
 from lakeward.errors import InputError, NotFound, PolicyDenied
-from lakeward.policy._engine import PolicyEngine
+from lakeward.policy._engine import PolicyEngine, on_behalf_refusal
 
 __all__ = ["Approvals"]
 
@@ -86,6 +86,10 @@ class Approvals:
     def _decide(self, approval_id: int, by: str, state: str, reason: str | None) -> Approval:
         approval = self.get(approval_id)
         action = {"approved": "approval.approve", "rejected": "approval.reject"}[state]
+        impostor = on_behalf_refusal(by)
+        if impostor is not None:
+            self._audit(by, action, approval, "deny", impostor)
+            raise PolicyDenied(impostor, reasons=[impostor])
         if by == approval.requested_by:
             message = f"{by} requested approval #{approval_id} and cannot also decide it"
             self._audit(by, action, approval, "deny", message)

@@ -547,19 +547,15 @@ class PolicyEngine:
         Raises:
             PolicyDenied: the request was denied; the message carries the explanation.
         """
-        from lakeward.identity import bound_principal
-
-        acting = bound_principal()
-        if acting is not None and acting.name != principal and not standing:
+        impostor = None if standing else on_behalf_refusal(principal)
+        if impostor is not None:
             decision = Decision(
                 False,
                 principal,
                 action,
                 resource,
                 str((context or {}).get("purpose") or ""),
-                reasons=(
-                    f"{acting.name} is authenticated and may not act on behalf of {principal}",
-                ),
+                reasons=(impostor,),
                 bundle_revision=self.bundle.revision,
             )
         else:
@@ -568,6 +564,16 @@ class PolicyEngine:
         if not decision.allowed:
             raise PolicyDenied(decision.explain(), reasons=list(decision.reasons))
         return decision
+
+
+def on_behalf_refusal(principal: str) -> str | None:
+    """Why a request in ``principal``'s name is refused, if another principal is bound."""
+    from lakeward.identity import bound_principal
+
+    acting = bound_principal()
+    if acting is not None and acting.name != principal:
+        return f"{acting.name} is authenticated and may not act on behalf of {principal}"
+    return None
 
 
 def _audit_decision(catalog: Catalog, decision: Decision, bundle_hash: str | None) -> None:

@@ -66,7 +66,9 @@ def _record(catalog: Catalog, principal: str, change: TagChange, purpose: str) -
         else f"dataset:{change.dataset}",
         purpose=purpose,
         decision="allow",
-        reasons=[f"tag {change.tag!r} {change.action}" + ("" if change.changed else " (no change)")],
+        reasons=[
+            f"tag {change.tag!r} {change.action}" + ("" if change.changed else " (no change)")
+        ],
         request=change.to_dict(),
     )
 

@@ -29,6 +29,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(2048)  # connections queue from now on, before uvicorn starts accepting
     bound = sock.getsockname()[1]
     import sys
 

@@ -177,7 +177,6 @@ def _status_for(error: str | None) -> int:
 
 def create_app() -> FastAPI:
     """The ASGI app, configured from ``LAKEWARD_*`` settings at creation."""
-    from lakeward.catalog import Catalog
     from lakeward.server._auth import Authenticator
     from lakeward.server._commands import install_capture, run_command
     from lakeward.settings import get_settings
@@ -185,8 +184,7 @@ def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging()
     install_capture()
-    catalog = Catalog.shared()
-    authenticator = Authenticator(catalog, settings.server)
+    authenticator = Authenticator(settings.server)
     app = FastAPI(title="Lakeward", version="1", docs_url=None, redoc_url=None)
 
     @app.middleware("http")
@@ -281,8 +279,10 @@ def create_app() -> FastAPI:
 
         def decide() -> dict[str, Any]:
             with acting_as(who):
-                engine = engine_for(catalog)
-                return engine.decide(body.principal, body.action, body.resource, body.context).to_dict()
+                engine = engine_for(authenticator.catalog)
+                return engine.decide(
+                    body.principal, body.action, body.resource, body.context
+                ).to_dict()
 
         return await run_in_threadpool(decide)
 
@@ -291,7 +291,6 @@ def create_app() -> FastAPI:
         result = await run_in_threadpool(run_command, who, body.argv, body.uploads)
         return JSONResponse(result.to_dict(), status_code=_status_for(result.error))
 
-    app.state.catalog = catalog
     app.state.authenticator = authenticator
     return _wrap(app, settings.server.max_body_bytes)
 

@@ -20,8 +20,7 @@ __all__ = ["Authenticator"]
 class Authenticator:
     """Verifies a bearer credential against the token store or the configured OIDC issuer."""
 
-    def __init__(self, catalog: Catalog, settings: ServerSettings) -> None:
-        self.catalog = catalog
+    def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self._oidc = None
         if settings.oidc_issuer:
@@ -41,6 +40,18 @@ class Authenticator:
                 settings.oidc_jwks_url,
                 subject_claim=settings.oidc_subject_claim,
             )
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog, opened (and migrated) on first success: a server started while its
+        database is down serves 503 until the database answers.
+
+        Raises:
+            CatalogUnavailable: the database cannot be reached.
+        """
+        from lakeward.catalog import Catalog
+
+        return Catalog.shared()
 
     def authenticate(self, credential: str) -> Principal:
         """The principal a bearer credential authenticates.
