@@ -402,18 +402,42 @@ def _redact_url(url: str) -> str:
         return url
 
 
+_cache: dict[tuple[Any, ...], Settings] = {}
+
+
 def get_settings(**overrides: Any) -> Settings:
     """Build the settings from the environment (and keyword overrides, for tests).
+
+    The settings depend only on the ``LAKEWARD_*`` variables and the working directory, so
+    the object is reused while those are unchanged (building one costs ~25 ms; the server
+    asks several times per request) and rebuilt as soon as either changes. Treat it as
+    read-only.
 
     Raises:
         ConfigurationError: a variable has an invalid value (the message names it).
     """
+    import os
+
     from pydantic import ValidationError
 
     from lakeward.errors import ConfigurationError
 
+    key = None
+    if not overrides:
+        key = (
+            os.getcwd(),
+            tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("LAKEWARD_"))),
+        )
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
+        if key is not None:
+            if len(_cache) > 64:
+                _cache.clear()
+            _cache[key] = settings
+        return settings
     except ValidationError as exc:
         prefix = {
             cls.__name__: str(cls.model_config.get("env_prefix", ""))
