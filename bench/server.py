@@ -180,8 +180,10 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
 
-    print(f"{'operation':<16}{'clients':>8}{'in-process p50/p99 ms':>24}{'server p50/p99 ms':>20}"
-          f"{'added p50 ms':>14}{'in-proc req/s':>15}{'server req/s':>14}{'ratio':>8}")
+    print(
+        f"{'operation':<16}{'clients':>8}{'in-process p50/p99 ms':>24}{'server p50/p99 ms':>20}"
+        f"{'added p50 ms':>14}{'in-proc req/s':>15}{'server req/s':>14}{'ratio':>8}"
+    )
     for name, n, a, b in rows:
         print(
             f"{name:<16}{n:>8}{a['p50_ms']:>12.2f} /{a['p99_ms']:>8.2f}"
@@ -192,7 +194,10 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     (out / "server.json").write_text(
         json.dumps(
-            [{"operation": r[0], "clients": r[1], "in_process": r[2], "server": r[3]} for r in rows],
+            [
+                {"operation": r[0], "clients": r[1], "in_process": r[2], "server": r[3]}
+                for r in rows
+            ],
             indent=2,
         )
     )

@@ -6,7 +6,8 @@ secret key never reaches Spark. ``he_compute`` evaluates an einsum over the ciph
 blocks on Spark (``ni,nj->ij`` covariance, ``ni,i->n`` scores, ``ni->i`` sums), aggregates
 across partitions homomorphically and leaves ciphertexts for the owner to decrypt
 (``lakeward he decrypt`` or ``lakeward.he._spark.decrypt_result``). Both run as
-the run's authenticated principal with a declared purpose; the policy layer decides (``lake.read_content`` with
+the run's authenticated principal with a declared purpose; the policy layer decides
+(``lake.read_content`` with
 ``encrypted``, ``he.compute``) and audits. A re-run of ``he_compute`` with the same inputs
 reuses the stored result. Each flow publishes a markdown artifact.
 """

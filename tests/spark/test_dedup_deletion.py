@@ -320,6 +320,7 @@ def test_cli_apply_is_a_dry_run_without_yes(lake: tuple[Catalog, Path]) -> None:
     proposed = runner.invoke(dedup, ["propose", "--run", str(run.run_id), "--json"])
     assert proposed.exit_code == 0, proposed.output
     plan_id = __import__("json").loads(proposed.stdout)["plan"]
+
     def as_(who: str, args: list[str]) -> Any:
         with acting_as(Principal(who, authenticated_by="test")):
             return runner.invoke(dedup, args)

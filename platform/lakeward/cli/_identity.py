@@ -12,9 +12,10 @@ __all__ = ["me"]
 
 
 def me(catalog: Catalog | None = None) -> Principal:
-    """Who runs this command: the bound principal (at the server, the request's), else the
-    service credential or the OS user; bound for the rest of the command so that every
-    library call it makes is checked against it.
+    """Who runs this command, bound for the rest of it.
+
+    The bound principal (at the server, the request's), else the service credential or the
+    OS user; every library call the command makes is checked against it.
 
     Raises:
         NotAuthenticated: the caller cannot be authenticated.

@@ -111,7 +111,8 @@ def profile(
     """Profile datasets on Spark: those under ROOT (registering it), the --dataset ones, or all.
 
     Each dataset is policy-checked first (lake.profile and lake.read_content for PRINCIPAL and
-    PURPOSE, as your authenticated principal). Exits 2 when any dataset failed, 1 when any was refused; the others are
+    PURPOSE, as your authenticated principal). Exits 2 when any dataset failed, 1 when any
+    was refused; the others are
     profiled and each failure is listed with its reason. A failed dataset's catalog entry is
     left as it was.
     """

@@ -150,7 +150,8 @@ def dedup(
 
     Runs as the run's authenticated principal (the worker's service credential, or the OS
     user in embedded mode) for ``purpose``; every content read and the proposal are
-    policy-checked and audited, with ``requested_by`` recorded. ``threshold``: near-containment τ (default
+    policy-checked and audited, with ``requested_by`` recorded. ``threshold``:
+    near-containment τ (default
     ``LAKEWARD_DEDUP_NEAR_THRESHOLD``). Nothing is deleted here.
     """
     from lakeward.orchestration._identity import run_principal

@@ -24,9 +24,9 @@ from prefect.utilities.annotations import unmapped  # noqa: E402
 from lakeward.catalog import Catalog  # noqa: E402
 from lakeward.errors import ConfigurationError, ProfileFailed  # noqa: E402
 from lakeward.lake import ProfileReport, profile_one, register_lake  # noqa: E402
-from lakeward.orchestration._identity import run_principal  # noqa: E402
 from lakeward.lake._service import DatasetOutcome  # noqa: E402
 from lakeward.orchestration._artifacts import profile_markdown, profile_table  # noqa: E402
+from lakeward.orchestration._identity import run_principal  # noqa: E402
 from lakeward.settings import get_settings  # noqa: E402
 
 __all__ = ["lakeward_pipeline", "profile_lake"]

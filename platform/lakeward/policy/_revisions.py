@@ -40,8 +40,10 @@ def active_bundle_dir(catalog: Catalog) -> Path:
 
 
 def active_bundle(catalog: Catalog) -> tuple[Path, str | None]:
-    """The active bundle's directory and the revision hash it must have (``None`` before the
-    first install, when the working bundle ``LAKEWARD_POLICY_DIR`` is used).
+    """The active bundle's directory and the revision hash it must have.
+
+    The hash is ``None`` before the first install, when the working bundle
+    (``LAKEWARD_POLICY_DIR``) is used.
 
     After the first ``apply``, ``LAKEWARD_POLICY_DIR`` no longer changes anything: only an
     applied revision does.

@@ -7,10 +7,11 @@ library's one guard decides every privileged call as that principal; a denial is
 the policy's explanation. The catalog unreachable is 503 with nothing written; a body of the
 wrong shape is 422 naming the field; a body over ``LAKEWARD_SERVER_MAX_BODY_BYTES`` is 413.
 
-Routes: ``GET /livez`` (the process is up), ``GET /healthz`` = ``GET /readyz`` (200 once the
-catalog answers and the policy bundle loads, else 503), ``GET /api/v1/whoami``, ``GET /api/v1/datasets/{name}`` (``catalog
-show --json``), ``POST /api/v1/policy/explain``, and ``POST /api/v1/commands`` (any CLI
-command, as the CLI in client mode sends it; same output as embedded mode).
+Routes: ``GET /livez`` (the process is up), ``GET /healthz`` = ``GET /readyz`` (200
+once the catalog answers and the policy bundle loads, else 503), ``GET /api/v1/whoami``,
+``GET /api/v1/datasets/{name}`` (``catalog show --json``), ``POST /api/v1/policy/explain``,
+and ``POST /api/v1/commands`` (any CLI command, as the CLI in client mode sends it; same
+output as embedded mode).
 """
 
 from __future__ import annotations
@@ -175,8 +176,8 @@ def _status_for(error: str | None) -> int:
     return 200
 
 
-def create_app() -> FastAPI:
-    """The ASGI app, configured from ``LAKEWARD_*`` settings at creation."""
+def create_app() -> Any:
+    """The ASGI app (FastAPI inside a body-size limit), configured from ``LAKEWARD_*``."""
     from lakeward.server._auth import Authenticator
     from lakeward.server._commands import install_capture, run_command
     from lakeward.settings import get_settings
@@ -262,11 +263,11 @@ def create_app() -> FastAPI:
         return JSONResponse({"status": "ready"})
 
     @app.get("/api/v1/whoami")
-    async def whoami(who: Principal = Depends(principal)) -> dict[str, Any]:
+    async def whoami(who: Principal = Depends(principal)) -> dict[str, Any]:  # noqa: B008
         return {**who.to_dict(), "mode": "server"}
 
     @app.get("/api/v1/datasets/{name}")
-    async def dataset(name: str, who: Principal = Depends(principal)) -> Any:
+    async def dataset(name: str, who: Principal = Depends(principal)) -> Any:  # noqa: B008
         result = await run_in_threadpool(run_command, who, ["catalog", "show", name, "--json"])
         if result.exit_code != 0:
             status = _status_for(result.error) if result.error else 400
@@ -274,7 +275,7 @@ def create_app() -> FastAPI:
         return json.loads(result.stdout)
 
     @app.post("/api/v1/policy/explain")
-    async def explain(body: ExplainRequest, who: Principal = Depends(principal)) -> Any:
+    async def explain(body: ExplainRequest, who: Principal = Depends(principal)) -> Any:  # noqa: B008
         from lakeward.policy import engine_for
 
         def decide() -> dict[str, Any]:
@@ -287,7 +288,7 @@ def create_app() -> FastAPI:
         return await run_in_threadpool(decide)
 
     @app.post("/api/v1/commands")
-    async def commands(body: CommandRequest, who: Principal = Depends(principal)) -> JSONResponse:
+    async def commands(body: CommandRequest, who: Principal = Depends(principal)) -> JSONResponse:  # noqa: B008
         result = await run_in_threadpool(run_command, who, body.argv, body.uploads)
         return JSONResponse(result.to_dict(), status_code=_status_for(result.error))
 

@@ -43,8 +43,9 @@ class Authenticator:
 
     @property
     def catalog(self) -> Catalog:
-        """The catalog, opened (and migrated) on first success: a server started while its
-        database is down serves 503 until the database answers.
+        """The catalog, opened (and migrated) on first success.
+
+        A server started while its database is down serves 503 until the database answers.
 
         Raises:
             CatalogUnavailable: the database cannot be reached.

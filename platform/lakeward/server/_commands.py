@@ -77,8 +77,11 @@ class CommandResult:
 
 
 class _ContextStream(io.TextIOBase):
-    """``sys.stdout``/``sys.stderr`` replacement: writes go to the request's buffer if one
-    is bound in this context, else to the real stream."""
+    """``sys.stdout``/``sys.stderr`` replacement bound per context.
+
+    Writes go to the request's buffer if one is bound in this context, else to the real
+    stream.
+    """
 
     def __init__(self, real: TextIO, var: contextvars.ContextVar[io.StringIO | None]) -> None:
         self._real = real
@@ -95,7 +98,7 @@ class _ContextStream(io.TextIOBase):
     def _target(self) -> TextIO:
         return self._var.get() or self._real
 
-    def write(self, text: str) -> int:  # type: ignore[override]
+    def write(self, text: str) -> int:
         return self._target().write(text)
 
     def flush(self) -> None:
