@@ -21,6 +21,7 @@ def test_dedup_flow_proposes_and_is_idempotent(
 ) -> None:
     from lakeward.lake import profile_datasets
     from lakeward.orchestration._dedup import DEDUP_ARTIFACT_KEY, dedup
+    from lakeward.identity import Principal, acting_as
     from lakeward.policy import acknowledge_purpose, engine_for
     from tests.spark.test_dedup_cases import _csv, _parquet, _people
 
@@ -34,7 +35,10 @@ def test_dedup_flow_proposes_and_is_idempotent(
     acknowledge_purpose(catalog, bundle, "lakeward-scheduler", "data_governance")
     assert not profile_datasets(catalog, root=root).errors
 
-    summary = dedup()
+    # Stands in for the worker's service credential (LAKEWARD_TOKEN of lakeward-scheduler).
+    scheduler = Principal("lakeward-scheduler", ("services",), "service", "test")
+    with acting_as(scheduler):
+        summary = dedup(requested_by="carol")
     assert summary["counts"]["contained"] == 4  # csv ⟷ parquet, oslo ⊂ both
     plan = summary["plan"]
     assert plan["plan"] is not None and not plan["reused"]
@@ -45,7 +49,8 @@ def test_dedup_flow_proposes_and_is_idempotent(
     markdown = latest_artifact(f"{DEDUP_ARTIFACT_KEY}-plan")
     assert f"lakeward dedup approve {plan['plan']}" in markdown.data
 
-    again = dedup()
+    with acting_as(scheduler):
+        again = dedup()
     assert again["plan"]["plan"] == plan["plan"] and again["plan"]["reused"]
     with catalog.session() as s:
         plans = s.query(DeletionPlan).all()
