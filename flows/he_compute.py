@@ -63,12 +63,17 @@ class HeComputeParams(BaseModel):
 @task(name="he-encrypt-dataset", cache_policy=NO_CACHE)
 def encrypt_task(params: EncryptParams) -> dict[str, Any]:
     """Encrypt the columns per partition (policy-checked)."""
+    from lakeward.orchestration._identity import run_as
+
+    with run_as(params.requested_by) as me:
+        return _encrypt(params, me.name)
+
+
+def _encrypt(params: EncryptParams, principal: str) -> dict[str, Any]:
     from dataclasses import asdict
 
     from lakeward.he._spark import encrypt_dataset
-    from lakeward.orchestration._identity import run_principal
 
-    principal = run_principal(params.requested_by).name
     store = encrypt_dataset(
         Catalog.shared(),
         params.dataset,
@@ -100,12 +105,17 @@ def _retry_unless_refused(task: Any, task_run: Any, state: Any) -> bool:
 )
 def compute_task(params: HeComputeParams) -> dict[str, Any]:
     """Run the einsum over the blocks (policy-checked; a retry reuses a finished result)."""
+    from lakeward.orchestration._identity import run_as
+
+    with run_as(params.requested_by) as me:
+        return _compute(params, me.name)
+
+
+def _compute(params: HeComputeParams, principal: str) -> dict[str, Any]:
     import numpy as np
 
     from lakeward.he._spark import DATA, compute_encrypted
-    from lakeward.orchestration._identity import run_principal
 
-    principal = run_principal(params.requested_by).name
     operands: list[Any] = [op if op == DATA else np.load(op) for op in params.operands]
     result = compute_encrypted(
         Catalog.shared(),

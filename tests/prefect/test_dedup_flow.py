@@ -40,6 +40,11 @@ def test_dedup_flow_proposes_and_is_idempotent(
     with acting_as(scheduler):
         summary = dedup(requested_by="carol")
     assert summary["counts"]["contained"] == 4  # csv ⟷ parquet, oslo ⊂ both
+    from lakeward.catalog import AuditLog
+
+    reads = [r for r in AuditLog(catalog).tail(40) if r.action == "lake.read_content"]
+    assert reads and all(r.principal == "lakeward-scheduler" for r in reads)
+    assert all(r.request["identity"]["requested_by"] == "carol" for r in reads)
     plan = summary["plan"]
     assert plan["plan"] is not None and not plan["reused"]
     assert {d["dataset"] for d in plan["datasets"]} == {"copies.people", "base.people_oslo"}

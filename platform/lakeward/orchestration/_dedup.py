@@ -154,11 +154,13 @@ def dedup(
     near-containment τ (default
     ``LAKEWARD_DEDUP_NEAR_THRESHOLD``). Nothing is deleted here.
     """
-    from lakeward.orchestration._identity import run_principal
+    from lakeward.orchestration._identity import run_as
 
-    principal = run_principal(requested_by).name
-    found = find_task(principal, purpose, threshold, reprofile)
-    plan = plan_task(found["run"], principal, purpose, propose)
-    summary = {**found, "principal": principal, "purpose": purpose, "plan": plan}
-    publish_task(summary)
-    return summary
+    with run_as(requested_by) as me:
+        found = find_task(me.name, purpose, threshold, reprofile)
+        plan = plan_task(found["run"], me.name, purpose, propose)
+        summary = {**found, "principal": me.name, "purpose": purpose, "plan": plan}
+        if requested_by:
+            summary["requested_by"] = requested_by
+        publish_task(summary)
+        return summary

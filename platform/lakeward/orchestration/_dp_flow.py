@@ -140,13 +140,13 @@ def dp_release(
     returns the persisted values and spends no budget. Each stream's creator is decided and
     charged; the run's authenticated principal carries the releases out (recorded).
     """
-    from lakeward.orchestration._identity import run_principal
+    from lakeward.orchestration._identity import run_as
 
-    actor = run_principal(requested_by).name
-    when = now or datetime.now(UTC).isoformat()
-    names = streams_task(streams)
-    outcomes = [release_task(name, actor, when, through) for name in names]
-    summary = publish_task(outcomes, artifact_periods)
+    with run_as(requested_by) as me:
+        when = now or datetime.now(UTC).isoformat()
+        names = streams_task(streams)
+        outcomes = [release_task(name, me.name, when, through) for name in names]
+        summary = publish_task(outcomes, artifact_periods)
     if summary["refused"]:
         raise InputError(
             "DP release refused for "

@@ -26,7 +26,7 @@ from lakeward.errors import ConfigurationError, ProfileFailed  # noqa: E402
 from lakeward.lake import ProfileReport, profile_one, register_lake  # noqa: E402
 from lakeward.lake._service import DatasetOutcome  # noqa: E402
 from lakeward.orchestration._artifacts import profile_markdown, profile_table  # noqa: E402
-from lakeward.orchestration._identity import run_principal  # noqa: E402
+from lakeward.orchestration._identity import run_as  # noqa: E402
 from lakeward.settings import get_settings  # noqa: E402
 
 __all__ = ["lakeward_pipeline", "profile_lake"]
@@ -113,23 +113,26 @@ def profile_lake(
     when any dataset failed, so schedules surface broken files.
     ``lake_root`` defaults to ``LAKEWARD_LAKE_ROOT`` in the worker's environment.
     """
-    principal = run_principal(requested_by).name
-    lake_root = _lake_root(lake_root)
-    started = time.perf_counter()
-    names = register_task(lake_root, principal, purpose)
-    futures = profile_task.map(
-        names, principal=unmapped(principal), purpose=unmapped(purpose), force=unmapped(force)
-    )
-    outcomes = [f.result() for f in futures]
-    summary = publish_task(lake_root, principal, purpose, outcomes, time.perf_counter() - started)
-    if summary["errors"]:
-        raise ProfileFailed(
-            f"{len(summary['errors'])} of {len(names)} datasets failed to profile: "
-            + "; ".join(f"{k}: {v}" for k, v in sorted(summary["errors"].items())),
-            summary["errors"],
-            summary,
+    with run_as(requested_by) as me:
+        principal = me.name
+        lake_root = _lake_root(lake_root)
+        started = time.perf_counter()
+        names = register_task(lake_root, principal, purpose)
+        futures = profile_task.map(
+            names, principal=unmapped(principal), purpose=unmapped(purpose), force=unmapped(force)
         )
-    return summary
+        outcomes = [f.result() for f in futures]
+        summary = publish_task(
+            lake_root, principal, purpose, outcomes, time.perf_counter() - started
+        )
+        if summary["errors"]:
+            raise ProfileFailed(
+                f"{len(summary['errors'])} of {len(names)} datasets failed to profile: "
+                + "; ".join(f"{k}: {v}" for k, v in sorted(summary["errors"].items())),
+                summary["errors"],
+                summary,
+            )
+        return summary
 
 
 @flow(name="lakeward_pipeline")
