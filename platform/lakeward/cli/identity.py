@@ -35,6 +35,14 @@ def token() -> None:
     """API tokens for `lakeward server` (admins only): issue, list, revoke."""
 
 
+def _me() -> tuple[object, str]:
+    from lakeward.catalog import Catalog
+    from lakeward.cli._identity import me
+
+    catalog = Catalog.shared()
+    return catalog, me(catalog).name
+
+
 def _admin() -> tuple[object, str]:
     from lakeward.catalog import Catalog
     from lakeward.cli._identity import me
@@ -57,7 +65,7 @@ def token_issue(principal: str, days: float, as_json: bool) -> None:
     from lakeward.identity._tokens import TokenStore
     from lakeward.policy import engine_for
 
-    catalog, admin = _admin()
+    catalog, admin = _me()
     users = engine_for(catalog).bundle.users  # type: ignore[arg-type]
     issued = TokenStore.for_catalog(catalog).issue(  # type: ignore[arg-type]
         principal, expires_days=days, created_by=admin, known_principals=users
@@ -107,7 +115,7 @@ def token_revoke(token_id: str, as_json: bool) -> None:
     """Revoke a token (by id, or the token itself); it stops working at once."""
     from lakeward.identity._tokens import TokenStore
 
-    catalog, admin = _admin()
+    catalog, admin = _me()
     info = TokenStore.for_catalog(catalog).revoke(token_id, by=admin)  # type: ignore[arg-type]
     if as_json:
         emit_json(info.to_dict())

