@@ -300,6 +300,12 @@ class ServerSettings(BaseSettings):
     workers: int = Field(
         default=16, ge=1, description="Threads that run requests' commands side by side."
     )
+    long_work: Literal["inline", "prefect"] = Field(
+        default="inline",
+        description="Where `lake profile`, `dedup find` and `dp release` run for clients: in the "
+        "server's threads (inline), or as runs of the infra/prefect.yaml deployments executed "
+        "by the worker's service principal (prefect; needs PREFECT_API_URL).",
+    )
     oidc_issuer: str | None = Field(
         default=None,
         description="OIDC issuer whose bearer JWTs are accepted (exact `iss`); unset: API "

@@ -340,3 +340,87 @@ def test_oidc_bearer_jwt(tmp_path: Path) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_long_work_runs_as_a_deployment_for_its_requester(tmp_path: Path) -> None:
+    """`lake profile --wait` at the server: a deployment run by the worker's service principal,
+    decided for the requester first, with the requester in every audit record of the run."""
+    from tests.conftest import write_small_lake
+    from tests.integration.conftest import free_port, script
+
+    root = tmp_path / "lake"
+    expected = write_small_lake(root)
+    bundle = _bundle(tmp_path)
+    env = _env(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'catalog.db'}",
+        bundle,
+        LAKEWARD_LAKE_ROOT=str(root),
+        LAKEWARD_SPARK_MASTER="local[2]",
+        LAKEWARD_BIN=str(BIN),
+    )
+    env = {k: v for k, v in env.items() if not k.startswith("PREFECT_")}
+    assert cli(env, "catalog", "upgrade")[0] == 0
+    scheduler = _issue(env, "lakeward-scheduler")["token"]
+    carol = _issue(env, "carol")["token"]
+    alice = _issue(env, "alice")["token"]
+    # Each acknowledges for itself: the scheduler with its service credential, in embedded mode.
+    for token in (scheduler, carol, alice):
+        code, _, err = cli(
+            env, "policy", "purpose", "ack", "catalog_maintenance", "--yes", token=token
+        )
+        assert code == 0, err
+    state = tmp_path / "prefect"
+    worker_env = env | {"LAKEWARD_TOKEN": scheduler}
+    api = script(
+        "prefect-server.sh", "start", str(state), str(free_port()), env=worker_env, timeout=240
+    )
+    server = None
+    try:
+        script("prefect-server.sh", "deploy", str(state), env=worker_env)
+        server_env = env | {
+            "PREFECT_API_URL": api,
+            "PREFECT_HOME": str(state / "home"),
+            "LAKEWARD_SERVER_LONG_WORK": "prefect",
+        }
+        server = Server(server_env)
+        client = env | {"LAKEWARD_SERVER_URL": server.url}
+
+        code, _, err = cli(client, "lake", "profile", "--json", token=alice)
+        assert code == 1 and "DENY: alice flow.run" in err and "default deny" in err
+
+        code, out, err = cli(client, "lake", "profile", "--wait", "--json", token=carol)
+        assert code == 0, err
+        run = json.loads(out)
+        assert run["state"] == "COMPLETED" and run["requested_by"] == "carol"
+        assert run["deployment"].endswith("profile-lake-nightly")
+        assert "COMPLETED" in err  # the states were shown while waiting
+
+        code, out, _ = cli(client, "catalog", "ls", "--json", token=carol)
+        rows = {d["name"]: d["rows"] for d in json.loads(out)}
+        assert rows == {k: v["rows"] for k, v in expected.items()}
+
+        from lakeward.catalog import AuditLog, Catalog
+
+        catalog = Catalog.open(env["LAKEWARD_CATALOG_URL"])
+        records = AuditLog(catalog).tail(200)
+        started = [r for r in records if r.action == "flow.run"]
+        assert [(r.principal, r.decision) for r in started] == [
+            ("alice", "deny"),
+            ("carol", "allow"),
+        ]
+        profiled = [r for r in records if r.action == "lake.profile"]
+        assert len(profiled) == len(expected)
+        for r in profiled:
+            assert r.principal == "lakeward-scheduler"
+            assert r.request["identity"]["requested_by"] == "carol"
+            assert r.request["identity"]["authenticated_by"].startswith("token:")
+        catalog.dispose()
+
+        # Without --wait: the run id at once.
+        code, out, err = cli(client, "lake", "profile", token=carol)
+        assert code == 0 and re.search(r"started run [0-9a-f-]{36}", out), err
+    finally:
+        if server is not None:
+            server.stop()
+        script("prefect-server.sh", "stop", str(state), env=worker_env)

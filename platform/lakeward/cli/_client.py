@@ -122,7 +122,42 @@ def run_remote(argv: list[str]) -> int:
             markup=False,
         )
         return 2
-    return _print_response(response.status_code, _json(response))
+    data = _json(response)
+    run = data.get("run")
+    if response.status_code == 200 and isinstance(run, dict) and "--wait" in argv:
+        return _wait(url, token, run, "--json" in argv)  # type: ignore[arg-type]
+    return _print_response(response.status_code, data)
+
+
+def _wait(url: str, token: str, run: dict[str, Any], as_json: bool) -> int:
+    """Poll the run until it finishes, its state on stderr; exit 0 only if it completed."""
+    import json
+    import time
+
+    import httpx
+
+    from lakeward.cli._output import err
+
+    last = run.get("state")
+    err.print(f"run {run['run_id']}: {last}", highlight=False, markup=False)
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        while True:
+            time.sleep(1.0)
+            try:
+                response = client.get(f"{url}/api/v1/runs/{run['run_id']}")
+            except httpx.HTTPError as exc:
+                err.print(f"  (server unreachable: {exc}; retrying)", highlight=False)
+                continue
+            data = _json(response)
+            if response.status_code != 200:
+                return _print_response(response.status_code, data)
+            if data.get("state") != last:
+                last = data.get("state")
+                err.print(f"run {run['run_id']}: {last}", highlight=False, markup=False)
+            if data.get("finished"):
+                if as_json:
+                    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+                return 0 if data.get("state") == "COMPLETED" else 1
 
 
 def _json(response: Any) -> dict[str, Any]:

@@ -12,10 +12,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["emit_json", "err", "out", "progress", "table"]
+__all__ = ["emit_json", "err", "out", "progress", "table", "wait_option"]
 
 out = Console(soft_wrap=True)
 if not out.is_terminal:  # piped: never truncate table cells to a guessed width
@@ -61,3 +62,13 @@ def progress(total: int, description: str) -> Iterator[Any]:
             bar.update(task_id, advance=1, description=f"{description} {label}".strip())
 
         yield advance
+
+
+#: ``--wait`` of the commands a server may run as deployment runs (lake profile, dedup find,
+#: dp release); the client acts on it, embedded mode ignores it (the work runs here).
+wait_option = click.option(
+    "--wait",
+    is_flag=True,
+    help="At a server that runs long work as deployment runs: wait for the run, showing its "
+    "state (default: print the run id). Embedded mode always runs it here.",
+)

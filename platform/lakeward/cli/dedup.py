@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from lakeward._units import human_bytes
-from lakeward.cli._output import emit_json, err, table
+from lakeward.cli._output import emit_json, err, table, wait_option
 
 purpose_option = click.option(
     "--purpose",
@@ -62,6 +62,7 @@ def dedup() -> None:
 )
 @purpose_option
 @json_option
+@wait_option
 def find(
     threshold: float | None,
     multiset: bool | None,
@@ -69,6 +70,7 @@ def find(
     reprofile: bool,
     purpose: str,
     as_json: bool,
+    wait: bool,
 ) -> None:
     """Find contained and near-contained datasets (stages: schema, min-max, content).
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from lakeward.cli._output import emit_json, err, out, table
+from lakeward.cli._output import emit_json, err, out, table, wait_option
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
@@ -158,7 +158,10 @@ def stream_show(name: str, as_json: bool) -> None:
     help="Treat this ISO time as now when deciding which periods are due (default: now).",
 )
 @json_option
-def release(streams: tuple[str, ...], period: int | None, now: str | None, as_json: bool) -> None:
+@wait_option
+def release(
+    streams: tuple[str, ...], period: int | None, now: str | None, as_json: bool, wait: bool
+) -> None:
     """Release every due period of the named streams (default: all active ones).
 
     Each stream's creator is decided and charged; you are recorded as who ran the release.

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from lakeward.cli._output import emit_json, err, progress, table
+from lakeward.cli._output import emit_json, err, progress, table, wait_option
 
 
 @click.group()
@@ -101,12 +101,14 @@ def _print_report(data: dict[str, Any]) -> None:
     help="Declared purpose (the principal must have acknowledged it).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wait_option
 def profile(
     root: str | None,
     names: tuple[str, ...],
     force: bool,
     purpose: str,
     as_json: bool,
+    wait: bool,
 ) -> None:
     """Profile datasets on Spark: those under ROOT (registering it), the --dataset ones, or all.
 

@@ -10,8 +10,9 @@ wrong shape is 422 naming the field; a body over ``LAKEWARD_SERVER_MAX_BODY_BYTE
 Routes: ``GET /livez`` (the process is up), ``GET /healthz`` = ``GET /readyz`` (200
 once the catalog answers and the policy bundle loads, else 503), ``GET /api/v1/whoami``,
 ``GET /api/v1/datasets/{name}`` (``catalog show --json``), ``POST /api/v1/policy/explain``,
-and ``POST /api/v1/commands`` (any CLI command, as the CLI in client mode sends it; same
-output as embedded mode).
+``POST /api/v1/commands`` (any CLI command, as the CLI in client mode sends it; same
+output as embedded mode; long work may answer with a deployment run instead), and
+``GET /api/v1/runs/{id}`` (a run's state, for its requester or an admin).
 """
 
 from __future__ import annotations
@@ -286,6 +287,20 @@ def create_app() -> Any:
                 ).to_dict()
 
         return await run_in_threadpool(decide)
+
+    @app.get("/api/v1/runs/{run_id}")
+    async def run(run_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:  # noqa: B008
+        from lakeward.orchestration._runs import run_status
+        from lakeward.policy import guard
+
+        def status() -> dict[str, Any]:
+            info = run_status(run_id)
+            if info.requested_by != who.name:  # someone else's run: admins only
+                with acting_as(who):
+                    guard(authenticator.catalog, who.name, "policy.admin", "platform")
+            return info.to_dict() | {"finished": info.finished}
+
+        return await run_in_threadpool(status)
 
     @app.post("/api/v1/commands")
     async def commands(body: CommandRequest, who: Principal = Depends(principal)) -> JSONResponse:  # noqa: B008

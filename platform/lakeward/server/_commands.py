@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import contextvars
 import io
+import json
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
+
+import click
 
 from lakeward.errors import InputError, LakewardError
 from lakeward.identity import Principal
@@ -61,7 +64,7 @@ class CommandResult:
     stdout: str
     stderr: str
     error: str | None = None  # the LakewardError class that ended it, if any
-    outputs: dict[str, str] | None = None
+    run: dict[str, Any] | None = None  # a deployment run started instead of running inline
 
     def to_dict(self) -> dict[str, Any]:
         """The response body."""
@@ -71,8 +74,8 @@ class CommandResult:
             "stderr": self.stderr,
             "error": self.error,
         }
-        if self.outputs:
-            data["outputs"] = self.outputs
+        if self.run:
+            data["run"] = self.run
         return data
 
 
@@ -157,6 +160,70 @@ def _materialise(uploads: dict[str, dict[str, str]], scratch: Path) -> dict[str,
     return paths
 
 
+def _flow_parameters(argv: list[str]) -> tuple[tuple[str, str], dict[str, Any], str, bool] | None:
+    """For long work run as a deployment: (command, flow parameters, purpose, --json).
+
+    ``None`` when the command line is not long work, or uses options the flow lacks (then
+    it runs inline, as the caller).
+    """
+    from lakeward.cli import cli
+    from lakeward.orchestration._runs import LONG_WORK
+
+    words = [a for a in argv if not a.startswith("-")]
+    key = tuple(words[:2])
+    if key not in LONG_WORK:
+        return None
+    group = cli.commands[key[0]]
+    assert isinstance(group, click.Group)
+    command = group.commands[key[1]]
+    rest = argv[argv.index(key[1]) + 1 :]
+    params = command.make_context(key[1], list(rest)).params
+    as_json = bool(params.get("as_json"))
+    if key == ("lake", "profile"):
+        if params["names"]:
+            return None
+        flow = {"lake_root": params["root"], "purpose": params["purpose"], "force": params["force"]}
+        return key, flow, params["purpose"], as_json
+    if key == ("dedup", "find"):
+        if params["names"] or params["multiset"] is not None:
+            return None
+        flow = {
+            "purpose": params["purpose"],
+            "threshold": params["threshold"],
+            "reprofile": params["reprofile"],
+            "propose": False,
+        }
+        return key, flow, params["purpose"], as_json
+    flow = {"streams": list(params["streams"]) or None, "through": params["period"]}
+    if params["now"]:
+        flow["now"] = params["now"]
+    return key, flow, "", as_json
+
+
+def _start_run(principal: Principal, argv: list[str]) -> CommandResult | None:
+    from lakeward.settings import get_settings
+
+    if get_settings().server.long_work != "prefect":
+        return None
+    parsed = _flow_parameters(argv)
+    if parsed is None:
+        return None
+    from lakeward.catalog import Catalog
+    from lakeward.identity import acting_as
+    from lakeward.orchestration._runs import start_run
+
+    key, flow, purpose, as_json = parsed
+    with acting_as(principal):
+        info = start_run(Catalog.shared(), principal.name, key, flow, purpose=purpose or None)
+    data = info.to_dict()
+    text = (
+        json.dumps(data, indent=2) + "\n"
+        if as_json
+        else f"started run {info.run_id} of {info.deployment} (requested by {principal.name})\n"
+    )
+    return CommandResult(0, text, "", None, data)
+
+
 def run_command(
     principal: Principal,
     argv: list[str],
@@ -164,12 +231,19 @@ def run_command(
 ) -> CommandResult:
     """Run ``lakeward ARGV`` as ``principal``; capture its output.
 
+    Long work (``lake profile``, ``dedup find``, ``dp release``) starts a deployment run
+    instead when ``LAKEWARD_SERVER_LONG_WORK=prefect``.
+
     Raises:
         InputError: the command is refused at the server, or an upload is malformed.
+        PolicyDenied: the caller may not start long work (``flow.run``).
     """
     why = refused_remotely(argv)
     if why is not None:
         raise InputError(f"`lakeward {' '.join(argv[:2])}` is not run by the server: {why}.")
+    started = _start_run(principal, argv)
+    if started is not None:
+        return started
     from lakeward.cli import _main_local, last_error
     from lakeward.identity import acting_as
 
