@@ -42,7 +42,11 @@ def test_dedup_flow_proposes_and_is_idempotent(
     assert summary["counts"]["contained"] == 4  # csv ⟷ parquet, oslo ⊂ both
     from lakeward.catalog import AuditLog
 
-    reads = [r for r in AuditLog(catalog).tail(40) if r.action == "lake.read_content"]
+    reads = [
+        r
+        for r in AuditLog(catalog).tail(40)
+        if r.action == "lake.read_content" and r.purpose == "data_governance"
+    ]
     assert reads and all(r.principal == "lakeward-scheduler" for r in reads)
     assert all(r.request["identity"]["requested_by"] == "carol" for r in reads)
     plan = summary["plan"]

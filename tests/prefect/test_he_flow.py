@@ -105,8 +105,8 @@ def test_he_flows_encrypt_compute_reuse_and_refuse(
         out=str(tmp_path / "scores"),
         purpose="clinical_research",
     )
-    erin = acting_as(Principal("erin", ("researchers",), "service", "test"))
-    with erin:
+    erin = Principal("erin", ("researchers",), "service", "test")
+    with acting_as(erin):
         first = flows.he_compute(params)
     assert not first["reused"] and first["per_block"] and first["shape"] == [100]
     np.testing.assert_allclose(decrypt_result(keys, first["path"]), values @ weights, atol=1e-4)
@@ -115,7 +115,7 @@ def test_he_flows_encrypt_compute_reuse_and_refuse(
 
     result_files = sorted((tmp_path / "scores").rglob("*"))
     stamps = {p: p.stat().st_mtime_ns for p in result_files if p.is_file()}
-    with erin:
+    with acting_as(erin):
         again = flows.he_compute(params)
     assert again["reused"] and again["fingerprint"] == first["fingerprint"]
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # nothing recomputed
