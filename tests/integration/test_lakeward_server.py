@@ -245,6 +245,9 @@ def test_server_trust_boundary(deployment: tuple[Server, dict[str, str]]) -> Non
     time.sleep(0.2)
     lines = [json.loads(x) for x in server.log if x.startswith("{")]
     assert lines and all(len(x["request_id"]) >= 16 for x in lines if x["msg"] == "request")
+    served = [x for x in lines if x["msg"] == "request"]
+    assert {x["principal"] for x in served} >= {"carol", "dave", "-"}
+    assert all("?" not in x["path"] for x in served)
     assert not any(dave["token"] in x or carol["token"] in x for x in server.log)
 
 

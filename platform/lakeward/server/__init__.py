@@ -35,7 +35,13 @@ def serve(host: str | None = None, port: int | None = None) -> None:
 
     print(f"lakeward server listening on http://{host}:{bound}", file=sys.__stderr__, flush=True)
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_keep_alive=30,
+        loop="auto",  # uvloop and httptools when installed (uvicorn[standard])
+        http="auto",
     )
     server = uvicorn.Server(config)
     import anyio.to_thread
@@ -44,6 +50,11 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.workers
         await server.serve(sockets=[sock])
 
-    import asyncio
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        import asyncio
 
-    asyncio.run(main())
+        asyncio.run(main())
+    else:
+        uvloop.run(main())

@@ -44,7 +44,7 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("lakeward.server")
 request_id: ContextVar[str] = ContextVar("lakeward_request_id", default="-")
-_principal_seen: ContextVar[str] = ContextVar("lakeward_request_principal", default="-")
+_request_facts: ContextVar[dict[str, str] | None] = ContextVar("lakeward_request", default=None)
 
 
 class _JSONFormatter(logging.Formatter):
@@ -114,6 +114,63 @@ class _BodyLimit:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class _RequestLog:
+    """A request id for every request (``X-Request-ID``) and one JSON log line per response.
+
+    Plain ASGI (no ``BaseHTTPMiddleware``: it costs a task and a stream per request). The id
+    comes from the client's ``X-Request-ID`` when it is short and alphanumeric; the log line
+    has method, path (never the query string or any header), status, principal and time.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if given.isalnum() and len(given) <= 64 else uuid.uuid4().hex
+        token = request_id.set(rid)
+        facts: dict[str, str] = {"principal": "-", "status": "500"}
+        facts_token = _request_facts.set(facts)
+        started = time.perf_counter()
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                facts["status"] = str(message["status"])
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("request failed")
+            if not response_started:
+                response = _error(500, "internal", "internal error; see the server log")
+                await response(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "method": scope.get("method"),
+                        "path": scope.get("path"),
+                        "status": int(facts["status"]),
+                        "principal": facts["principal"],
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    }
+                },
+            )
+            _request_facts.reset(facts_token)
+            request_id.reset(token)
 
 
 async def _too_large(limit: int, send: Send) -> None:
@@ -189,36 +246,6 @@ def create_app() -> Any:
     authenticator = Authenticator(settings.server)
     app = FastAPI(title="Lakeward", version="1", docs_url=None, redoc_url=None)
 
-    @app.middleware("http")
-    async def _log_requests(request: Request, call_next: Any) -> Any:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        rid = rid if rid.isalnum() and len(rid) <= 64 else uuid.uuid4().hex
-        token = request_id.set(rid)
-        seen = _principal_seen.set("-")
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception:
-            log.exception("request failed")
-            response = _error(500, "internal", "internal error; see the server log")
-        elapsed = (time.perf_counter() - started) * 1000
-        response.headers["X-Request-ID"] = rid
-        log.info(
-            "request",
-            extra={
-                "fields": {
-                    "method": request.method,
-                    "path": request.url.path,  # never the query string or headers
-                    "status": response.status_code,
-                    "principal": _principal_seen.get(),
-                    "ms": round(elapsed, 2),
-                }
-            },
-        )
-        _principal_seen.reset(seen)
-        request_id.reset(token)
-        return response
-
     @app.exception_handler(NotAuthenticated)
     async def _unauthenticated(_: Request, exc: NotAuthenticated) -> JSONResponse:
         return _error(401, "not_authenticated", str(exc))
@@ -248,7 +275,9 @@ def create_app() -> Any:
                 "`lakeward token issue`, or an OIDC JWT)."
             )
         who = await run_in_threadpool(authenticator.authenticate, credential.strip())
-        _principal_seen.set(who.name)
+        facts = _request_facts.get()
+        if facts is not None:
+            facts["principal"] = who.name
         return who
 
     @app.get("/livez")
@@ -312,6 +341,6 @@ def create_app() -> Any:
 
 
 def _wrap(app: FastAPI, limit: int) -> Any:
-    wrapped = _BodyLimit(app, limit)
+    wrapped = _RequestLog(_BodyLimit(app, limit))
     wrapped.state = app.state  # type: ignore[attr-defined]
     return wrapped
