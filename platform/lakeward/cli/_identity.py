@@ -23,8 +23,13 @@ def me(catalog: Catalog | None = None) -> Principal:
     from lakeward.identity import bound_principal, current_principal
     from lakeward.identity._principal import _bound
 
+    import click
+
     principal = bound_principal()
     if principal is None:
         principal = current_principal(catalog)
-        _bound.set(principal)  # main() runs each command in its own context: no leak
+        token = _bound.set(principal)
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:  # unbound when the command ends, however it was invoked
+            ctx.find_root().call_on_close(lambda: _bound.reset(token))
     return principal
