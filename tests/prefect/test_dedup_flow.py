@@ -19,9 +19,9 @@ pytestmark = [pytest.mark.prefect, pytest.mark.spark]
 def test_dedup_flow_proposes_and_is_idempotent(
     prefect_api: None, spark: Any, home: Path, tmp_path: Path
 ) -> None:
+    from lakeward.identity import Principal, acting_as
     from lakeward.lake import profile_datasets
     from lakeward.orchestration._dedup import DEDUP_ARTIFACT_KEY, dedup
-    from lakeward.identity import Principal, acting_as
     from lakeward.policy import acknowledge_purpose, engine_for
     from tests.spark.test_dedup_cases import _csv, _parquet, _people
 

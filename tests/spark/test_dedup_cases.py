@@ -243,7 +243,7 @@ def test_policy_refusal_prunes_edges_and_is_audited(
     finally:
         with catalog.session() as s:
             repo = DatasetRepository(s)
-            TagRepository(s).remove(repo.require("base.people_paris"), "restricted")
+            TagRepository(s)._remove(repo.require("base.people_paris"), "restricted")
     edge = _edges(report)[("base.people_paris", "base.people")]
     assert edge["stage"] == "policy" and edge["status"] == "pruned"
     assert (

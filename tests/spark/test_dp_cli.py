@@ -12,15 +12,18 @@ from typing import Any
 import pytest
 import yaml
 
+from lakeward.identity import Principal, acting_as
 from tests.spark.test_dp_streams import START, _definition, _events, _setup, _write
 
 pytestmark = pytest.mark.spark
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the CLI as alice, the analyst who owns the streams (stands in for her token)."""
     from lakeward.cli import main
 
-    code = main(list(argv))
+    with acting_as(Principal("alice", ("analysts",), "server", "test")):
+        code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -35,8 +38,12 @@ def test_dp_cli_round_trip_and_bad_input(
     _write(root, "part-00000.parquet", _events(7, 300, 6))
     _setup(root, catalog)
     spec = tmp_path / "stream.yaml"
-    spec.write_text(yaml.safe_dump(_definition(name="clicks", horizon=30)))
-
+    definition = _definition(name="clicks", horizon=30) | {"principal": "bob"}
+    spec.write_text(yaml.safe_dump(definition))
+    code, _, err = _run(capsys, "dp", "stream", "create", "-f", str(spec), "--json")
+    assert code == 2 and "name no spender" in err  # alice's definition may not charge bob
+    del definition["principal"]
+    spec.write_text(yaml.safe_dump(definition))
     code, out, err = _run(capsys, "dp", "stream", "create", "-f", str(spec), "--json")
     assert code == 0, err
     info = json.loads(out)

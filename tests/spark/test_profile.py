@@ -13,8 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakeward.catalog import Catalog, DatasetRepository, dataset_summary
+from lakeward.errors import PolicyDenied
 from lakeward.lake import discover, profile_datasets, register_lake
 from lakeward.lake._profile import profile_dataset
+from tests.conftest import allow_profiling
 
 pytestmark = pytest.mark.spark
 
@@ -211,6 +213,10 @@ def test_unacknowledged_purpose_is_refused(
 ) -> None:
     root, _ = small_lake
     catalog = Catalog.open()
-    report = profile_datasets(catalog, root=root, principal="carol")  # carol has not acknowledged
+    with pytest.raises(PolicyDenied, match="purpose-must-be-acknowledged"):
+        profile_datasets(catalog, root=root, principal="carol")  # registering is refused too
+    allow_profiling(catalog)
+    names = register_lake(catalog, root).datasets  # as local-user, who acknowledged
+    report = profile_datasets(catalog, names, principal="carol")  # carol has not
     assert len(report.denied) == 3 and not report.by_status("profiled")
     assert "purpose-must-be-acknowledged" in report.denied["hr.employees"]
