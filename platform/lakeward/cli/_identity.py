@@ -20,10 +20,10 @@ def me(catalog: Catalog | None = None) -> Principal:
     Raises:
         NotAuthenticated: the caller cannot be authenticated.
     """
+    import click
+
     from lakeward.identity import bound_principal, current_principal
     from lakeward.identity._principal import _bound
-
-    import click
 
     principal = bound_principal()
     if principal is None:

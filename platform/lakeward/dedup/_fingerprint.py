@@ -105,20 +105,9 @@ def lake_key(home: Path, secret: str | None) -> LakeKey:
         return LakeKey(secret.encode())
     path = home / "keys" / "lake.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".lake.key.{os.getpid()}.{os.urandom(6).hex()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, os.urandom(32).hex().encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)  # atomic; fails if another process published first
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
+        from lakeward._secret_files import publish_secret_file
+
+        publish_secret_file(path, os.urandom(32).hex().encode())
     text = path.read_text().strip()
     if len(text) < 32:
         raise ConfigurationError(

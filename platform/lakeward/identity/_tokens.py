@@ -86,25 +86,10 @@ def load_pepper(home: Path) -> bytes:
         ConfigurationError: the pepper file is readable or writable by group or others, is
             not a regular file (e.g. a symbolic link), or is damaged.
     """
-    keys = home / "keys"
-    path = keys / PEPPER_FILE
-    keys.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not os.path.lexists(path):
-        tmp = keys / f".{PEPPER_FILE}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(tmp, flags, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # whatever the umask
-            os.write(fd, secrets.token_bytes(_PEPPER_BYTES))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)  # atomic; fails if another process published first
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
+    from lakeward._secret_files import publish_secret_file
+
+    path = home / "keys" / PEPPER_FILE
+    publish_secret_file(path, secrets.token_bytes(_PEPPER_BYTES))
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:

@@ -211,3 +211,15 @@ def test_tokens_are_issued_and_revoked_by_admins_only(catalog: Catalog, bundle_d
     assert store.authenticate(issued.token) == "carol"
     store.revoke(issued.token_id, by="dave")
     assert AuditLog(catalog).tail(1)[0].action == "token.revoke"
+
+
+def test_missing_bundle_denies_audited(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAKEWARD_POLICY_DIR", str(tmp_path / "no-such-bundle"))
+    with pytest.raises(PolicyDenied, match="not a directory"):
+        record_event(catalog, "lakeward-scheduler", "note", "platform")
+    last = AuditLog(catalog).tail(1)[0]
+    assert (last.action, last.decision) == ("audit.append", "deny")
+    with pytest.raises(NotAuthenticated):  # nobody can even be identified
+        embedded_principal(catalog)
