@@ -345,7 +345,20 @@ if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
 
 
-def test_long_work_runs_as_a_deployment_for_its_requester(tmp_path: Path) -> None:
+@pytest.fixture
+def long_work_catalog(tmp_path: Path) -> Iterator[str]:
+    """PostgreSQL when the tier is on (the deployment shape), else SQLite: one run either way."""
+    from tests.conftest import PG_URL, _fresh_pg_database
+
+    if PG_URL:
+        yield from _fresh_pg_database()
+    else:
+        yield f"sqlite:///{tmp_path / 'catalog.db'}"
+
+
+def test_long_work_runs_as_a_deployment_for_its_requester(
+    tmp_path: Path, long_work_catalog: str
+) -> None:
     """`lake profile --wait` at the server: a deployment run by the worker's service principal,
     decided for the requester first, with the requester in every audit record of the run."""
     from tests.conftest import write_small_lake
@@ -356,7 +369,7 @@ def test_long_work_runs_as_a_deployment_for_its_requester(tmp_path: Path) -> Non
     bundle = _bundle(tmp_path)
     env = _env(
         tmp_path,
-        f"sqlite:///{tmp_path / 'catalog.db'}",
+        long_work_catalog,
         bundle,
         LAKEWARD_LAKE_ROOT=str(root),
         LAKEWARD_SPARK_MASTER="local[2]",
