@@ -31,6 +31,8 @@ os.environ.update(
         "LAKEWARD_SPARK_MASTER": "local[2]",
         "LAKEWARD_SPARK_SHUFFLE_PARTITIONS": "1",
         "LAKEWARD_SPARK_DRIVER_MEMORY": "1g",
+        # Tests edit bundles on disk and expect the next decision to see it at once.
+        "LAKEWARD_POLICY_RECHECK_S": "0",
         "PREFECT_HOME": str(_SESSION_DIR / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "WARNING",

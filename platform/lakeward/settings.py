@@ -145,6 +145,15 @@ class PolicySettings(BaseSettings):
         "the bundle of this Lakeward checkout.",
     )
 
+    recheck_s: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="Seconds a process keeps using the policy engine it verified before asking "
+        "the catalog for the active revision and re-checking the bundle's files again. A "
+        "revision applied by another process takes effect within this time (at once in the "
+        "applying process); 0 checks on every decision.",
+    )
+
     def bundle_dir(self) -> Path:
         """The configured bundle directory, or the default one."""
         if self.dir is not None:

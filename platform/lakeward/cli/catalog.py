@@ -21,7 +21,7 @@ def ls(as_json: bool) -> None:
     """List registered datasets with their statistics."""
     from lakeward.catalog import Catalog, DatasetRepository, dataset_summary
 
-    with Catalog.open().session() as session:
+    with Catalog.shared().session() as session:
         repo = DatasetRepository(session)
         datasets = [dataset_summary(repo, d) for d in repo.list()]
     if as_json:
@@ -51,7 +51,7 @@ def show(name: str, as_json: bool) -> None:
     """Show one dataset: columns with statistics, tags and version history."""
     from lakeward.catalog import Catalog, DatasetRepository, dataset_summary
 
-    with Catalog.open().session() as session:
+    with Catalog.shared().session() as session:
         repo = DatasetRepository(session)
         dataset = repo.require(name)
         summary = dataset_summary(repo, dataset, with_tags=True)

@@ -34,7 +34,7 @@ def _me() -> str:
 def _catalog() -> Any:
     from lakeward.catalog import Catalog
 
-    return Catalog.open()
+    return Catalog.shared()
 
 
 @click.group()

@@ -67,7 +67,7 @@ def register(root: str, owner: str | None, as_json: bool) -> None:
     from lakeward.catalog import Catalog
     from lakeward.lake import register_lake
 
-    report = register_lake(Catalog.open(), root, owner=owner)
+    report = register_lake(Catalog.shared(), root, owner=owner)
     if as_json:
         emit_json(report.to_dict())
         return
@@ -126,7 +126,7 @@ def profile(
     from lakeward.spark import parse_master
 
     parse_master(get_settings().spark.master)  # fail before touching the catalog
-    catalog = Catalog.open()
+    catalog = Catalog.shared()
     principal = me(catalog).name
     root = root or (get_settings().lake.root if not names else None)
     selected: list[str] | None = list(names) or None

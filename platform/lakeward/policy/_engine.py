@@ -599,7 +599,14 @@ def _audit_decision(catalog: Catalog, decision: Decision, bundle_hash: str | Non
 
 
 _engines: dict[str, tuple[str, PolicyEngine]] = {}
+_checked: dict[str, float] = {}  # catalog key → monotonic time of the last full check
 _engines_lock = threading.Lock()
+
+
+def forget_engines() -> None:
+    """Make the next :func:`engine_for` check the active revision again (after an apply)."""
+    with _engines_lock:
+        _checked.clear()
 
 
 def _bundle_stamp(directory: Path) -> str:
@@ -621,11 +628,25 @@ def engine_for(catalog: Catalog) -> PolicyEngine:
         PolicyBundleError: the active bundle is invalid, or its files no longer match the
             installed revision's hash.
     """
-    from lakeward.policy._revisions import active_bundle
+    import time
 
+    from lakeward.policy._revisions import active_bundle
+    from lakeward.settings import get_settings
+
+    key = catalog.engine.url.render_as_string(hide_password=False)
+    recheck = get_settings().policy.recheck_s
+    now = time.monotonic()
+    if recheck > 0:
+        with _engines_lock:
+            cached = _engines.get(key)
+            if (
+                cached is not None
+                and cached[1].catalog is catalog
+                and now - _checked.get(key, float("-inf")) < recheck
+            ):
+                return cached[1]
     directory, expected = active_bundle(catalog)
     stamp = f"{directory}:{_bundle_stamp(directory) if directory.is_dir() else ''}"
-    key = catalog.engine.url.render_as_string(hide_password=False)
     with _engines_lock:
         cached = _engines.get(key)
         if cached is None or cached[0] != stamp or cached[1].catalog is not catalog:
@@ -641,6 +662,7 @@ def engine_for(catalog: Catalog) -> PolicyEngine:
                 )
             cached = (stamp, PolicyEngine(bundle, catalog))
             _engines[key] = cached
+        _checked[key] = now
         return cached[1]
 
 

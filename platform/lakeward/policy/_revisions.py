@@ -216,6 +216,9 @@ def apply_bundle(
                 files=files,
             )
         )
+    from lakeward.policy._engine import forget_engines
+
+    forget_engines()
     AuditLog(catalog)._append(
         principal=applied_by,
         action="policy.apply",
