@@ -230,6 +230,11 @@ def test_server_trust_boundary(deployment: tuple[Server, dict[str, str]]) -> Non
     candidate = Path(env["LAKEWARD_HOME"]).parent / "candidate"
     shutil.copytree(env["LAKEWARD_POLICY_DIR"], candidate)
     (candidate / "access.cedar").write_text((candidate / "access.cedar").read_text() + "\n//\n")
+    for flag in (["--bundle", str(candidate)], [f"--bundle={candidate}"]):
+        embedded = cli(local, "policy", "test", *flag, "--json")
+        remote = cli(env, "policy", "test", *flag, "--json", token=dave["token"])
+        assert embedded[0] == remote[0] == 0, remote
+        assert json.loads(embedded[1]) == json.loads(remote[1])
     code, out, err = cli(
         env, "policy", "apply", str(candidate), "--yes", "--json", token=carol2["token"]
     )

@@ -14,6 +14,7 @@ keys and ciphertexts stay with their owner) or the server's (``server``, ``demo`
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import io
 import json
@@ -247,17 +248,19 @@ def run_command(
     from lakeward.cli import _main_local, last_error
     from lakeward.identity import acting_as
 
-    with tempfile.TemporaryDirectory(prefix="lakeward-request-") as scratch:
-        paths = _materialise(uploads or {}, Path(scratch))
+    with contextlib.ExitStack() as stack:
+        paths: dict[str, Path] = {}
+        if uploads:
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="lakeward-request-"))
+            paths = _materialise(uploads, Path(scratch))
         args = []
         for arg in argv:
-            if arg.startswith(UPLOAD_PREFIX):
-                key = arg[len(UPLOAD_PREFIX) :]
+            head, sep, key = arg.partition(UPLOAD_PREFIX)  # `@upload:K` or `--bundle=@upload:K`
+            if sep and head in ("", "--bundle="):
                 if key not in paths:
                     raise InputError(f"argument {arg!r} names no upload")
-                args.append(str(paths[key]))
-            else:
-                args.append(arg)
+                arg = head + str(paths[key])
+            args.append(arg)
         out, err = io.StringIO(), io.StringIO()
 
         def run() -> tuple[int, LakewardError | None]:
