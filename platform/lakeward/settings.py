@@ -309,6 +309,13 @@ class ServerSettings(BaseSettings):
     workers: int = Field(
         default=16, ge=1, description="Threads that run requests' commands side by side."
     )
+    processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the port (one per core is a good start); each "
+        "keeps its own caches, none keeps a token or revocation cache.",
+    )
     long_work: Literal["inline", "prefect"] = Field(
         default="inline",
         description="Where `lake profile`, `dedup find` and `dp release` run for clients: in the "

@@ -124,13 +124,20 @@ class _RequestLog:
     has method, path (never the query string or any header), status, principal and time.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, threads: int) -> None:
         self.app = app
+        self.threads = threads
+        self._limited = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not self._limited:  # the event loop exists now: size its worker-thread pool
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = self.threads
+            self._limited = True
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         rid = given if given.isalnum() and len(given) <= 64 else uuid.uuid4().hex
         token = request_id.set(rid)
@@ -337,10 +344,10 @@ def create_app() -> Any:
         return JSONResponse(result.to_dict(), status_code=_status_for(result.error))
 
     app.state.authenticator = authenticator
-    return _wrap(app, settings.server.max_body_bytes)
+    return _wrap(app, settings.server.max_body_bytes, settings.server.workers)
 
 
-def _wrap(app: FastAPI, limit: int) -> Any:
-    wrapped = _RequestLog(_BodyLimit(app, limit))
+def _wrap(app: FastAPI, limit: int, threads: int) -> Any:
+    wrapped = _RequestLog(_BodyLimit(app, limit), threads)
     wrapped.state = app.state  # type: ignore[attr-defined]
     return wrapped
