@@ -5,7 +5,7 @@ server does once a request is authenticated) and through the real server on 127.
 (token authentication against the catalog on every request, JSON over HTTP/1.1 keep-alive),
 with 1 and 16 concurrent clients. Prints p50/p99 latency, requests/s and the ratios.
 
-    .venv/bin/python bench/server.py [--seconds 5] [--clients 1,16]
+    .venv/bin/python bench/server.py [--seconds 5] [--clients 1,16] [--processes 2]
 """
 
 from __future__ import annotations
@@ -57,10 +57,61 @@ def _run(op: Callable[[], None], clients: int, seconds: float) -> dict[str, floa
     return {"n": len(flat), "rps": len(flat) / elapsed, "p50_ms": p50, "p99_ms": p99}
 
 
+def _wrk(
+    url: str,
+    path: str,
+    token: str,
+    body: dict[str, object] | None,
+    connections: int,
+    seconds: float,
+    work: Path,
+) -> dict[str, float]:
+    script = work / "wrk.lua"
+    lines = [f'wrk.headers["Authorization"] = "Bearer {token}"']
+    if body is not None:
+        lines += [
+            'wrk.method = "POST"',
+            'wrk.headers["Content-Type"] = "application/json"',
+            f"wrk.body = [[{json.dumps(body)}]]",
+        ]
+    script.write_text("\n".join(lines) + "\n")
+    result = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{max(1, int(seconds))}s",
+            "--latency",
+            "-s",
+            str(script),
+            url + path,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    text = result.stdout
+    if "Non-2xx" in text:
+        raise SystemExit(f"wrk saw errors:\n{text}")
+
+    def ms(label: str) -> float:
+        found = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        assert found, text
+        value, unit = float(found.group(1)), found.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    assert rps, text
+    return {"rps": float(rps.group(1)), "p50_ms": ms("50%"), "p99_ms": ms("99%")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", default="1,16")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="LAKEWARD_SERVER_PROCESSES for the server"
+    )
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
 
@@ -108,7 +159,7 @@ def main() -> None:
     token = json.loads(issued.stdout)["token"]
     server = subprocess.Popen(
         [str(BIN / "lakeward"), "server", "--port", "0"],
-        env=env,
+        env=env | {"LAKEWARD_SERVER_PROCESSES": str(args.processes)},
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -165,7 +216,20 @@ def main() -> None:
         assert response.status_code == 200, response.text
 
     rows = []
+    wrk_rows: list[tuple[str, int, dict[str, float]]] = []
     try:
+        for _ in range(20):  # warm both paths (catalog, engine, JIT-free but cache-full)
+            read_local()
+            read_server()
+            explain_local()
+            explain_server()
+        if shutil.which("wrk"):  # the server's own capacity, without a Python client's GIL
+            for name, path, body in (
+                ("catalog show", "/api/v1/datasets/sales.customers", None),
+                ("policy explain", "/api/v1/policy/explain", explain_body),
+            ):
+                for n in clients:
+                    wrk_rows.append((name, n, _wrk(url, path, token, body, n, args.seconds, work)))
         for name, local, remote in (
             ("catalog show", read_local, read_server),
             ("policy explain", explain_local, explain_server),
@@ -190,9 +254,14 @@ def main() -> None:
             f"{b['p50_ms']:>11.2f} /{b['p99_ms']:>7.2f}{b['p50_ms'] - a['p50_ms']:>14.2f}"
             f"{a['rps']:>15.0f}{b['rps']:>14.0f}{b['rps'] / a['rps']:>8.2f}"
         )
+    if wrk_rows:
+        print("\nwrk (HTTP/1.1 keep-alive, 2 threads), the server alone:")
+        print(f"{'operation':<16}{'connections':>12}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
+        for name, n, w in wrk_rows:
+            print(f"{name:<16}{n:>12}{w['p50_ms']:>10.2f}{w['p99_ms']:>10.2f}{w['rps']:>10.0f}")
     out = REPO / "bench" / "out"
     out.mkdir(exist_ok=True)
-    (out / "server.json").write_text(
+    (out / f"server-p{args.processes}.json").write_text(
         json.dumps(
             [
                 {"operation": r[0], "clients": r[1], "in_process": r[2], "server": r[3]}

@@ -24,6 +24,7 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -251,6 +252,7 @@ def create_app() -> Any:
     configure_logging()
     install_capture()
     authenticator = Authenticator(settings.server)
+    slow_limiter = anyio.CapacityLimiter(settings.server.slow_workers)
     app = FastAPI(title="Lakeward", version="1", docs_url=None, redoc_url=None)
 
     @app.exception_handler(NotAuthenticated)
@@ -340,7 +342,14 @@ def create_app() -> Any:
 
     @app.post("/api/v1/commands")
     async def commands(body: CommandRequest, who: Principal = Depends(principal)) -> JSONResponse:  # noqa: B008
-        result = await run_in_threadpool(run_command, who, body.argv, body.uploads)
+        words = [a for a in body.argv if not a.startswith("-")]
+        slow = words[:1] in (["lake"], ["dedup"]) or words[:2] in (
+            ["dp", "release"],
+            ["dp", "stream"],
+        )
+        result = await anyio.to_thread.run_sync(
+            run_command, who, body.argv, body.uploads, limiter=slow_limiter if slow else None
+        )
         return JSONResponse(result.to_dict(), status_code=_status_for(result.error))
 
     app.state.authenticator = authenticator
