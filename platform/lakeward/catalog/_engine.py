@@ -68,7 +68,14 @@ def create_catalog_engine(
     else:
         connect_args["connect_timeout"] = max(1, int(connect_timeout_s))
     try:
-        engine = create_engine(parsed, echo=echo, connect_args=connect_args, pool_pre_ping=True)
+        # A pre-ping (a round trip per checkout) finds PostgreSQL connections the server
+        # dropped; a SQLite file has no such connections to lose.
+        engine = create_engine(
+            parsed,
+            echo=echo,
+            connect_args=connect_args,
+            pool_pre_ping=parsed.get_backend_name() != "sqlite",
+        )
     except (NoSuchModuleError, ImportError) as exc:
         raise ConfigurationError(
             f"No driver for LAKEWARD_CATALOG_URL ({exc}); use postgresql+psycopg://...",

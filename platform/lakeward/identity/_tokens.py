@@ -423,8 +423,17 @@ class TokenStore:
         """
         token_id, secret = _parse(token)
         now = utcnow()
-        with self.catalog.session() as session:
-            row = session.get(ApiToken, token_id)
+        with self.catalog.engine.connect() as conn:  # one indexed read; no ORM identity map
+            row = conn.execute(
+                select(
+                    ApiToken.digest,
+                    ApiToken.salt,
+                    ApiToken.revoked_at,
+                    ApiToken.expires_at,
+                    ApiToken.last_used_at,
+                    ApiToken.principal,
+                ).where(ApiToken.token_id == token_id)
+            ).first()
             if row is None:
                 self._digest(b"\x00" * 16, secret)  # same work as a known id
                 raise NotAuthenticated(
@@ -432,12 +441,12 @@ class TokenStore:
                     "is not the one that issued it).",
                     reasons=[f"unknown token {token_id}"],
                 )
-            expected = row.digest
+            expected = str(row.digest)
             salt = bytes.fromhex(row.salt)
             revoked_at = _aware_or_none(row.revoked_at)
             expires_at = _aware(row.expires_at)
             last_used = _aware_or_none(row.last_used_at)
-            principal = row.principal
+            principal = str(row.principal)
         if not hmac.compare_digest(self._digest(salt, secret), expected):
             raise NotAuthenticated(
                 f"Invalid API token {token_id}: the secret does not match. Use the token exactly "

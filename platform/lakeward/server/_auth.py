@@ -12,6 +12,7 @@ from lakeward.identity import Principal
 
 if TYPE_CHECKING:
     from lakeward.catalog import Catalog
+    from lakeward.identity._tokens import TokenStore
     from lakeward.settings import ServerSettings
 
 __all__ = ["Authenticator"]
@@ -22,6 +23,7 @@ class Authenticator:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
+        self._tokens: TokenStore | None = None
         self._oidc = None
         if settings.oidc_issuer:
             from lakeward.identity._oidc import OIDCVerifier
@@ -82,7 +84,10 @@ class Authenticator:
                 f"Cannot authenticate anyone: the policy bundle does not load ({exc})."
             ) from None
         if credential.startswith("lkw_"):
-            return TokenStore.for_catalog(self.catalog).principal(
+            catalog = self.catalog
+            if self._tokens is None or self._tokens.catalog is not catalog:
+                self._tokens = TokenStore.for_catalog(catalog)
+            return self._tokens.principal(
                 credential, mode="server", known=bundle.users
             )
         if self._oidc is None:
