@@ -244,7 +244,23 @@ def test_server_trust_boundary(deployment: tuple[Server, dict[str, str]]) -> Non
     )
     assert code == 0 and json.loads(out)["applied"] is True, err
     code, out, _ = cli(env, "policy", "log", "--json", token=dave["token"])
+    installed = Path(json.loads(out)[0]["path"])
     assert json.loads(out)[0]["applied_by"] == "dave"
+
+    # An edited installed revision denies everything (within LAKEWARD_POLICY_RECHECK_S, 1 s).
+    principals = installed / "principals.yaml"
+    principals.write_text(
+        principals.read_text().replace(
+            "erin: {groups: [researchers]}", "erin: {groups: [researchers, admins]}"
+        )
+    )
+    time.sleep(1.2)
+    code, _, err = cli(env, "catalog", "ls", "--json", token=dave["token"])
+    assert code == 1 and "was modified after" in err
+    assert httpx.get(f"{server.url}/healthz").status_code == 503
+    shutil.rmtree(installed)  # restored from the catalog's copy
+    time.sleep(1.2)
+    assert cli(env, "catalog", "ls", "--json", token=dave["token"])[0] == 0
 
     # Logs: JSON lines with request ids, never a token.
     time.sleep(0.2)
