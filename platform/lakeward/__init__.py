@@ -13,6 +13,10 @@ Map of the package (each subpackage's docstring maps its own modules):
   deletion, delete reversibly (quarantine, recipes), restore and reconstruct.
 - :mod:`lakeward.orchestration` — the only Prefect-aware package: flows and artifacts.
 - :mod:`lakeward.cli` — the ``lakeward`` command.
+- :mod:`lakeward.identity` — authenticated principals (OS user, service token, the server's
+  request), API tokens, OIDC.
+- :mod:`lakeward.server` — ``lakeward server``, the authenticated API (the trust boundary).
+- :mod:`lakeward.client` — the Python client of ``lakeward server``.
 - :mod:`lakeward.policy` — Cedar decisions, audit, budget ledger, approvals, purposes.
 - :mod:`lakeward.dp` — continual-release DP: counters, streams, releases, MaxSum.
 - :mod:`lakeward.he` — einsum on CKKS ciphertexts: planner, keys, executor, Spark jobs.

@@ -166,6 +166,20 @@ def test_server_trust_boundary(deployment: tuple[Server, dict[str, str]]) -> Non
         assert embedded[0] == remote[0], (args, embedded, remote)
         assert json.loads(embedded[1]) == json.loads(remote[1]), args
 
+    # The Python client: the library's side of service mode.
+    from lakeward.client import LakewardClient
+    from lakeward.errors import NotAuthenticated, PolicyDenied
+
+    with LakewardClient(server.url, carol["token"]) as lw:
+        assert lw.whoami()["principal"] == "carol"
+        assert lw.json("catalog", "ls") == json.loads(cli(local, "catalog", "ls", "--json")[1])
+        decision = lw.explain("alice", "lake.read_content", "ops.metrics", purpose="analytics")
+        assert decision["decision"] == "deny" and decision["principal"] == "alice"
+        with pytest.raises(PolicyDenied, match="admins-administer"):
+            lw.json("token", "issue", "erin")
+    with pytest.raises(NotAuthenticated), LakewardClient(server.url, "lkw_x_y") as lw:
+        lw.whoami()
+
     # An analyst cannot administer: 403-equivalent exit 1 with the policy's explanation.
     code, _, err = cli(env, "token", "issue", "erin", "--json", token=carol["token"])
     assert code == 1 and "admins-administer" in err

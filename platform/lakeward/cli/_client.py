@@ -9,13 +9,13 @@ machine (a candidate bundle directory, a stream definition) are uploaded with it
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
+
+from lakeward.client import pack_uploads
 
 __all__ = ["forwards", "run_remote"]
 
 LOCAL_GROUPS = {"server", "he"}
-_MAX_UPLOAD_FILES = 512
 
 
 def forwards(argv: list[str]) -> bool:
@@ -31,55 +31,6 @@ def forwards(argv: list[str]) -> bool:
         return server_url() is not None
     except Exception:
         return True  # let run_remote report the bad setting
-
-
-def _pack_dir(path: Path) -> dict[str, str]:
-    files = {
-        str(p.relative_to(path)): p.read_text()
-        for p in sorted(path.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    }
-    if len(files) > _MAX_UPLOAD_FILES:
-        from lakeward.errors import InputError
-
-        raise InputError(f"{path} holds over {_MAX_UPLOAD_FILES} files; is it a policy bundle?")
-    return files
-
-
-def _with_uploads(argv: list[str]) -> tuple[list[str], dict[str, dict[str, str]]]:
-    """Replace arguments that name local files with uploads of their contents."""
-    from lakeward.errors import InputError
-
-    args = list(argv)
-    uploads: dict[str, dict[str, str]] = {}
-    words = [a for a in args if not a.startswith("-")]
-
-    def upload(index: int, files: dict[str, str]) -> None:
-        key = str(len(uploads))
-        uploads[key] = files
-        args[index] = f"@upload:{key}"
-
-    def local(text: str) -> Path:
-        path = Path(text).expanduser()
-        if not path.exists():
-            raise InputError(f"{text}: no such file or directory here")
-        return path
-
-    for i, arg in enumerate(list(args)):
-        previous = args[i - 1] if i else ""
-        if previous == "--bundle":
-            upload(i, _pack_dir(local(arg)))
-        elif arg.startswith("--bundle="):
-            key = str(len(uploads))
-            uploads[key] = _pack_dir(local(arg.split("=", 1)[1]))
-            args[i] = f"--bundle=@upload:{key}"
-        elif previous in ("-f", "--file") and words[:3] == ["dp", "stream", "create"]:
-            text = sys.stdin.read() if arg == "-" else local(arg).read_text()
-            upload(i, {"": text})
-    if words[:2] in (["policy", "apply"], ["policy", "diff"]) and len(words) > 2:
-        index = args.index(words[2])
-        upload(index, _pack_dir(local(words[2])))
-    return args, uploads
 
 
 def run_remote(argv: list[str]) -> int:
@@ -103,7 +54,7 @@ def run_remote(argv: list[str]) -> int:
                 markup=False,
             )
             return 1
-        args, uploads = _with_uploads(argv)
+        args, uploads = pack_uploads(argv)
     except LakewardError as exc:
         err.print(f"error: {exc}", highlight=False, markup=False)
         return exc.exit_code

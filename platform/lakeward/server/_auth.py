@@ -87,9 +87,7 @@ class Authenticator:
             catalog = self.catalog
             if self._tokens is None or self._tokens.catalog is not catalog:
                 self._tokens = TokenStore.for_catalog(catalog)
-            return self._tokens.principal(
-                credential, mode="server", known=bundle.users
-            )
+            return self._tokens.principal(credential, mode="server", known=bundle.users)
         if self._oidc is None:
             raise NotAuthenticated(
                 "Not an API token (lkw_…), and no OIDC issuer is configured at this server."
