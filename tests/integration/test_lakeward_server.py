@@ -236,9 +236,22 @@ def test_server_trust_boundary(deployment: tuple[Server, dict[str, str]]) -> Non
     )
     assert response.status_code == 413
 
-    # Commands the server never runs for a client.
+    # Commands the server never runs for a client, and server paths a client may not name.
     code, _, err = cli(env, "lake", "generate", "/tmp/x", token=dave["token"])
     assert code == 2 and "not run by the server" in err
+    for argv, message in (
+        (["policy", "validate", "--bundle", "/etc", "--json"], "must name a file the client"),
+        (["policy", "apply", "/etc", "--yes"], "needs the candidate uploaded"),
+        (["dp", "stream", "create", "-f", "/etc/passwd"], "must name a file the client"),
+        (["lake", "register", "/etc"], "LAKEWARD_LAKE_ROOT only"),
+        (["dp", "plot", "x", "-o", "/tmp/x.png"], "not run by the server"),
+    ):
+        response = httpx.post(
+            f"{server.url}/api/v1/commands",
+            json={"argv": argv},
+            headers={"Authorization": f"Bearer {dave['token']}"},
+        )
+        assert response.status_code == 400 and message in response.text, (argv, response.text)
 
     # A candidate bundle travels with `policy apply` and is installed as dave.
     candidate = Path(env["LAKEWARD_HOME"]).parent / "candidate"

@@ -45,7 +45,51 @@ REFUSED: dict[tuple[str, ...], str] = {
     ("dedup", "reconstruct"): "reconstruct writes a dataset to a directory; run it on the "
     "server host, or `lakeward dedup restore` it into the lake",
     ("he",): "`lakeward he` works on the client's own keys and ciphertexts and runs locally",
+    ("dp", "plot"): "it writes a PNG on the server's disk; read the series with `lakeward dp "
+    "series NAME --json` and plot it here",
 }
+
+#: options and arguments that name a file or directory: from a client, only uploads.
+_UPLOAD_ONLY_OPTIONS = ("--bundle", "-f", "--file")
+
+
+def _server_paths(argv: list[str]) -> None:
+    """Refuse a command line that names the server's own files.
+
+    A client's files arrive as uploads (``@upload:K``); a bare path would make the server
+    read its own disk on the caller's behalf (a bundle directory, a definition file). Lake
+    roots must lie under the server's ``LAKEWARD_LAKE_ROOT``.
+
+    Raises:
+        InputError: a path argument is not an upload, or a lake root is outside the lake.
+    """
+    from lakeward.settings import get_settings
+
+    words = [a for a in argv if not a.startswith("-")]
+    for i, arg in enumerate(argv):
+        name, eq, value = arg.partition("=")
+        if eq and name in _UPLOAD_ONLY_OPTIONS:
+            given = value
+        elif arg in _UPLOAD_ONLY_OPTIONS and i + 1 < len(argv):
+            given = argv[i + 1]
+        else:
+            continue
+        if not given.startswith(UPLOAD_PREFIX):
+            raise InputError(f"{arg.split('=')[0]} must name a file the client uploads, not a path")
+    if words[:2] in (["policy", "apply"], ["policy", "diff"]) and len(words) > 2:
+        if not words[2].startswith(UPLOAD_PREFIX):
+            raise InputError(f"`policy {words[1]}` needs the candidate uploaded by the client")
+    if words[:2] in (["lake", "register"], ["lake", "profile"]) and len(words) > 2:
+        root = get_settings().lake.root
+        target = Path(words[2])
+        if root is None or "://" in root or not target.is_absolute():
+            raise InputError(
+                "The server profiles lakes under its LAKEWARD_LAKE_ROOT only: give an absolute "
+                "path inside it, or no root to use it."
+            )
+        lake = Path(root).resolve()
+        if target.resolve() != lake and lake not in target.resolve().parents:
+            raise InputError(f"{target} is outside the server's lake root {lake}")
 
 
 def refused_remotely(argv: list[str]) -> str | None:
@@ -242,6 +286,7 @@ def run_command(
     why = refused_remotely(argv)
     if why is not None:
         raise InputError(f"`lakeward {' '.join(argv[:2])}` is not run by the server: {why}.")
+    _server_paths(argv)
     started = _start_run(principal, argv)
     if started is not None:
         return started
