@@ -28,10 +28,9 @@ from lakeward.errors import (
     ConfigurationError,
     InputError,
     LakewardError,
-    NotAuthenticated,
-    NotFound,
     PolicyDenied,
     ServiceUnavailable,
+    error_for_status,
 )
 
 __all__ = ["CommandOutput", "LakewardClient", "pack_uploads"]
@@ -106,19 +105,13 @@ def pack_uploads(argv: list[str]) -> tuple[list[str], dict[str, dict[str, str]]]
 
 
 def _raise_for(status: int, data: dict[str, Any]) -> None:
+    error = error_for_status(status)
+    if error is None:
+        return
     detail = str(data.get("detail") or data.get("stderr") or data)
-    if status == 401:
-        raise NotAuthenticated(detail)
-    if status == 403:
-        raise PolicyDenied(detail, reasons=data.get("reasons") or [])
-    if status == 404:
-        raise NotFound(detail)
-    if status == 503:
-        raise ServiceUnavailable(detail)
-    if status in (400, 413, 422):
-        raise InputError(detail)
-    if status >= 500:
-        raise ServiceUnavailable(f"server error {status}: {detail}")
+    if issubclass(error, PolicyDenied):
+        raise error(detail, reasons=data.get("reasons") or [])
+    raise error(detail)
 
 
 class LakewardClient:

@@ -33,6 +33,8 @@ its children to 2 (usage or input error), ``PolicyDenied``/``CheckFailed`` to 1.
     └── LakewardInternalError (AssertionError)  an invariant broke: this is a bug
 
 Raise the most specific class; put what is wrong *and how to fix it* in the message.
+``http_status`` gives the status ``lakeward server`` answers for a branch (401, 403, 404,
+503, 400); ``error_for_status`` is the client's way back.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ __all__ = [
     "ServiceUnavailable",
     "SparkUnavailable",
     "StreamSchemaChanged",
+    "error_for_status",
+    "http_status",
 ]
 
 
@@ -165,3 +169,32 @@ class LakewardInternalError(LakewardError, AssertionError):
             f"{message}\nThis is probably a bug in Lakeward; please report it with the command "
             "you ran."
         )
+
+
+#: The HTTP status ``lakeward server`` answers for each branch, most specific first; the
+#: Python client maps a status back to the same class.
+_HTTP_STATUS: tuple[tuple[type[LakewardError], int], ...] = (
+    (NotAuthenticated, 401),
+    (PolicyDenied, 403),
+    (NotFound, 404),
+    (ServiceUnavailable, 503),
+    (InputError, 400),
+)
+
+
+def http_status(error: type[BaseException] | None) -> int | None:
+    """The HTTP status for an error class (``None``: no specific one)."""
+    for cls, status in _HTTP_STATUS:
+        if error is not None and issubclass(error, cls):
+            return status
+    return None
+
+
+def error_for_status(status: int) -> type[LakewardError] | None:
+    """The error class a client raises for an HTTP error status (``None`` below 400)."""
+    if status in (413, 422):
+        return InputError
+    for cls, known in _HTTP_STATUS:
+        if known == status:
+            return cls
+    return ServiceUnavailable if status >= 500 else InputError if status >= 400 else None

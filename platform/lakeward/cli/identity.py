@@ -7,9 +7,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from lakeward.cli._output import emit_json, table
+
+if TYPE_CHECKING:
+    from lakeward.catalog import Catalog
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
@@ -35,23 +40,13 @@ def token() -> None:
     """API tokens for `lakeward server` (admins only): issue, list, revoke."""
 
 
-def _me() -> tuple[object, str]:
+def _caller() -> tuple[Catalog, str]:
+    """The catalog and who runs the command (the token store decides ``policy.admin``)."""
     from lakeward.catalog import Catalog
     from lakeward.cli._identity import me
 
     catalog = Catalog.shared()
     return catalog, me(catalog).name
-
-
-def _admin() -> tuple[object, str]:
-    from lakeward.catalog import Catalog
-    from lakeward.cli._identity import me
-    from lakeward.policy import guard
-
-    catalog = Catalog.shared()
-    admin = me(catalog).name
-    guard(catalog, admin, "policy.admin", "platform")
-    return catalog, admin
 
 
 @token.command("issue")
@@ -63,13 +58,9 @@ def _admin() -> tuple[object, str]:
 def token_issue(principal: str, days: float, as_json: bool) -> None:
     """Issue a token for PRINCIPAL; it is printed once and never again."""
     from lakeward.identity._tokens import TokenStore
-    from lakeward.policy import engine_for
 
-    catalog, admin = _me()
-    users = engine_for(catalog).bundle.users  # type: ignore[arg-type]
-    issued = TokenStore.for_catalog(catalog).issue(  # type: ignore[arg-type]
-        principal, expires_days=days, created_by=admin, known_principals=users
-    )
+    catalog, admin = _caller()
+    issued = TokenStore.for_catalog(catalog).issue(principal, expires_days=days, created_by=admin)
     if as_json:
         emit_json(issued.to_dict())
     else:
@@ -86,9 +77,11 @@ def token_issue(principal: str, days: float, as_json: bool) -> None:
 def token_list(as_json: bool) -> None:
     """Every token's id, principal, state and expiry (never the secret)."""
     from lakeward.identity._tokens import TokenStore
+    from lakeward.policy import guard
 
-    catalog, _ = _admin()
-    rows = [t.to_dict() for t in TokenStore.for_catalog(catalog).list()]  # type: ignore[arg-type]
+    catalog, admin = _caller()
+    guard(catalog, admin, "policy.admin", "platform")
+    rows = [t.to_dict() for t in TokenStore.for_catalog(catalog).list()]
     if as_json:
         emit_json(rows)
         return
@@ -115,8 +108,8 @@ def token_revoke(token_id: str, as_json: bool) -> None:
     """Revoke a token (by id, or the token itself); it stops working at once."""
     from lakeward.identity._tokens import TokenStore
 
-    catalog, admin = _me()
-    info = TokenStore.for_catalog(catalog).revoke(token_id, by=admin)  # type: ignore[arg-type]
+    catalog, admin = _caller()
+    info = TokenStore.for_catalog(catalog).revoke(token_id, by=admin)
     if as_json:
         emit_json(info.to_dict())
     else:

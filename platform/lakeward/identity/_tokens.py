@@ -286,7 +286,7 @@ class TokenStore:
         *,
         expires_days: float = 30,
         created_by: str,
-        known_principals: Collection[str],
+        known_principals: Collection[str] | None = None,
     ) -> IssuedToken:
         """Issue a token for ``principal`` valid for ``expires_days``; its text is shown once.
 
@@ -294,7 +294,7 @@ class TokenStore:
             principal: who the token authenticates as; must be a user in the active bundle.
             expires_days: lifetime in days, more than 0 and at most 366 (fractions allowed).
             created_by: the (authenticated) principal issuing it, recorded.
-            known_principals: the users of the active bundle.
+            known_principals: the users of the bundle (default: the active one's).
 
         ``created_by`` must hold ``policy.admin`` (decided and audited here); the issue is
         audited with the token's id (never its secret).
@@ -306,6 +306,10 @@ class TokenStore:
         from lakeward.policy import guard
 
         guard(self.catalog, created_by, "policy.admin", "platform")
+        if known_principals is None:
+            from lakeward.policy import engine_for
+
+            known_principals = engine_for(self.catalog).bundle.users
         if principal not in known_principals:
             raise InputError(
                 f"Unknown principal {principal!r}: add it under `users:` in principals.yaml and "

@@ -31,14 +31,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lakeward.errors import (
-    InputError,
-    LakewardError,
-    NotAuthenticated,
-    NotFound,
-    PolicyDenied,
-    ServiceUnavailable,
-)
+from lakeward.errors import LakewardError, NotAuthenticated, PolicyDenied, http_status
 from lakeward.identity import Principal, acting_as
 
 __all__ = ["create_app"]
@@ -225,21 +218,10 @@ def _error(status: int, kind: str, detail: str, **extra: Any) -> JSONResponse:
 
 
 def _status_for(error: str | None) -> int:
+    """The status of a command's response: 200 unless a Lakeward error ended it."""
     from lakeward import errors
 
-    cls = getattr(errors, error, None) if error else None
-    if cls is None:
-        return 200
-    for base, status in (
-        (NotAuthenticated, 401),
-        (PolicyDenied, 403),
-        (ServiceUnavailable, 503),
-        (NotFound, 404),
-        (InputError, 400),
-    ):
-        if issubclass(cls, base):
-            return status
-    return 200
+    return http_status(getattr(errors, error, None) if error else None) or 200
 
 
 def create_app() -> Any:
@@ -255,25 +237,11 @@ def create_app() -> Any:
     slow_limiter = anyio.CapacityLimiter(settings.server.slow_workers)
     app = FastAPI(title="Lakeward", version="1", docs_url=None, redoc_url=None)
 
-    @app.exception_handler(NotAuthenticated)
-    async def _unauthenticated(_: Request, exc: NotAuthenticated) -> JSONResponse:
-        return _error(401, "not_authenticated", str(exc))
-
-    @app.exception_handler(PolicyDenied)
-    async def _denied(_: Request, exc: PolicyDenied) -> JSONResponse:
-        return _error(403, "denied", str(exc), reasons=exc.reasons)
-
-    @app.exception_handler(ServiceUnavailable)
-    async def _unavailable(_: Request, exc: ServiceUnavailable) -> JSONResponse:
-        return _error(503, "unavailable", str(exc))
-
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return _error(404, "not_found", str(exc))
-
     @app.exception_handler(LakewardError)
-    async def _bad_input(_: Request, exc: LakewardError) -> JSONResponse:
-        return _error(400 if isinstance(exc, InputError) else 500, type(exc).__name__, str(exc))
+    async def _lakeward_error(_: Request, exc: LakewardError) -> JSONResponse:
+        status = http_status(type(exc)) or 500
+        extra = {"reasons": exc.reasons} if isinstance(exc, PolicyDenied) else {}
+        return _error(status, type(exc).__name__, str(exc), **extra)
 
     async def principal(request: Request) -> Principal:
         header = request.headers.get("authorization", "")
@@ -309,8 +277,8 @@ def create_app() -> Any:
     async def dataset(name: str, who: Principal = Depends(principal)) -> Any:  # noqa: B008
         result = await run_in_threadpool(run_command, who, ["catalog", "show", name, "--json"])
         if result.exit_code != 0:
-            status = _status_for(result.error) if result.error else 400
-            return _error(status if status != 200 else 400, "failed", result.stderr.strip())
+            status = _status_for(result.error)
+            return _error(400 if status == 200 else status, "failed", result.stderr.strip())
         return json.loads(result.stdout)
 
     @app.post("/api/v1/policy/explain")
