@@ -457,7 +457,7 @@ def test_long_work_runs_as_a_deployment_for_its_requester(
         assert code == 0, err
         run = json.loads(out)
         assert run["state"] == "COMPLETED" and run["requested_by"] == "carol"
-        assert run["deployment"].endswith("profile-lake-nightly")
+        assert run["deployment"] == "profile_lake/profile-lake-nightly"
         assert "COMPLETED" in err  # the states were shown while waiting
 
         code, out, _ = cli(client, "catalog", "ls", "--json", token=carol)

@@ -121,11 +121,9 @@ def run_status(run_id: str) -> RunInfo:
     try:
         with get_client(sync_client=True) as client:
             run = client.read_flow_run(ident)
-            name = ""
-            if run.deployment_id is not None:
-                dep = client.read_deployment(run.deployment_id)
-                name = f"{run.flow_name if hasattr(run, 'flow_name') else ''}"
-                name = f"{name}/{dep.name}" if name else dep.name
+            name = client.read_flow(run.flow_id).name
+            if run.deployment_id is not None:  # the same `flow/deployment` name start_run uses
+                name = f"{name}/{client.read_deployment(run.deployment_id).name}"
     except Exception as exc:
         if "404" in str(exc) or "not found" in str(exc).lower():
             raise NotFound(f"No run {run_id}") from None
