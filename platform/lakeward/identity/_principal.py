@@ -22,7 +22,7 @@ import os
 import pwd
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from lakeward.errors import NotAuthenticated
@@ -60,7 +60,7 @@ class Principal:
     groups: tuple[str, ...] = ()
     mode: Mode = "embedded"
     authenticated_by: str = ""
-    requested_by: str | None = field(default=None)
+    requested_by: str | None = None
 
     def on_behalf_of(self, requester: str | None) -> Principal:
         """The same principal, recording who requested the work."""
