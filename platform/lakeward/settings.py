@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "AuditSettings",
     "CatalogSettings",
     "DedupSettings",
     "LakeSettings",
@@ -288,6 +289,26 @@ class DedupSettings(BaseSettings):
     )
 
 
+class AuditSettings(BaseSettings):
+    """The audit log's key and its anchor outside the catalog database."""
+
+    model_config = _section("LAKEWARD_AUDIT_")
+
+    key_file: Path | None = Field(
+        default=None,
+        description="HMAC key that chains audit records and seals budget-ledger entries (32 "
+        "random bytes, mode 0600, created on first use). Default: <home>/keys/audit.key. "
+        "Every process that writes to one catalog must share it.",
+    )
+    anchor: Path | None = Field(
+        default=None,
+        description="Append-only file that receives each audit record's (seq, MAC) as it is "
+        "written, outside the catalog database, so a truncated or rewritten log is detected. "
+        "Put it where catalog writers cannot rewrite it (another volume, an append-only "
+        "mount, or a file with `chattr +a`). Default: <home>/audit/anchor.jsonl.",
+    )
+
+
 class ServerSettings(BaseSettings):
     """``lakeward server``: where it listens, request limits, OIDC."""
 
@@ -365,12 +386,19 @@ class Settings(BaseSettings):
     orchestration: OrchestrationSettings = Field(default_factory=OrchestrationSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
         self.home = self.home.expanduser().resolve()
         if self.catalog.url is None:
             self.catalog.url = f"sqlite:///{self.home / 'catalog.db'}"
+        if self.audit.key_file is None:
+            self.audit.key_file = self.home / "keys" / "audit.key"
+        if self.audit.anchor is None:
+            self.audit.anchor = self.home / "audit" / "anchor.jsonl"
+        self.audit.key_file = self.audit.key_file.expanduser().resolve()
+        self.audit.anchor = self.audit.anchor.expanduser().resolve()
         return self
 
     @property
@@ -399,6 +427,7 @@ class Settings(BaseSettings):
             "orchestration",
             "dedup",
             "server",
+            "audit",
         ):
             section = getattr(self, section_name)
             prefix = section.model_config.get("env_prefix", "")

@@ -15,10 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import os
 import re
 import secrets
-import stat
 import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -78,45 +76,22 @@ def _iso(value: datetime | None) -> str | None:
 def load_pepper(home: Path) -> bytes:
     """The token pepper in ``<home>/keys/token-pepper.key``, created on first use.
 
-    The file is created once, 32 random bytes with mode 0600 (``O_CREAT | O_EXCL |
-    O_NOFOLLOW``), written under a temporary name and published with a hard link, so two
-    processes starting together agree on one pepper and no reader sees a half-written file.
+    Created once, 32 random bytes with mode 0600 from creation, published atomically
+    (:func:`lakeward._secret_files.load_secret_file`).
 
     Raises:
         ConfigurationError: the pepper file is readable or writable by group or others, is
             not a regular file (e.g. a symbolic link), or is damaged.
     """
-    from lakeward._secret_files import publish_secret_file
+    from lakeward._secret_files import load_secret_file
 
-    path = home / "keys" / PEPPER_FILE
-    publish_secret_file(path, secrets.token_bytes(_PEPPER_BYTES))
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise ConfigurationError(
-            f"Cannot open the token pepper {path} ({exc.strerror}); it must be a regular file "
-            "(not a symbolic link) readable by the Lakeward service user only."
-        ) from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigurationError(f"The token pepper {path} is not a regular file.")
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise ConfigurationError(
-                f"The token pepper {path} is accessible to other users (mode {mode:o}); run "
-                f"`chmod 600 {path}` and consider rotating every API token."
-            )
-        data = os.read(fd, _PEPPER_BYTES + 1)
-    finally:
-        os.close(fd)
-    if len(data) != _PEPPER_BYTES:
-        raise ConfigurationError(
-            f"The token pepper {path} is damaged ({len(data)} bytes, expected "
-            f"{_PEPPER_BYTES}). Restore it from backup; if it is lost, delete it and issue new "
-            "tokens (every existing token stops working)."
-        )
-    return data
+    return load_secret_file(
+        home / "keys" / PEPPER_FILE,
+        size=_PEPPER_BYTES,
+        what="the token pepper",
+        lost="if it is lost, delete it and issue new tokens (every existing token stops "
+        "working).",
+    )
 
 
 def _cached_pepper(home: Path) -> bytes:
