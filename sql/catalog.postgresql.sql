@@ -64,6 +64,7 @@ CREATE TABLE budget_entries (
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	expires_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	settled_at TIMESTAMP WITH TIME ZONE,
+	mac VARCHAR(64),
 	CONSTRAINT pk_budget_entries PRIMARY KEY (id),
 	CONSTRAINT uq_budget_entries_reservation_id UNIQUE (reservation_id)
 );

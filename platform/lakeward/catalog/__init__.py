@@ -8,6 +8,7 @@
 - ``migrations/``: Alembic revisions; later capabilities add theirs here.
 """
 
+from lakeward.catalog._audit import GENESIS_HASH, AuditLog, ChainBreak, audit_key, ledger_mac
 from lakeward.catalog._engine import Catalog, create_catalog_engine, write_lock
 from lakeward.catalog._models import (
     ApiToken,
@@ -30,9 +31,6 @@ from lakeward.catalog._models import (
     Tag,
 )
 from lakeward.catalog._repo import (
-    GENESIS_HASH,
-    AuditLog,
-    ChainBreak,
     ColumnStats,
     DatasetRepository,
     TagRepository,
@@ -67,5 +65,7 @@ __all__ = [
     "PurposeAcknowledgement",
     "Tag",
     "create_catalog_engine",
+    "audit_key",
+    "ledger_mac",
     "write_lock",
 ]

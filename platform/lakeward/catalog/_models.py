@@ -178,8 +178,9 @@ class Tag(Base):
 class AuditRecord(Base):
     """One append-only, hash-chained audit record.
 
-    ``record_hash`` = SHA-256 over the canonical JSON of the record's fields and
-    ``prev_hash`` (the previous record's ``record_hash``; 64 zeros for the first).
+    ``record_hash`` = HMAC-SHA256 under the audit key over the canonical JSON of the record's
+    fields and ``prev_hash`` (the previous record's ``record_hash``; 64 zeros for the first);
+    see :mod:`lakeward.catalog._audit`.
     """
 
     __tablename__ = "audit_records"
@@ -234,6 +235,9 @@ class BudgetEntry(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # HMAC-SHA256 under the audit key over every other field (catalog._audit.ledger_mac);
+    # NULL only on rows written before revision 0006, which the audit log reconciles.
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class Approval(Base):

@@ -2,15 +2,13 @@
 
 Each function takes an open :class:`~sqlalchemy.orm.Session` and leaves committing to the
 caller's transaction (``Catalog.session()``), so a profile, its version and its columns land
-together or not at all. :class:`AuditLog` opens its own write transaction instead: an audit
-record must survive the rollback of the action it describes.
+together or not at all. The audit log lives in
+:mod:`lakeward.catalog._audit`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,9 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from lakeward.catalog._engine import Catalog, write_lock
 from lakeward.catalog._models import (
-    AuditRecord,
     ColumnProfile,
     Dataset,
     DatasetVersion,
@@ -30,16 +26,11 @@ from lakeward.catalog._models import (
 from lakeward.errors import InputError, NotFound
 
 __all__ = [
-    "GENESIS_HASH",
-    "AuditLog",
-    "ChainBreak",
     "ColumnStats",
     "DatasetRepository",
     "TagRepository",
     "dataset_summary",
 ]
-
-GENESIS_HASH = "0" * 64
 
 
 @dataclass(frozen=True)
@@ -273,107 +264,6 @@ def _canonical_time(at: datetime) -> str:
     if at.tzinfo is not None:
         at = at.astimezone(UTC).replace(tzinfo=None)
     return at.isoformat(timespec="microseconds")
-
-
-def _record_hash(fields: dict[str, Any], prev_hash: str) -> str:
-    payload = json.dumps({**fields, "prev_hash": prev_hash}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _hashed_fields(record: AuditRecord) -> dict[str, Any]:
-    return {
-        "seq": record.seq,
-        "at": _canonical_time(record.at),
-        "principal": record.principal,
-        "action": record.action,
-        "resource": record.resource,
-        "purpose": record.purpose,
-        "decision": record.decision,
-        "reasons": record.reasons,
-        "request": record.request,
-        "bundle_hash": record.bundle_hash,
-    }
-
-
-@dataclass(frozen=True)
-class ChainBreak:
-    """The first audit record whose hash chain does not verify."""
-
-    seq: int
-    reason: str
-
-
-class AuditLog:
-    """The append-only, hash-chained audit log.
-
-    Appends serialise on the chain head: ``BEGIN IMMEDIATE`` on SQLite, an EXCLUSIVE lock on
-    the table on PostgreSQL, so concurrent writers never fork the chain.
-    """
-
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-
-    def _append(
-        self,
-        *,
-        principal: str,
-        action: str,
-        resource: str,
-        decision: str,
-        reasons: Iterable[str] = (),
-        request: dict[str, Any] | None = None,
-        purpose: str | None = None,
-        bundle_hash: str | None = None,
-    ) -> AuditRecord:
-        """Append one record in its own transaction and return it.
-
-        Library-internal: the policy layer and the capabilities record here what a guarded
-        decision allowed or denied. Anyone else appends through
-        :func:`lakeward.policy.record_event`, which decides ``audit.append`` first.
-        """
-        with self.catalog.session(immediate=True) as session, write_lock(session, "audit_records"):
-            head = session.scalar(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
-            record = AuditRecord(
-                seq=(head.seq + 1) if head else 1,
-                at=utcnow(),
-                principal=principal,
-                action=action,
-                resource=resource,
-                purpose=purpose,
-                decision=decision,
-                reasons=list(reasons),
-                request=json.loads(json.dumps(request or {}, default=str)),
-                bundle_hash=bundle_hash,
-                prev_hash=head.record_hash if head else GENESIS_HASH,
-                record_hash="",
-            )
-            record.record_hash = _record_hash(_hashed_fields(record), record.prev_hash)
-            session.add(record)
-        return record
-
-    def verify(self) -> ChainBreak | None:
-        """Walk the chain; return the first bad record, or ``None`` when it is intact."""
-        prev_hash = GENESIS_HASH
-        expected_seq = 1
-        with self.catalog.session() as session:
-            for record in session.scalars(select(AuditRecord).order_by(AuditRecord.seq)):
-                if record.seq != expected_seq:
-                    return ChainBreak(expected_seq, f"record {expected_seq} is missing")
-                if record.prev_hash != prev_hash:
-                    return ChainBreak(record.seq, "previous-hash link does not match")
-                if _record_hash(_hashed_fields(record), prev_hash) != record.record_hash:
-                    return ChainBreak(record.seq, "record content does not match its hash")
-                prev_hash = record.record_hash
-                expected_seq += 1
-        return None
-
-    def tail(self, limit: int = 20) -> list[AuditRecord]:
-        """The newest ``limit`` records, oldest first."""
-        with self.catalog.session() as session:
-            rows = list(
-                session.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit))
-            )
-        return rows[::-1]
 
 
 def _typed(value: str | None, type_name: str) -> Any:
