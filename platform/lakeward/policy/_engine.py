@@ -11,7 +11,8 @@ Cedar, Lakeward adds what admins need and Cedar lacks:
   is evaluated as its own policy, in one batch call;
 - **obligations**: ``@obligation("a,b")`` annotations of the permits that decided an allow
   (``dp_required``, ``encryption_required``, ``approval_required``), plus ``mask:<column>``
-  for every column of a dataset whose ``lake.read_column`` is denied when reading contents.
+  for every column of a dataset whose ``lake.read_column`` is denied when reading contents
+  (or whose ``catalog.read_metadata`` is denied when reading the dataset's metadata).
 
 Resources are written ``dataset:NAME`` (or just ``NAME``), ``column:DATASET/COLUMN``,
 ``document:ID`` or ``platform``.
@@ -55,6 +56,14 @@ __all__ = [
 
 NS = "Lakeward"
 _CONTEXT_BOOLS = ("encrypted", "dp", "approved")
+# Dataset actions whose allow carries ``mask:<column>`` for each column that this column
+# action denies: contents (read, encrypt) by ``lake.read_column``; catalog metadata (a column's
+# min/max) by ``catalog.read_metadata`` on the column.
+_COLUMN_ACTIONS = {
+    "lake.read_content": "lake.read_column",
+    "he.encrypt": "lake.read_column",
+    "catalog.read_metadata": "catalog.read_metadata",
+}
 _PATH_PARENS = re.compile(r"\(((?:principal|action|resource|context)(?:\.\w+)*)\)")
 
 
@@ -366,8 +375,8 @@ class PolicyEngine:
     ) -> Decision:
         """Decide one request; never raises (errors deny, with the reason).
 
-        ``columns``: for ``lake.read_content`` and ``he.encrypt``, the dataset's columns as the
-        reader sees them
+        ``columns``: for ``lake.read_content``, ``he.encrypt`` and ``catalog.read_metadata``,
+        the dataset's columns as the reader sees them
         (they may not be in the catalog yet); each is checked for a ``mask:`` obligation.
         """
         context = dict(context or {})
@@ -471,11 +480,12 @@ class PolicyEngine:
                 obligations += [
                     o for o in self.bundle.policies[pid].obligations if o not in obligations
                 ]
-            if action in ("lake.read_content", "he.encrypt") and kind == "Dataset" and columns:
+            column_action = _COLUMN_ACTIONS.get(action)
+            if column_action is not None and kind == "Dataset" and columns:
                 requests = [
                     {
                         **request,
-                        "action": f'{NS}::Action::"lake.read_column"',
+                        "action": f'{NS}::Action::"{column_action}"',
                         "resource": f'{NS}::Column::"{ident}/{c}"',
                     }
                     for c in columns
