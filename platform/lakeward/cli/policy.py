@@ -273,31 +273,51 @@ def log(as_json: bool) -> None:
 
 @policy.group()
 def audit() -> None:
-    """The hash-chained audit log."""
+    """The MAC-chained, anchored audit log."""
 
 
 @audit.command()
 @json_option
 def verify(as_json: bool) -> None:
-    """Check every record's hash chain; exit 1 and name the first bad record."""
-    from lakeward.catalog import AuditLog
+    """Check the audit chain (MACs, anchor) and the budget ledger against it.
 
-    brk = AuditLog(_catalog()).verify()
+    Exit 1 and name the first bad record, or the ledger entries that do not reconcile.
+    """
+    from lakeward.catalog import AuditLog
+    from lakeward.policy._budget import reconcile_ledger
+
+    catalog = _catalog()
+    brk = AuditLog(catalog).verify()
+    problems = reconcile_ledger(catalog)
+    serious = [p for p in problems if p.serious]
     if as_json:
         emit_json(
             {
                 "intact": brk is None,
                 "first_bad_seq": brk.seq if brk else None,
                 "reason": brk.reason if brk else None,
+                "ledger_reconciled": not serious,
+                "ledger": [
+                    {"reservation": p.reservation, "reason": p.reason, "serious": p.serious}
+                    for p in problems
+                ],
             }
         )
-    elif brk is None:
-        click.echo("audit chain intact")
     else:
-        err.print(
-            f"audit chain broken at record {brk.seq}: {brk.reason}", highlight=False, markup=False
-        )
-    if brk is not None:
+        if brk is None:
+            click.echo("audit chain intact")
+        else:
+            err.print(
+                f"audit chain broken at record {brk.seq}: {brk.reason}",
+                highlight=False,
+                markup=False,
+            )
+        if not problems:
+            click.echo("budget ledger reconciles with the audit log")
+        for p in problems:
+            line = ("ledger: " if p.serious else "ledger (warning): ") + p.reason
+            err.print(line, highlight=False, markup=False)
+    if brk is not None or serious:
         _fail(1)
 
 

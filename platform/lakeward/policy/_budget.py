@@ -11,22 +11,24 @@ operation returns it (state ``expired``), audited. Caps come from the bundle's
 
 from __future__ import annotations
 
+import hmac
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from numbers import Real
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lakeward.catalog import AuditLog, BudgetEntry, Catalog, write_lock
+from lakeward.catalog import AuditLog, AuditRecord, BudgetEntry, Catalog, write_lock
+from lakeward.catalog._audit import audit_key, ledger_mac
 from lakeward.catalog._models import utcnow
-from lakeward.errors import BudgetExhausted, InputError, LakewardInternalError
+from lakeward.errors import BudgetExhausted, CheckFailed, InputError, LakewardInternalError
 from lakeward.policy._bundle import PolicyBundle
 
-__all__ = ["BudgetLedger", "Reservation"]
+__all__ = ["BudgetLedger", "LedgerProblem", "Reservation", "reconcile", "reconcile_ledger"]
 
 _SLACK = 1e-12  # float rounding when summing many spends
 
@@ -85,6 +87,7 @@ class BudgetLedger:
         for entry in stale:
             entry.state = "expired"
             entry.settled_at = now
+            _seal(entry)
             expired.append(self._describe(entry))
         return expired
 
@@ -138,6 +141,7 @@ class BudgetLedger:
             raise BudgetExhausted(reason, reasons=[reason])
         with self.catalog.session(immediate=True) as session, write_lock(session, "budget_entries"):
             expired = self._expire(session)
+            problems = reconcile(session, unit=unit, principal=principal, purpose=purpose)
             held = self._total(session, unit, principal, purpose, "reserved", "committed")
             refused = held + rho > cap.rho + _SLACK
             described: dict[str, Any] = {}
@@ -153,11 +157,22 @@ class BudgetLedger:
                     created_at=utcnow(),
                     expires_at=utcnow() + self.ttl,
                 )
+                _seal(entry)
                 session.add(entry)
                 session.flush()
                 described = self._describe(entry)
         for item in expired:
             self._audit("allow", "dp.budget.expire", item, "reservation expired; budget returned")
+        if problems:
+            reason = (
+                f"the budget ledger for ({unit}, {principal}, {purpose}) does not reconcile "
+                f"with the audit log: {problems[0].reason}"
+            )
+            self._audit("deny", "dp.budget.reserve", request, reason)
+            raise CheckFailed(
+                reason + ". Nothing is spent until it does; run `lakeward policy audit verify` "
+                "and restore the ledger from the audited records or a backup."
+            )
         if refused:
             reason = (
                 f"spending rho={rho:g} would exceed the cap {cap.rho:g} for "
@@ -187,6 +202,7 @@ class BudgetLedger:
             if previous == "reserved":
                 entry.state = state
                 entry.settled_at = utcnow()
+                _seal(entry)
         for item in expired:
             self._audit("allow", "dp.budget.expire", item, "reservation expired; budget returned")
         described = {**self._describe(entry), "from": previous}
@@ -253,3 +269,146 @@ class BudgetLedger:
             row["remaining"] = (cap.rho - row["committed"] - row["reserved"]) if cap else None
             result.append(row)
         return result
+
+
+def _seal(entry: BudgetEntry) -> None:
+    entry.mac = ledger_mac(audit_key(), entry)
+
+
+@dataclass(frozen=True)
+class LedgerProblem:
+    """A ledger row that disagrees with its MAC or with the audit log."""
+
+    reservation: str
+    reason: str
+    # True when the ledger shows *less* spent than the audit log (budget handed back).
+    serious: bool = True
+
+
+_AUDITED = ("dp.budget.reserve", "dp.budget.commit", "dp.budget.release", "dp.budget.expire")
+_FINAL = {
+    "dp.budget.reserve": "reserved",
+    "dp.budget.commit": "committed",
+    "dp.budget.release": "released",
+    "dp.budget.expire": "expired",
+}
+_HELD = ("reserved", "committed")
+
+
+def reconcile(
+    session: Session,
+    *,
+    unit: str | None = None,
+    principal: str | None = None,
+    purpose: str | None = None,
+) -> list[LedgerProblem]:
+    """Check ledger rows against their MACs and the audited transitions; serious problems.
+
+    Restricted to one (unit, principal, purpose) when given (the reserve path). What counts:
+
+    - a sealed row whose fields changed (its MAC no longer matches);
+    - an audited reservation missing from the ledger (a deleted row);
+    - a row whose state, rho or owner differs from what the audit log says, in the direction
+      of less spent (``committed`` → ``released``, say). The other direction (the ledger ahead
+      of the audit log, as when a process dies between the ledger write and its audit record)
+      is reported by :func:`reconcile_ledger` as not serious;
+    - an unsealed row (written before revision 0006 or inserted by hand) with no audit record.
+    """
+    return [p for p in _reconcile(session, unit, principal, purpose) if p.serious]
+
+
+def reconcile_ledger(catalog: Catalog) -> list[LedgerProblem]:
+    """Every ledger problem, serious or not (``lakeward policy audit verify``)."""
+    with catalog.session() as session:
+        return _reconcile(session, None, None, None)
+
+
+def _reconcile(
+    session: Session, unit: str | None, principal: str | None, purpose: str | None
+) -> list[LedgerProblem]:
+    key = audit_key()
+    rows = select(BudgetEntry)
+    records = select(AuditRecord.action, AuditRecord.request).where(
+        AuditRecord.action.in_(_AUDITED), AuditRecord.decision == "allow"
+    )
+    if principal is not None:
+        rows = rows.where(BudgetEntry.principal == principal)
+        records = records.where(AuditRecord.principal == principal)
+    if unit is not None:
+        rows = rows.where(BudgetEntry.unit == unit)
+        records = records.where(AuditRecord.resource == f"budget:{unit}")
+    if purpose is not None:
+        rows = rows.where(BudgetEntry.purpose == purpose)
+        records = records.where(AuditRecord.purpose == purpose)
+    audited: dict[str, dict[str, Any]] = {}
+    for action, request in session.execute(records.order_by(AuditRecord.seq)):
+        rid = (request or {}).get("reservation")
+        if not isinstance(rid, str):
+            continue
+        seen = audited.setdefault(rid, dict(request))
+        seen["state"] = _FINAL[action]
+    problems: list[LedgerProblem] = []
+    now = utcnow()
+    ledger: dict[str, BudgetEntry] = {}
+    for entry in session.scalars(rows.order_by(BudgetEntry.id)):
+        ledger[entry.reservation_id] = entry
+        rid = entry.reservation_id
+        if entry.mac is not None and not hmac.compare_digest(entry.mac, ledger_mac(key, entry)):
+            problems.append(
+                LedgerProblem(rid, f"ledger entry {rid} was changed outside Lakeward (bad MAC)")
+            )
+            continue
+        seen = audited.get(rid)
+        if seen is None:
+            problems.append(
+                LedgerProblem(
+                    rid,
+                    f"ledger entry {rid} has no audited reservation"
+                    + (" and no MAC" if entry.mac is None else ""),
+                    serious=entry.mac is None,
+                )
+            )
+            continue
+        same = (
+            seen.get("unit") == entry.unit
+            and seen.get("principal") == entry.principal
+            and seen.get("purpose") == entry.purpose
+            and abs(float(seen.get("rho", -1.0)) - float(entry.rho)) <= _SLACK
+        )
+        if not same:
+            problems.append(
+                LedgerProblem(rid, f"ledger entry {rid} differs from its audited reservation")
+            )
+            continue
+        audited_state, state = seen["state"], entry.state
+        if audited_state == state:
+            continue
+        # The ledger commits before its audit record is written: a state one step ahead of
+        # the audit log is a pending (or lost) audit record, not a refund.
+        ahead = (audited_state == "reserved" and state == "committed") or (
+            audited_state == "reserved"
+            and state in ("released", "expired")
+            and (state == "released" or _aware(entry.expires_at) <= now)
+            and entry.mac is not None
+        )
+        problems.append(
+            LedgerProblem(
+                rid,
+                f"ledger entry {rid} is {state} but the audit log says {audited_state}",
+                serious=not ahead,
+            )
+        )
+    for rid, seen in audited.items():
+        if rid not in ledger:
+            problems.append(
+                LedgerProblem(
+                    rid,
+                    f"audited reservation {rid} (rho {seen.get('rho')}, "
+                    f"{seen.get('state')}) is missing from the ledger",
+                )
+            )
+    return problems
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

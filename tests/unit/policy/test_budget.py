@@ -5,10 +5,11 @@ import math
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from lakeward.catalog import AuditLog, BudgetEntry, Catalog
 from lakeward.errors import BudgetExhausted, InputError
@@ -59,9 +60,9 @@ def test_no_cap_means_no_budget_and_specific_cap_wins(ledger: BudgetLedger) -> N
 def test_reservation_of_a_dead_holder_expires_and_is_audited(
     ledger: BudgetLedger, catalog: Catalog
 ) -> None:
-    orphan = ledger.reserve("customer", "bob", "analytics", 0.9)
-    with catalog.session() as s:  # the holder died; its time-to-live passes
-        s.execute(update(BudgetEntry).values(expires_at=BudgetEntry.created_at))
+    short = BudgetLedger(catalog, ledger.bundle, ttl_s=0.05)
+    orphan = short.reserve("customer", "bob", "analytics", 0.9)
+    time.sleep(0.1)  # the holder died; its time-to-live passes
     fresh = ledger.reserve("customer", "bob", "analytics", 0.9)
     fresh.commit()
     with pytest.raises(BudgetExhausted, match="is expired"):

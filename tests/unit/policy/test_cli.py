@@ -89,7 +89,9 @@ def test_audit_verify_names_an_edited_record(
     assert code == 1 and json.loads(out) == {
         "intact": False,
         "first_bad_seq": 1,
-        "reason": "record content does not match its hash",
+        "reason": "record content does not match its MAC (changed outside Lakeward)",
+        "ledger_reconciled": True,
+        "ledger": [],
     }
     code, out, _ = run(capsys, "policy", "audit", "tail", "--json")
     assert [r["seq"] for r in json.loads(out)] == [
