@@ -3,7 +3,8 @@
 - ``_models``: tables (datasets, dataset versions, columns with statistics, tags, audit).
 - ``_engine``: :class:`Catalog` (engine + sessions + Alembic migrations), SQLite/PostgreSQL
   parity, :func:`write_lock` for writers that must serialise.
-- ``_repo``: repositories, the only code that writes these tables.
+- ``_repo``: repositories, the only code that writes these tables; what a viewer reads of a
+  dataset (:func:`describe_dataset`, decided as ``catalog.read_metadata``, masked per viewer).
 - ``_ddl``: renders ``sql/catalog.<dialect>.sql`` from the models.
 - ``migrations/``: Alembic revisions; later capabilities add theirs here.
 """
@@ -32,9 +33,12 @@ from lakeward.catalog._models import (
 )
 from lakeward.catalog._repo import (
     ColumnStats,
+    DatasetListing,
     DatasetRepository,
     TagRepository,
     dataset_summary,
+    describe_dataset,
+    describe_datasets,
 )
 
 __all__ = [
@@ -46,9 +50,12 @@ __all__ = [
     "BudgetEntry",
     "ChainBreak",
     "ColumnStats",
+    "DatasetListing",
     "DatasetRepository",
     "TagRepository",
     "dataset_summary",
+    "describe_dataset",
+    "describe_datasets",
     "Base",
     "Catalog",
     "ColumnProfile",

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from lakeward.catalog._engine import Catalog
 from lakeward.catalog._models import (
     ColumnProfile,
     Dataset,
@@ -27,9 +28,12 @@ from lakeward.errors import InputError, NotFound
 
 __all__ = [
     "ColumnStats",
+    "DatasetListing",
     "DatasetRepository",
     "TagRepository",
     "dataset_summary",
+    "describe_dataset",
+    "describe_datasets",
 ]
 
 
@@ -281,9 +285,18 @@ def _typed(value: str | None, type_name: str) -> Any:
 
 
 def dataset_summary(
-    repo: DatasetRepository, dataset: Dataset, *, with_tags: bool = False
+    repo: DatasetRepository,
+    dataset: Dataset,
+    *,
+    with_tags: bool = False,
+    with_versions: bool = False,
 ) -> dict[str, Any]:
-    """The public JSON shape of a dataset (``lakeward catalog ls/show --json``)."""
+    """The JSON shape of a dataset (``lakeward catalog ls/show --json``), as stored.
+
+    Every column's min/max, unmasked: for catalog maintenance and tests. Anything shown to
+    a viewer comes from :func:`describe_dataset` / :func:`describe_datasets`, which decide
+    ``catalog.read_metadata`` for that viewer and mask what the decision says.
+    """
     version = repo.current_version(dataset)
     columns = []
     if version is not None:
@@ -324,4 +337,100 @@ def dataset_summary(
             }
             for t in TagRepository(repo.session).for_dataset(dataset)
         ]
+    if with_versions:
+        summary["versions"] = [
+            {
+                "version": v.version,
+                "rows": v.rows,
+                "bytes": v.bytes,
+                "files": v.file_count,
+                "fingerprint": v.fingerprint,
+                "profiled_at": v.profiled_at.isoformat(),
+                "profiled_by": v.profiled_by,
+                "seconds": round(v.profile_seconds, 3),
+            }
+            for v in dataset.versions
+        ]
     return summary
+
+
+@dataclass(frozen=True)
+class DatasetListing:
+    """The datasets a viewer may see (:func:`describe_datasets`), and how many it may not."""
+
+    datasets: list[dict[str, Any]]
+    hidden: int
+
+
+def _as_seen_by(catalog: Catalog, principal: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """Decide ``catalog.read_metadata`` on a summary's dataset and mask what it says to.
+
+    A masked column (``mask:<column>``) keeps its name, type and counts, and shows
+    ``"min": null, "max": null, "masked": true`` with a ``masked_reason``. Null and
+    approximate distinct counts stay: they describe the column, not a value in it. The
+    decision names exactly the columns about to be shown, so none is shown undecided; masks
+    follow the tags as they are now, not as they were when the column was profiled.
+
+    Raises:
+        PolicyDenied: ``principal`` may not read this dataset's metadata.
+    """
+    from lakeward.policy import guard
+
+    name = summary["name"]
+    decision = guard(
+        catalog,
+        principal,
+        "catalog.read_metadata",
+        f"dataset:{name}",
+        columns=[c["name"] for c in summary["columns"]],
+    )
+    masked = {o[len("mask:") :] for o in decision.obligations if o.startswith("mask:")}
+    for column in summary["columns"]:
+        if column["name"] in masked:
+            column |= {
+                "min": None,
+                "max": None,
+                "masked": True,
+                "masked_reason": (
+                    f"value statistics withheld from {principal}: catalog.read_metadata is "
+                    f"denied on column:{name}/{column['name']} (its tags or its dataset's)"
+                ),
+            }
+    return summary
+
+
+def describe_dataset(catalog: Catalog, principal: str, name: str) -> dict[str, Any]:
+    """One dataset's metadata as ``principal`` may see it (``lakeward catalog show``).
+
+    Decided as ``catalog.read_metadata`` through the guard (audited), at read time: columns
+    the decision masks (``mask:<column>``, from their current tags) show no min/max, however
+    they were profiled. Includes tags and the version history.
+
+    Raises:
+        NotFound: no dataset of that name.
+        PolicyDenied: ``principal`` may not read its metadata.
+    """
+    with catalog.session() as session:
+        repo = DatasetRepository(session)
+        summary = dataset_summary(repo, repo.require(name), with_tags=True, with_versions=True)
+    return _as_seen_by(catalog, principal, summary)
+
+
+def describe_datasets(catalog: Catalog, principal: str) -> DatasetListing:
+    """Every dataset's metadata as ``principal`` may see it (``lakeward catalog ls``).
+
+    Each dataset is decided as in :func:`describe_dataset`; those whose metadata
+    ``principal`` may not read are left out (only counted).
+    """
+    from lakeward.errors import PolicyDenied
+
+    with catalog.session() as session:
+        repo = DatasetRepository(session)
+        summaries = [dataset_summary(repo, d) for d in repo.list()]
+    visible, hidden = [], 0
+    for summary in summaries:
+        try:
+            visible.append(_as_seen_by(catalog, principal, summary))
+        except PolicyDenied:
+            hidden += 1
+    return DatasetListing(visible, hidden)

@@ -13,17 +13,31 @@ def catalog() -> None:
     """The metadata catalog (datasets, versions, columns, tags)."""
 
 
+_MASKED = "(masked)"
+
+
 @catalog.command("ls")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print JSON: a list of datasets with columns."
 )
 def ls(as_json: bool) -> None:
-    """List registered datasets with their statistics."""
-    from lakeward.catalog import Catalog, DatasetRepository, dataset_summary
+    """List the datasets whose metadata you may read, with their statistics.
 
-    with Catalog.shared().session() as session:
-        repo = DatasetRepository(session)
-        datasets = [dataset_summary(repo, d) for d in repo.list()]
+    Each dataset is decided as ``catalog.read_metadata`` for you; the min/max of columns the
+    policy masks for you are withheld, and datasets you may not see are left out.
+    """
+    from lakeward.catalog import Catalog, describe_datasets
+    from lakeward.cli._identity import me
+    from lakeward.cli._output import err
+
+    cat = Catalog.shared()
+    listing = describe_datasets(cat, me(cat).name)
+    if listing.hidden:
+        err.print(
+            f"{listing.hidden} dataset(s) not shown: catalog.read_metadata is denied to you",
+            highlight=False,
+        )
+    datasets = listing.datasets
     if as_json:
         emit_json(datasets)
         return
@@ -48,26 +62,16 @@ def ls(as_json: bool) -> None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(name: str, as_json: bool) -> None:
-    """Show one dataset: columns with statistics, tags and version history."""
-    from lakeward.catalog import Catalog, DatasetRepository, dataset_summary
+    """Show one dataset: columns with statistics, tags and version history.
 
-    with Catalog.shared().session() as session:
-        repo = DatasetRepository(session)
-        dataset = repo.require(name)
-        summary = dataset_summary(repo, dataset, with_tags=True)
-        summary["versions"] = [
-            {
-                "version": v.version,
-                "rows": v.rows,
-                "bytes": v.bytes,
-                "files": v.file_count,
-                "fingerprint": v.fingerprint,
-                "profiled_at": v.profiled_at.isoformat(),
-                "profiled_by": v.profiled_by,
-                "seconds": round(v.profile_seconds, 3),
-            }
-            for v in dataset.versions
-        ]
+    Decided as ``catalog.read_metadata`` for you; columns the policy masks for you show no
+    min/max (``"masked": true`` with the reason in JSON).
+    """
+    from lakeward.catalog import Catalog, describe_dataset
+    from lakeward.cli._identity import me
+
+    cat = Catalog.shared()
+    summary = describe_dataset(cat, me(cat).name, name)
     if as_json:
         emit_json(summary)
         return
@@ -81,7 +85,14 @@ def show(name: str, as_json: bool) -> None:
     table(
         ["column", "type", "min", "max", "nulls", "distinct"],
         [
-            [c["name"], c["type"], c["min"], c["max"], c["nulls"], c["distinct"]]
+            [
+                c["name"],
+                c["type"],
+                _MASKED if c.get("masked") else c["min"],
+                _MASKED if c.get("masked") else c["max"],
+                c["nulls"],
+                c["distinct"],
+            ]
             for c in summary["columns"]
         ],
     )
