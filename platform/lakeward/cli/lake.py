@@ -74,6 +74,13 @@ def register(root: str, owner: str | None, as_json: bool) -> None:
     click.echo(f"{len(report.added)} new, {len(report.known)} known datasets under {report.root}")
     if report.missing:
         err.print(f"no longer in the lake: {', '.join(report.missing)}", highlight=False)
+    _print_warnings(report.warnings)
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    """Paths discovery skipped (links) and names it had to disambiguate, on stderr."""
+    for line in warnings:
+        err.print(f"warning: {line}", highlight=False, markup=False)
 
 
 def _print_report(data: dict[str, Any]) -> None:
@@ -131,7 +138,9 @@ def profile(
     root = root or (get_settings().lake.root if not names else None)
     selected: list[str] | None = list(names) or None
     if selected is None and root is not None:
-        selected = register_lake(catalog, root, principal=principal, purpose=purpose).datasets
+        registered = register_lake(catalog, root, principal=principal, purpose=purpose)
+        _print_warnings(registered.warnings)
+        selected = registered.datasets
     if selected is None:
         with catalog.session() as session:
             selected = [d.name for d in DatasetRepository(session).list()]

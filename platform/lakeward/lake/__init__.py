@@ -12,7 +12,16 @@
 
 from typing import TYPE_CHECKING, Any
 
-from lakeward.lake._discover import DataFile, DatasetSpec, LakeRoot, discover, open_root
+from lakeward.lake._discover import (
+    DataFile,
+    DatasetSpec,
+    LakeDiscovery,
+    LakeRoot,
+    SkippedPath,
+    discover,
+    discover_lake,
+    open_root,
+)
 from lakeward.lake._service import (
     DatasetOutcome,
     ProfileReport,
@@ -39,11 +48,14 @@ __all__ = [
     "DatasetProfile",
     "DatasetSpec",
     "GeneratedLake",
+    "LakeDiscovery",
     "LakeRoot",
     "ProfileReport",
     "RegisterReport",
+    "SkippedPath",
     "content_fingerprint",
     "discover",
+    "discover_lake",
     "generate_lake",
     "open_root",
     "profile_dataset",

@@ -10,8 +10,32 @@ are not data.
 
 A dataset's **name** is its path relative to the root with ``/`` → ``.`` and the data
 extension dropped: ``sales/orders/`` → ``sales.orders``, ``hr/employees.csv`` →
-``hr.employees``. Two datasets that would share a name (``a/b.csv`` and ``a/b.parquet``)
-each get their format appended (``a.b.csv``, ``a.b.parquet``).
+``hr.employees``. Names are unique within a lake, whatever the paths: datasets that would
+share a name (``a/b.csv`` and ``a/b.parquet``) each get their format appended (``a.b.csv``,
+``a.b.parquet``); where that is not enough (``a.b.csv`` beside ``a/b.csv``), the dots
+inside a path's own file or directory names become ``_`` (``a_b.csv``), and as a last
+resort a short hash of the path is appended (``name~1a2b3c4d``). Each such renaming is
+reported in :attr:`LakeDiscovery.notes`.
+
+**Symbolic links** (local roots; object stores have none). A lake root is a confinement
+boundary: nothing outside it is ever listed, profiled or read through the lake.
+
+- A link to a *directory* is never followed, wherever it points: outside the root it would
+  expose data that is not the lake's, inside it would find datasets twice or loop forever
+  (``ln -s .. lake/d/up``). It is reported in :attr:`LakeDiscovery.skipped`.
+- A link to a *file* is read only when its real path is a regular file inside the root
+  (``latest.csv -> v3.csv``), not in a hidden directory. A link leading anywhere else is
+  refused: as a dataset of its own it is skipped (and reported); as a part file of a
+  directory dataset it is listed with an ``error``, so that dataset fails to profile,
+  naming the file, instead of being read without it.
+- A dangling link is listed with its error, like an unreadable file.
+- Real directories are walked once each (by device and inode), so a loop through a bind
+  mount ends too.
+
+:func:`list_files` (the files of a registered dataset, listed again just before each read)
+applies the same checks, to the dataset's own path as well, so a link swapped in after
+registration is refused at read time. What remains is the moment between that check and
+Spark opening the file; closing it would need the reader to open files by descriptor.
 
 Local paths are listed with ``os`` (so dangling links and unreadable files are seen and
 reported); other URIs (``s3://``, ``gs://``, ``hdfs://``) through ``pyarrow.fs``.
@@ -27,9 +51,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from lakeward.errors import LakeError
+from lakeward.errors import LakeError, LakewardInternalError
 
-__all__ = ["DataFile", "DatasetSpec", "LakeRoot", "discover", "list_files", "open_root"]
+__all__ = [
+    "DataFile",
+    "DatasetSpec",
+    "LakeDiscovery",
+    "LakeRoot",
+    "SkippedPath",
+    "discover",
+    "discover_lake",
+    "list_files",
+    "open_root",
+]
 
 _FORMATS = {
     ".parquet": "parquet",
@@ -156,30 +190,119 @@ def _hidden(name: str) -> bool:
     return name.startswith(("_", ".")) or name.endswith(".crc")
 
 
-def _walk_local(
-    root: LakeRoot, below: str = ""
-) -> dict[str, tuple[list[DataFile], list[str], bool]]:
-    """Dir relpath → (data files, subdir names, has _SUCCESS)."""
-    tree: dict[str, tuple[list[DataFile], list[str], bool]] = {}
+@dataclass(frozen=True)
+class SkippedPath:
+    """A path under the lake root that discovery did not take, and why."""
+
+    relpath: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.relpath}: skipped, {self.reason}"
+
+
+_Tree = dict[str, tuple[list[DataFile], list[str], bool]]
+
+_OUTSIDE = "a symbolic link leading outside the lake root (never followed or read)"
+
+
+def _within(real_root: str, real_path: str) -> bool:
+    return real_path == real_root or real_path.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _link_refusal(real_root: str, full: str) -> str | None:
+    """Why the file link ``full`` is not read (``None``: it is read; dangling: reported later).
+
+    A file link is read only when its real path is a regular file inside the root and
+    outside its hidden directories.
+    """
+    target = os.path.realpath(full)
+    if not os.path.lexists(target):
+        return None  # dangling: os.stat reports it like any unreadable file
+    if not _within(real_root, target):
+        return _OUTSIDE
+    rel = os.path.relpath(target, real_root).replace(os.sep, "/")
+    if any(_hidden(part) for part in rel.split("/")):
+        return f"a symbolic link into the hidden path {rel} (never followed or read)"
+    if not os.path.isfile(target):
+        return f"a symbolic link to {rel}, which is not a regular file (never followed)"
+    return None
+
+
+def _path_refusal(root: LakeRoot, full: str) -> str | None:
+    """Why ``full`` (a path under a local root, itself or a parent maybe a link) is not read."""
+    real = os.path.realpath(full)
+    if not _within(os.path.realpath(root.path), real):
+        return _OUTSIDE
+    if os.path.islink(full):
+        return _link_refusal(os.path.realpath(root.path), full)
+    return None
+
+
+def _local_file(real_root: str, full: str, rel: str) -> tuple[DataFile, str | None]:
+    """One data file as listed, and why it is refused (``None`` when it is not)."""
+    refusal = _link_refusal(real_root, full) if os.path.islink(full) else None
+    if refusal is not None:  # not even stat'ed: its size would tell about the target
+        return DataFile(full, rel, -1, 0, refusal), refusal
+    try:
+        st = os.stat(full)
+    except OSError as exc:
+        return DataFile(full, rel, -1, 0, f"cannot stat: {exc.strerror}"), None
+    error = None if os.access(full, os.R_OK) else "permission denied"
+    return DataFile(full, rel, st.st_size, st.st_mtime_ns, error), None
+
+
+def _walk_local(root: LakeRoot, below: str = "", skipped: list[SkippedPath] | None = None) -> _Tree:
+    """Dir relpath → (data files, subdir names, has _SUCCESS); never follows a directory link.
+
+    ``skipped`` collects the links not followed (and directories seen twice) with why.
+    """
+    skipped = [] if skipped is None else skipped
+    real_root = os.path.realpath(root.path)
+    tree: _Tree = {}
+    walked: set[tuple[int, int]] = set()
     start = os.path.join(root.path, below) if below else root.path
-    for dirpath, dirnames, filenames in os.walk(start, followlinks=True):
+    for dirpath, dirnames, filenames in os.walk(start, followlinks=False):
         rel_dir = os.path.relpath(dirpath, root.path).replace(os.sep, "/")
         rel_dir = "" if rel_dir == "." else rel_dir
-        dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
+        try:
+            st = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in walked:  # a loop through a bind mount
+            skipped.append(SkippedPath(rel_dir, "a directory already walked (a loop)"))
+            dirnames[:] = []
+            continue
+        walked.add((st.st_dev, st.st_ino))
+        subdirs: list[str] = []
+        for name in sorted(d for d in dirnames if not _hidden(d)):
+            full = os.path.join(dirpath, name)
+            if not os.path.islink(full):
+                subdirs.append(name)
+                continue
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            target = os.path.realpath(full)
+            if _within(real_root, target):
+                where = os.path.relpath(target, real_root).replace(os.sep, "/")
+                reason = (
+                    f"a symbolic link to the directory {where or '.'} inside the lake (never "
+                    "followed: that directory is discovered under its own path)"
+                )
+            else:
+                reason = _OUTSIDE
+            skipped.append(SkippedPath(rel, reason))
+        dirnames[:] = subdirs
         files: list[DataFile] = []
         for name in sorted(filenames):
             if _hidden(name) or _data_format(name) is None:
                 continue
-            full = os.path.join(dirpath, name)
             rel = f"{rel_dir}/{name}" if rel_dir else name
-            try:
-                st = os.stat(full)
-            except OSError as exc:
-                files.append(DataFile(full, rel, -1, 0, f"cannot stat: {exc.strerror}"))
-                continue
-            error = None if os.access(full, os.R_OK) else "permission denied"
-            files.append(DataFile(full, rel, st.st_size, st.st_mtime_ns, error))
-        tree[rel_dir] = (files, list(dirnames), "_SUCCESS" in filenames)
+            data_file, refusal = _local_file(real_root, os.path.join(dirpath, name), rel)
+            if refusal is not None:
+                skipped.append(SkippedPath(rel, refusal))
+            files.append(data_file)
+        tree[rel_dir] = (files, subdirs, "_SUCCESS" in filenames)
     return tree
 
 
@@ -219,18 +342,86 @@ def _is_part_dir(files: list[DataFile], subdirs: list[str], has_success: bool) -
     return has_success or all(_PART_NAME.match(f.relpath.rsplit("/", 1)[-1]) for f in files)
 
 
-def _walk(root: LakeRoot, below: str = "") -> dict[str, tuple[list[DataFile], list[str], bool]]:
-    return _walk_local(root, below) if root.local else _walk_remote(root, below)
+def _walk(root: LakeRoot, below: str = "", skipped: list[SkippedPath] | None = None) -> _Tree:
+    return _walk_local(root, below, skipped) if root.local else _walk_remote(root, below)
 
 
-def discover(root: str | os.PathLike[str] | LakeRoot) -> list[DatasetSpec]:
-    """Every dataset under ``root``, sorted by name.
+@dataclass
+class LakeDiscovery:
+    """What :func:`discover_lake` found: the datasets, the paths it skipped, the renamings."""
+
+    datasets: list[DatasetSpec]
+    skipped: list[SkippedPath] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per skipped path and per renaming, for people."""
+        return [str(s) for s in self.skipped] + self.notes
+
+
+def _dotless_name(spec: DatasetSpec) -> str:
+    """The name with the dots inside each path part as ``_`` (``a.b.csv`` → ``a_b``)."""
+    stem = spec.relpath if spec.layout == "directory" else _strip_data_ext(spec.relpath)
+    return ".".join(part.replace(".", "_") for part in stem.split("/"))
+
+
+def _clashes(specs: list[DatasetSpec]) -> list[list[DatasetSpec]]:
+    by_name: dict[str, list[DatasetSpec]] = defaultdict(list)
+    for spec in specs:
+        by_name[spec.name].append(spec)
+    return [group for group in by_name.values() if len(group) > 1]
+
+
+def _unique_names(specs: list[DatasetSpec]) -> list[str]:
+    """Rename clashing datasets until every name is unique; returns notes on the renamings.
+
+    First every dataset in a clash gets its format appended (``a/b.csv``, ``a/b.parquet``:
+    documented, no note). Where names still clash, a dataset that still has its own plain
+    name keeps it when it is the only one, and the others are renamed: the dots inside
+    their path parts made ``_`` (with the format), then, last, a hash of the path
+    appended (unique because paths are).
+    """
+    plain = {id(spec): spec.name for spec in specs}
+    notes: list[str] = []
+
+    def dotless(spec: DatasetSpec) -> str:
+        return f"{_dotless_name(spec)}.{spec.format}"
+
+    def hashed(spec: DatasetSpec) -> str:
+        return f"{spec.name}~{hashlib.sha256(spec.relpath.encode()).hexdigest()[:8]}"
+
+    for group in _clashes(specs):
+        for spec in group:
+            spec.name = f"{spec.name}.{spec.format}"
+    for step in (dotless, hashed):
+        for group in _clashes(specs):
+            clashed = group[0].name
+            keepers = [s for s in group if s.name == plain[id(s)]]
+            movers = [s for s in group if len(keepers) != 1 or s is not keepers[0]]
+            for spec in movers:
+                spec.name = step(spec)
+            paths = " and ".join(sorted(s.relpath for s in group))
+            renamed = ", ".join(f"{s.relpath} → {s.name}" for s in movers)
+            notes.append(
+                f"{paths} would all be named {clashed!r}; renamed {renamed}. Fix: rename one "
+                "of the paths for plainer names."
+            )
+    if _clashes(specs):  # cannot happen: paths are unique, and so are their hashes
+        raise LakewardInternalError(f"dataset names still clash: {_clashes(specs)}")
+    return notes
+
+
+def discover_lake(root: str | os.PathLike[str] | LakeRoot) -> LakeDiscovery:
+    """Every dataset under ``root``, sorted by name, with the paths skipped and why.
 
     Raises:
         LakeError: the root cannot be opened.
     """
     lake = root if isinstance(root, LakeRoot) else open_root(root)
-    tree = _walk(lake)
+    skipped: list[SkippedPath] = []
+    tree = _walk(lake, skipped=skipped)
+    refused = {s.relpath for s in skipped}
     specs: list[DatasetSpec] = []
     for rel_dir in sorted(tree):
         files, subdirs, has_success = tree[rel_dir]
@@ -242,18 +433,23 @@ def discover(root: str | os.PathLike[str] | LakeRoot) -> list[DatasetSpec]:
             )
             continue
         for f in files:
+            if f.relpath in refused:  # a link leading out of the lake is no dataset
+                continue
             fmt = _data_format(f.relpath)
             assert fmt is not None
             name = _strip_data_ext(f.relpath).replace("/", ".")
             specs.append(DatasetSpec(name, f.relpath, fmt, "file", lake, [f]))
-    by_name: dict[str, list[DatasetSpec]] = defaultdict(list)
-    for spec in specs:
-        by_name[spec.name].append(spec)
-    for name, clash in by_name.items():
-        if len(clash) > 1:
-            for spec in clash:
-                spec.name = f"{name}.{spec.format}"
-    return sorted(specs, key=lambda s: s.name)
+    notes = _unique_names(specs)
+    return LakeDiscovery(sorted(specs, key=lambda s: s.name), skipped, notes)
+
+
+def discover(root: str | os.PathLike[str] | LakeRoot) -> list[DatasetSpec]:
+    """Every dataset under ``root``, sorted by name (see :func:`discover_lake`).
+
+    Raises:
+        LakeError: the root cannot be opened.
+    """
+    return discover_lake(root).datasets
 
 
 def _stat_one(root: LakeRoot, relpath: str) -> DataFile | None:
@@ -261,12 +457,10 @@ def _stat_one(root: LakeRoot, relpath: str) -> DataFile | None:
         full = os.path.join(root.path, relpath)
         if not os.path.lexists(full):
             return None
-        try:
-            st = os.stat(full)
-        except OSError as exc:
-            return DataFile(full, relpath, -1, 0, f"cannot stat: {exc.strerror}")
-        error = None if os.access(full, os.R_OK) else "permission denied"
-        return DataFile(full, relpath, st.st_size, st.st_mtime_ns, error)
+        refusal = _path_refusal(root, full)
+        if refusal is not None:
+            return DataFile(full, relpath, -1, 0, refusal)
+        return _local_file(os.path.realpath(root.path), full, relpath)[0]
     import pyarrow.fs as pafs
 
     fs, _ = pafs.FileSystem.from_uri(root.uri)
@@ -278,11 +472,20 @@ def _stat_one(root: LakeRoot, relpath: str) -> DataFile | None:
 
 
 def list_files(root: LakeRoot, relpath: str, layout: str) -> list[DataFile]:
-    """The current files of one registered dataset (empty if it is gone)."""
+    """The current files of one registered dataset (empty if it is gone).
+
+    Listed with the same link checks as discovery, and the dataset's own path is checked
+    too: a file or directory that now leads outside the root is one file with an ``error``.
+    """
     if layout == "file":
         one = _stat_one(root, relpath)
         return [one] if one else []
-    if root.local and not os.path.isdir(os.path.join(root.path, relpath)):
-        return []
+    if root.local:
+        full = os.path.join(root.path, relpath)
+        if not os.path.isdir(full):
+            return []
+        refusal = _path_refusal(root, full)
+        if refusal is not None:
+            return [DataFile(full, relpath, -1, 0, refusal)]
     files, _, _ = _walk(root, relpath).get(relpath, ([], [], False))
     return files

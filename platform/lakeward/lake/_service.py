@@ -19,7 +19,7 @@ from typing import Any
 
 from lakeward.catalog import Catalog, Dataset, DatasetRepository
 from lakeward.errors import LakeError, NotFound, PolicyDenied
-from lakeward.lake._discover import DatasetSpec, discover, list_files, open_root
+from lakeward.lake._discover import DatasetSpec, discover_lake, list_files, open_root
 
 DEFAULT_PURPOSE = "catalog_maintenance"
 
@@ -42,6 +42,7 @@ class RegisterReport:
     added: list[str] = field(default_factory=list)
     known: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # in the catalog, gone from the lake
+    warnings: list[str] = field(default_factory=list)  # links skipped, names disambiguated
 
     @property
     def datasets(self) -> list[str]:
@@ -133,8 +134,9 @@ def register_lake(
     principal = _acting(catalog, principal)
     guard(catalog, principal, "lake.register", "platform", {"purpose": purpose})
     lake = open_root(root)
-    specs = discover(lake)
-    report = RegisterReport(root=lake.uri)
+    discovery = discover_lake(lake)
+    specs = discovery.datasets
+    report = RegisterReport(root=lake.uri, warnings=discovery.warnings)
     with catalog.session(immediate=True) as session:
         repo = DatasetRepository(session)
         for spec in specs:
