@@ -5,7 +5,7 @@ Map of the package (each subpackage's docstring maps its own modules):
 - :mod:`lakeward.settings` — every setting (``LAKEWARD_*``), nested per room.
 - :mod:`lakeward.errors` — the one exception hierarchy and its CLI exit codes.
 - :mod:`lakeward.catalog` — the SQLAlchemy metadata catalog (SQLite or PostgreSQL),
-  Alembic migrations, repositories, the hash-chained audit log.
+  Alembic migrations, repositories, the MAC-chained, anchored audit log.
 - :mod:`lakeward.spark` — the one lazy SparkSession factory (local, standalone, Connect).
 - :mod:`lakeward.lake` — dataset discovery, file checks, one-pass profiling on Spark, the
   sample-lake generator.

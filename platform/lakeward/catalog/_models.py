@@ -176,7 +176,7 @@ class Tag(Base):
 
 
 class AuditRecord(Base):
-    """One append-only, hash-chained audit record.
+    """One append-only audit record, MAC-chained to the one before it.
 
     ``record_hash`` = HMAC-SHA256 under the audit key over the canonical JSON of the record's
     fields and ``prev_hash`` (the previous record's ``record_hash``; 64 zeros for the first);
