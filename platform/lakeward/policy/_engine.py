@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -55,6 +56,9 @@ __all__ = [
 ]
 
 NS = "Lakeward"
+#: The guard that forbids using a purpose its principal has not acknowledged: a deny it
+#: alone decided says which command lifts it.
+ACKNOWLEDGEMENT_GUARD = "purpose-must-be-acknowledged"
 _CONTEXT_BOOLS = ("encrypted", "dp", "approved")
 # Dataset actions whose allow carries ``mask:<column>`` for each column that this column
 # action denies: contents (read, encrypt) by ``lake.read_column``; catalog metadata (a column's
@@ -124,6 +128,11 @@ class Decision:
 
 
 def _uid(kind: str, ident: str) -> dict[str, str]:
+    """An entity UID in Cedar's JSON form, for entities *and* requests.
+
+    The id travels as data, never spliced into Cedar text, so any name (quotes,
+    backslashes, spaces, any Unicode) names exactly that entity; no escaping is needed.
+    """
     return {"type": f"{NS}::{kind}", "id": ident}
 
 
@@ -452,11 +461,9 @@ class PolicyEngine:
             **{k: bool(context.get(k, False)) for k in _CONTEXT_BOOLS},
         }
         request = {
-            "principal": f'{NS}::User::"{principal}"',
-            "action": f'{NS}::Action::"{action}"',
-            "resource": f'{NS}::{kind}::"{ident}"'
-            if kind != "Platform"
-            else f'{NS}::Platform::"lakeward"',
+            "principal": _uid("User", principal),
+            "action": _uid("Action", action),
+            "resource": _uid(kind, ident),
             "context": cedar_context,
         }
         entity_json = json.dumps(entities)
@@ -485,8 +492,8 @@ class PolicyEngine:
                 requests = [
                     {
                         **request,
-                        "action": f'{NS}::Action::"{column_action}"',
-                        "resource": f'{NS}::Column::"{ident}/{c}"',
+                        "action": _uid("Action", column_action),
+                        "resource": _uid("Column", f"{ident}/{c}"),
                     }
                     for c in columns
                 ]
@@ -513,12 +520,39 @@ class PolicyEngine:
                 f"forbidden by {pid}: {self.bundle.policies[pid].description}".rstrip(": ")
                 for pid in ids
             )
+            if ids == (ACKNOWLEDGEMENT_GUARD,):
+                reasons += (self._acknowledgement_hint(request, entity_json, principal, purpose),)
             return Decision(False, **base, policy_ids=ids, reasons=reasons, errors=errors)
         nearest = self._nearest(request, entity_json)
+        if errors:  # not the policies' answer: say so, never pass it off as a plain deny
+            reason = (
+                "could not evaluate the request (" + "; ".join(errors) + "); an error denies, "
+                "so this is not a policy decision: report it with the request"
+            )
+            return Decision(False, **base, reasons=(reason,), nearest=nearest, errors=errors)
         reason = "no permit policy matched (default deny)"
         if not cedar_context["purpose_acknowledged"] and purpose:
             reason += f"; purpose {purpose!r} is not acknowledged by {principal}"
         return Decision(False, **base, reasons=(reason,), nearest=nearest, errors=errors)
+
+    def _acknowledgement_hint(
+        self, request: dict[str, Any], entity_json: str, principal: str, purpose: str
+    ) -> str:
+        """How to lift a deny that only the acknowledgement guard decided, and whether it would."""
+        import cedarpy
+
+        acknowledged = {**request, "context": {**request["context"], "purpose_acknowledged": True}}
+        lifted = cedarpy.is_authorized(acknowledged, self._policies, entity_json, self._schema)
+        command = f"lakeward policy purpose ack {shlex.quote(purpose)}"
+        if lifted.allowed and not lifted.diagnostics.errors:
+            return (
+                f"fix: as {principal}, run `{command}`; acknowledging purpose {purpose!r} "
+                "lifts this denial"
+            )
+        return (
+            f"{principal} has not acknowledged purpose {purpose!r} (`{command}`), but that "
+            "alone would not allow this request"
+        )
 
     def _nearest(self, request: dict[str, Any], entity_json: str) -> tuple[NearestPermit, ...]:
         import cedarpy
