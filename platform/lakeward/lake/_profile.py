@@ -9,16 +9,16 @@ Content fingerprint, precisely: every value is hashed in canonical form (see
 timestamps as UTC wall-clock values, nested values as JSON); the value hashes of a row are
 combined, in the order of the lower-cased column names, by two independent hashes
 (xxhash64 and murmur3), and three 30-bit slices of those are summed over all rows (exact
-for up to 2^33 rows). SHA-256 of the lower-cased column names, the row count and the three
-sums is the fingerprint. So the same rows in another order, another file layout or another
-format (CSV vs Parquet vs JSON) give the same fingerprint; a changed, added or removed row
-gives another. It is for change detection and cheap equality checks, not a cryptographic
-commitment (dedup uses keyed HMAC fingerprints).
+for up to 2^33 rows). HMAC-SHA256 under the lake key (``LakeKey.content_fingerprint``) of
+the lower-cased column names, the row count and the three sums is the fingerprint: keyed,
+because it is published and an unkeyed one lets a viewer test guesses for masked values.
+So the same rows in another order, another file layout or another format (CSV vs Parquet
+vs JSON) give the same fingerprint; a changed, added or removed row gives another (under
+the same key). It is for change detection and cheap equality checks.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from dataclasses import dataclass
@@ -227,11 +227,13 @@ def _profile_exprs(fields: list[StructField]) -> list[Column]:
 
 
 def _digest(fields: list[StructField], rows: int, row: dict[str, Any]) -> str:
+    from lakeward.dedup._fingerprint import current_lake_key
+
     ordered = sorted(fields, key=lambda f: (f.name.lower(), f.name))
     names = "\x1f".join(f.name.lower() for f in ordered)
-    return hashlib.sha256(
+    return current_lake_key().content_fingerprint(
         f"{names}\n{rows}\n{row['fp0'] or 0}\n{row['fp1'] or 0}\n{row['fp2'] or 0}".encode()
-    ).hexdigest()
+    )
 
 
 def content_fingerprint(df: DataFrame) -> tuple[int, str]:
