@@ -92,9 +92,24 @@ def _print_report(data: dict[str, Any]) -> None:
         ],
     )
     click.echo(
-        f"{data['profiled']} profiled, {data['unchanged']} unchanged, {data['failed']} failed "
-        f"in {data['seconds']:.1f} s"
+        f"{data['profiled']} profiled, {data['unchanged']} unchanged, {data['failed']} failed, "
+        f"{data['denied']} denied in {data['seconds']:.1f} s"
     )
+
+
+def _denial_lines(denied: dict[str, str], shown: int = 3) -> list[str]:
+    """One line per distinct reason: a reason shared by several datasets is printed once."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in denied.items():
+        by_reason.setdefault(reason, []).append(name)
+    lines = []
+    for reason, names in by_reason.items():
+        if len(names) == 1:
+            lines.append(f"  {names[0]}: {reason}")
+            continue
+        first = ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
+        lines.append(f"  denied for {len(names)} datasets: {reason} (first: {first})")
+    return lines
 
 
 @lake.command("profile")
@@ -161,7 +176,7 @@ def profile(
     if report.denied:
         err.print(
             f"{len(report.denied)} dataset(s) refused by the policy layer (see `lakeward policy "
-            "explain`):\n" + "\n".join(f"  {n}: {r}" for n, r in report.denied.items()),
+            "explain`):\n" + "\n".join(_denial_lines(report.denied)),
             highlight=False,
             markup=False,
         )

@@ -169,8 +169,10 @@ def spec_for(dataset: Dataset) -> DatasetSpec:
 
 
 def _denied(name: str, exc: PolicyDenied) -> DatasetOutcome:
-    reasons = "; ".join(exc.reasons)
-    return DatasetOutcome(name, "denied", error=f"{str(exc).splitlines()[0]} ({reasons})")
+    # The headline without the resource, so one reason reads the same for every dataset it
+    # refuses (the CLI summarises identical denials); the outcome names the dataset.
+    headline = str(exc).splitlines()[0].replace(f" dataset:{name}", "", 1)
+    return DatasetOutcome(name, "denied", error=f"{headline} ({'; '.join(exc.reasons)})")
 
 
 def profile_one(
