@@ -19,8 +19,11 @@ Map of the package:
 - ``_path``: contraction order — one broadcast step, or pairwise steps
   (:class:`PathPlan`) when the all-at-once space is too large; :func:`plan_einsum`.
 - ``_backend``: SEAL (``tenseal.sealapi``) and simulated backends, both counting ops.
-- ``_keys``: :class:`Keys`, :class:`PublicContext`, :func:`keygen`, key files.
+- ``_keys``: :class:`Keys`, :class:`PublicContext`, :func:`keygen` (default: 4 levels, any
+  one-step einsum of up to four encrypted operands), key files.
 - ``_tensor``: :class:`CipherTensor`, :func:`encrypt`, :func:`decrypt`, ciphertext files.
+- ``_files``: strict manifest parsing, integrity tags (HMAC keyed from the public context)
+  and their threat model, secret files 0600 from creation.
 - ``_execute``: :func:`einsum`, the executor.
 - ``_spark``: governed encrypted jobs on Spark — the owner encrypts columns per partition,
   the compute job runs an einsum per block and sums across partitions homomorphically
@@ -41,7 +44,7 @@ from lakeward.he._errors import (
 from lakeward.he._execute import einsum
 from lakeward.he._keys import Keys, PublicContext, keygen, load_context, load_keys
 from lakeward.he._layout import AxisPlacement, Layout, row_major
-from lakeward.he._params import CkksParameters, choose_parameters
+from lakeward.he._params import DEFAULT_DEPTH, CkksParameters, choose_parameters
 from lakeward.he._path import PathPlan, plan_einsum
 from lakeward.he._plan import OpCounts, Plan
 from lakeward.he._tensor import CipherTensor, decrypt, encrypt
@@ -50,6 +53,7 @@ __all__ = [
     "AxisPlacement",
     "CipherTensor",
     "CkksParameters",
+    "DEFAULT_DEPTH",
     "ContextMismatch",
     "DepthExceeded",
     "EinsumSyntaxError",

@@ -6,27 +6,46 @@ rotation steps those plans use; without expressions it makes a chain of ``depth`
 the power-of-two rotation keys. The secret key never leaves :class:`Keys`;
 :meth:`Keys.public` is what the compute side gets.
 
-Files are zip archives: ``manifest.json`` (kind, parameters, key steps, context id) and
-SEAL's own serialisations. A context id (a hash of the public key) ties ciphertexts to the
-keys they were made under.
+Files are zip archives: ``manifest.json`` (kind, parameters, key steps, context id, the
+SHA-256 of each member) and SEAL's own serialisations. A context id (a hash of the public
+key) ties ciphertexts to the keys they were made under; reading a file checks the manifest
+strictly, every member's digest and that the id is the hash of the public key in the file
+(see :mod:`lakeward.he._files`). The keys file (it holds the secret key) is 0600 from
+creation.
+
+Without expressions, :func:`keygen` makes a chain of :data:`DEFAULT_DEPTH` (4) levels at
+N=16384: the planner's all-at-once plan for k encrypted operands takes at most one level
+for a layout change, ⌈log2 k⌉ for the products and one for the mask of ``clean=True``, so
+four levels cover every einsum of up to four encrypted operands that fits one broadcast
+step (large shapes planned in pairwise steps can need more; the :class:`DepthExceeded`
+message then names the ``keygen`` call that gives enough).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import uuid
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from lakeward.he._backend import Backend, PlaintextCache, SealBackend, SimBackend
 from lakeward.he._errors import HEInputError, KeyFileError, SecretKeyRequired
+from lakeward.he._files import (
+    ManifestFields,
+    file_key,
+    parse_manifest,
+    private_temp_file,
+    sha256_hex,
+    write_private_file,
+)
 from lakeward.he._layout import Layout
 from lakeward.he._params import (
+    DEFAULT_DEPTH,
+    MAX_COEFF_BITS,
     RING_DEGREES,
     CkksParameters,
     choose_parameters,
@@ -38,23 +57,31 @@ from lakeward.he._plan import Packing, Plan
 
 __all__ = ["Keys", "PublicContext", "keygen", "load_context", "load_keys"]
 
-FORMAT_VERSION = 1
+#: Version 2 adds member digests (keys, contexts) and integrity tags (ciphertexts).
+FORMAT_VERSION = 2
 KIND_KEYS = "lakeward-he-keys"
 KIND_CONTEXT = "lakeward-he-context"
+_PUBLIC_MEMBERS = ("parms", "public_key", "relin_keys", "galois_keys")
+_CONTEXT_ID = "[0-9a-f]{16}"
 
 
 def _seal_bytes(obj: Any) -> bytes:
-    with tempfile.TemporaryDirectory(prefix="lakeward-he-") as tmp:
-        path = Path(tmp) / "blob"
+    """SEAL's serialisation of ``obj`` (through a 0600 temporary file: it may be a secret)."""
+    with private_temp_file() as path:
         obj.save(str(path))
         return path.read_bytes()
 
 
-def _seal_load(obj: Any, data: bytes, *context: Any) -> Any:
-    with tempfile.TemporaryDirectory(prefix="lakeward-he-") as tmp:
-        path = Path(tmp) / "blob"
-        path.write_bytes(data)
-        obj.load(*context, str(path))
+def _seal_load(obj: Any, data: bytes, *context: Any, source: str = "", what: str = "") -> Any:
+    """Load ``obj`` from SEAL bytes; SEAL's own validation errors become KeyFileError."""
+    with private_temp_file(data) as path:
+        try:
+            obj.load(*context, str(path))
+        except (RuntimeError, ValueError, TypeError, OSError) as exc:
+            raise KeyFileError(
+                f"{source or 'file'}: {what or 'a member'} is not a valid SEAL object for this "
+                f"context ({exc}); the file is corrupted or was not made by lakeward"
+            ) from exc
     return obj
 
 
@@ -89,6 +116,8 @@ class PublicContext:
             their Galois keys serve operands packed as those plans want, so
             :func:`~lakeward.he.encrypt` packs an operand of such a shape that way by default
             (:meth:`planned_layout`).
+        public_key_digest: SHA-256 of the serialised public key (the context id is its
+            first 16 hex digits; the file tag key derives from it).
     """
 
     params: CkksParameters
@@ -97,6 +126,7 @@ class PublicContext:
     simulated: bool = False
     sim_slots: int | None = None
     packed_for: tuple[tuple[str, tuple[tuple[int, ...], ...]], ...] = ()
+    public_key_digest: bytes = field(default=b"", repr=False)
     _key_bytes: dict[str, int] = field(default_factory=dict, repr=False)
     _seal: dict[str, Any] = field(default_factory=dict, repr=False)
     _plaintexts: PlaintextCache = field(default_factory=PlaintextCache, repr=False, compare=False)
@@ -111,6 +141,13 @@ class PublicContext:
                 "galois": len(_seal_bytes(self._seal["galois_keys"])) if self.galois_steps else 0,
             }
         return self._key_bytes
+
+    @property
+    def file_key(self) -> bytes:
+        """The key of the integrity tags on this key set's files (see ``_files``)."""
+        if not self.public_key_digest:
+            raise HEInputError("a simulated context has no files; use real keys")
+        return file_key(self.public_key_digest, self.context_id)
 
     @property
     def slots(self) -> int:
@@ -171,7 +208,7 @@ class PublicContext:
             )
         return next(iter(wanted), None)
 
-    def _manifest(self, kind: str) -> dict[str, Any]:
+    def _manifest(self, kind: str, members: dict[str, str]) -> dict[str, Any]:
         return {
             "kind": kind,
             "version": FORMAT_VERSION,
@@ -183,25 +220,28 @@ class PublicContext:
                 {"expr": expr, "shapes": [list(s) for s in shapes]}
                 for expr, shapes in self.packed_for
             ],
+            "members": members,
         }
 
-    def _write(self, path: str | Path, kind: str, extra: dict[str, bytes]) -> Path:
+    def _write_archive(self, handle: IO[bytes], kind: str, extra: dict[str, bytes]) -> None:
+        if self.simulated:
+            raise HEInputError("a simulated context has nothing to save; use real keys")
+        members = {name: _seal_bytes(self._seal[name]) for name in _PUBLIC_MEMBERS} | extra
+        digests = {name: sha256_hex(data) for name, data in members.items()}
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr("manifest.json", json.dumps(self._manifest(kind, digests), indent=2))
+            for name, data in members.items():
+                archive.writestr(name, data)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the public context (no secret key) to ``path``."""
         if self.simulated:
             raise HEInputError("a simulated context has nothing to save; use real keys")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
-            archive.writestr("manifest.json", json.dumps(self._manifest(kind), indent=2))
-            archive.writestr("parms", _seal_bytes(self._seal["parms"]))
-            for name in ("public_key", "relin_keys", "galois_keys"):
-                archive.writestr(name, _seal_bytes(self._seal[name]))
-            for name, data in extra.items():
-                archive.writestr(name, data)
+        with target.open("wb") as handle:
+            self._write_archive(handle, KIND_CONTEXT, {})
         return target
-
-    def save(self, path: str | Path) -> Path:
-        """Write the public context (no secret key) to ``path``."""
-        return self._write(path, KIND_CONTEXT, {})
 
 
 @dataclass
@@ -225,64 +265,178 @@ class Keys:
         return self.context.backend(secret_key=self._secret_key)
 
     def save(self, path: str | Path) -> Path:
-        """Write the owner's keys (secret key included: keep this file private)."""
-        target = self.context._write(path, KIND_KEYS, {"secret_key": _seal_bytes(self._secret_key)})
-        target.chmod(0o600)
-        return target
+        """Write the owner's keys (secret key included), 0600 from creation.
+
+        The file is written under a temporary name opened 0600 with ``O_EXCL | O_NOFOLLOW``
+        and then renamed over ``path``: it is never readable by others, whatever the umask.
+        """
+        if self.context.simulated:
+            raise HEInputError("a simulated context has nothing to save; use real keys")
+        secret = {"secret_key": _seal_bytes(self._secret_key)}
+        return write_private_file(
+            path, lambda handle: self.context._write_archive(handle, KIND_KEYS, secret)
+        )
 
 
-def _read_archive(path: str | Path) -> tuple[dict[str, Any], zipfile.ZipFile]:
+def _read_archive(path: str | Path) -> tuple[ManifestFields, zipfile.ZipFile]:
     source = Path(path)
     if not source.is_file():
         raise KeyFileError(f"{source}: no such file")
     try:
         archive = zipfile.ZipFile(source)
-        manifest = json.loads(archive.read("manifest.json"))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raw = _member(archive, "manifest.json", str(source))
+    except zipfile.BadZipFile as exc:
         raise KeyFileError(
             f"{source}: not a lakeward he file ({exc}); make one with `lakeward he keygen`"
         ) from exc
-    if manifest.get("version") != FORMAT_VERSION:
-        raise KeyFileError(f"{source}: format version {manifest.get('version')} is not 1")
+    try:
+        manifest = parse_manifest(raw, str(source))
+        manifest.choice("kind", (KIND_KEYS, KIND_CONTEXT, "lakeward-he-ciphertext"))
+        manifest.choice("version", (1, FORMAT_VERSION))
+    except KeyFileError:
+        archive.close()
+        raise
     return manifest, archive
 
 
-def _load_context(manifest: dict[str, Any], archive: zipfile.ZipFile) -> PublicContext:
+def _member(archive: zipfile.ZipFile, name: str, source: str, limit: int = 1 << 31) -> bytes:
+    """One member's bytes; a missing, oversized or unreadable member is a KeyFileError."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise KeyFileError(
+            f"{source}: {name} is missing; the file is truncated or not a lakeward he file"
+        ) from None
+    if info.file_size > limit:
+        raise KeyFileError(f"{source}: {name} is {info.file_size} bytes, more than {limit}")
+    try:
+        return archive.read(name)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise KeyFileError(f"{source}: {name} cannot be read ({exc}); the file is damaged") from exc
+
+
+def _parameters(manifest: ManifestFields) -> CkksParameters:
+    p = manifest.object("params")
+    ring = p.choice("ring_degree", tuple(RING_DEGREES))
+    try:
+        params = CkksParameters(
+            ring,
+            p.integer("depth", 0, 64),
+            p.integer("scale_bits", 20, 59),
+            p.integer("integer_bits", 10, 60),
+        )
+    except HEInputError as exc:
+        raise KeyFileError(f"{p.where}: {exc}") from exc
+    if params.total_bits > MAX_COEFF_BITS[ring]:  # pragma: no cover - CkksParameters refuses
+        raise KeyFileError(f"{p.where}: the chain exceeds ring degree {ring}")
+    return params
+
+
+def _packed_for(
+    manifest: ManifestFields,
+) -> tuple[tuple[str, tuple[tuple[int, ...], ...]], ...]:
+    if not manifest.has("packed_for"):
+        return ()
+    items = []
+    for item in manifest.objects("packed_for", 64):
+        item.only({"expr", "shapes"})
+        expr = item.string("expr", r"[A-Za-z,\- >]{1,200}", "einsum subscripts")
+        shapes = item.array("shapes", 32)
+        if not all(
+            isinstance(shape, list)
+            and len(shape) <= 32
+            and all(
+                isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 1 << 31 for n in shape
+            )
+            for shape in shapes
+        ):
+            raise item.problem("shapes", "an array of shapes (arrays of positive integers)")
+        items.append((expr, tuple(tuple(shape) for shape in shapes)))
+    return tuple(items)
+
+
+def _load_context(manifest: ManifestFields, archive: zipfile.ZipFile, source: str) -> PublicContext:
     import tenseal.sealapi as seal
 
-    p = manifest["params"]
-    params = CkksParameters(p["ring_degree"], p["depth"], p["scale_bits"], p["integer_bits"])
+    params = _parameters(manifest)
+    galois_steps = manifest.ints("galois_steps", params.slots, 1, params.slots - 1)
+    context_id = manifest.string("context_id", _CONTEXT_ID, "16 lowercase hex digits")
+    key_bytes: dict[str, int] = {}
+    if manifest.has("key_bytes"):
+        sizes = manifest.object("key_bytes")
+        sizes.only({"public", "relin", "galois"})
+        key_bytes = {name: sizes.integer(name, 0, 1 << 40) for name in sizes.data}
+    packed_for = _packed_for(manifest)
+    names = _PUBLIC_MEMBERS + (("secret_key",) if manifest.data.get("kind") == KIND_KEYS else ())
+    blobs = {name: _member(archive, name, source) for name in names}
+    if manifest.data.get("version") == FORMAT_VERSION:
+        members = manifest.object("members")
+        members.only(set(names))
+        for name, data in blobs.items():
+            if sha256_hex(data) != members.digest(name):
+                raise KeyFileError(
+                    f"{source}: {name} does not match its digest in the manifest: the file "
+                    "was modified or damaged after it was written"
+                )
+    digest = hashlib.sha256(blobs["public_key"]).digest()
+    if digest.hex()[:16] != context_id:
+        raise KeyFileError(
+            f"{source}: the public key does not belong to context {context_id} (its hash is "
+            f"{digest.hex()[:16]}): the file was modified or assembled from two key sets"
+        )
     context = _seal_context(params)
     objects: dict[str, Any] = {"context": context}
     objects["parms"] = _seal_load(
-        seal.EncryptionParameters(seal.SCHEME_TYPE.CKKS), archive.read("parms")
+        seal.EncryptionParameters(seal.SCHEME_TYPE.CKKS),
+        blobs["parms"],
+        source=source,
+        what="parms",
     )
-    for name, cls in (
-        ("public_key", seal.PublicKey),
-        ("relin_keys", seal.RelinKeys),
-        ("galois_keys", seal.GaloisKeys),
-    ):
-        objects[name] = _seal_load(cls(), archive.read(name), context)
+    for name, cls in (("public_key", seal.PublicKey), ("relin_keys", seal.RelinKeys)):
+        objects[name] = _seal_load(cls(), blobs[name], context, source=source, what=name)
+    objects["galois_keys"] = seal.GaloisKeys()
+    if galois_steps:  # SEAL refuses to load an empty key set as invalid
+        _seal_load(
+            objects["galois_keys"], blobs["galois_keys"], context, source=source, what="galois_keys"
+        )
+    if "secret_key" in blobs:
+        objects["secret_key"] = _seal_load(
+            seal.SecretKey(), blobs["secret_key"], context, source=source, what="secret_key"
+        )
+    missing = [
+        s
+        for s in galois_steps
+        if not objects["galois_keys"].has_key(galois_element(s, params.ring_degree))
+    ]
+    if missing:
+        raise KeyFileError(
+            f"{source}: the manifest lists Galois steps {missing[:5]} that the Galois keys lack"
+        )
     return PublicContext(
         params=params,
-        galois_steps=frozenset(int(s) for s in manifest["galois_steps"]),
-        context_id=str(manifest["context_id"]),
-        packed_for=tuple(
-            (str(item["expr"]), tuple(tuple(int(n) for n in s) for s in item["shapes"]))
-            for item in manifest.get("packed_for", [])
-        ),
-        _key_bytes={k: int(v) for k, v in manifest.get("key_bytes", {}).items()},
+        galois_steps=frozenset(galois_steps),
+        context_id=context_id,
+        packed_for=packed_for,
+        public_key_digest=digest,
+        _key_bytes=key_bytes,
         _seal=objects,
     )
 
 
 def load_context(path: str | Path) -> PublicContext:
-    """Read a public context (or the public part of an owner's keys file)."""
+    """Read a public context (or the public part of an owner's keys file).
+
+    Raises:
+        KeyFileError: the file is missing, malformed, modified or of another kind.
+    """
     manifest, archive = _read_archive(path)
     with archive:
-        if manifest.get("kind") not in (KIND_CONTEXT, KIND_KEYS):
-            raise KeyFileError(f"{path}: a {manifest.get('kind')} file, not a context")
-        return _load_context(manifest, archive)
+        kind = manifest.data["kind"]
+        if kind not in (KIND_CONTEXT, KIND_KEYS):
+            raise KeyFileError(f"{path}: a {kind} file, not a context")
+        context = _load_context(manifest, archive, str(path))
+    context._seal.pop("secret_key", None)  # a context never holds the secret key
+    return context
 
 
 def load_keys(path: str | Path) -> Keys:
@@ -290,20 +444,20 @@ def load_keys(path: str | Path) -> Keys:
 
     Raises:
         SecretKeyRequired: ``path`` is a public context (it has no secret key).
+        KeyFileError: the file is missing, malformed, modified or of another kind.
     """
-    import tenseal.sealapi as seal
-
     manifest, archive = _read_archive(path)
     with archive:
-        if manifest.get("kind") == KIND_CONTEXT:
+        kind = manifest.data["kind"]
+        if kind == KIND_CONTEXT:
             raise SecretKeyRequired(
                 f"{path} is a public context without the secret key; decrypt with the "
                 "owner's keys file (written by `lakeward he keygen --keys ...`)"
             )
-        if manifest.get("kind") != KIND_KEYS:
-            raise KeyFileError(f"{path}: a {manifest.get('kind')} file, not keys")
-        context = _load_context(manifest, archive)
-        secret = _seal_load(seal.SecretKey(), archive.read("secret_key"), context.seal_context)
+        if kind != KIND_KEYS:
+            raise KeyFileError(f"{path}: a {kind} file, not keys")
+        context = _load_context(manifest, archive, str(path))
+    secret = context._seal.pop("secret_key")
     return Keys(context, secret)
 
 
@@ -345,8 +499,9 @@ def keygen(
             encrypted) or :class:`~lakeward.he.Plan` objects. The ring degree is the
             smallest whose chain covers the deepest plan; Galois keys are made for exactly
             the steps the plans rotate by.
-        depth: Levels of the chain (at least the plans' depth). Default 2 without
-            expressions.
+        depth: Levels of the chain (at least the plans' depth). Default without
+            expressions: :data:`~lakeward.he._params.DEFAULT_DEPTH` (4, N=16384), enough
+            for any one-step einsum of up to four encrypted operands.
         ring_degree: Force N (8192, 16384 or 32768).
         scale_bits: Encoding scale 2**scale_bits (precision); default: the largest, up to
             2**50, that the chosen ring degree holds.
@@ -372,7 +527,8 @@ def keygen(
         try:
             plans = _plans_for(items, ring, packing)
             needed = max(
-                [p.depth for p in plans] + [depth if depth is not None else (0 if items else 2)]
+                [p.depth for p in plans]
+                + [depth if depth is not None else (0 if items else DEFAULT_DEPTH)]
             )
             params = choose_parameters(
                 needed, scale_bits=scale_bits, integer_bits=integer_bits, ring_degree=ring
@@ -419,11 +575,13 @@ def keygen(
     parms = seal.EncryptionParameters(seal.SCHEME_TYPE.CKKS)
     parms.set_poly_modulus_degree(params.ring_degree)
     parms.set_coeff_modulus(seal.CoeffModulus.Create(params.ring_degree, params.coeff_bits))
+    digest = hashlib.sha256(_seal_bytes(public_key)).digest()
     context = PublicContext(
         params=params,
         galois_steps=frozenset(steps),
-        context_id=hashlib.sha256(_seal_bytes(public_key)).hexdigest()[:16],
+        context_id=digest.hex()[:16],
         packed_for=packed_for,
+        public_key_digest=digest,
         _seal={
             "context": seal_context,
             "parms": parms,

@@ -75,25 +75,9 @@ class Layout:
     axes: tuple[AxisPlacement, ...]
 
     def __post_init__(self) -> None:
-        if self.slots < 1 or self.slots & (self.slots - 1):
-            raise LakewardInternalError(f"slot count {self.slots} is not a power of two")
-        spans = []
-        for axis in self.axes:
-            if axis.extent < 1 or axis.extent & (axis.extent - 1):
-                raise LakewardInternalError(f"placement {axis}: extent is not a power of two")
-            if axis.extent > next_pow2(axis.size) or axis.tiles != -(-axis.size // axis.extent):
-                raise LakewardInternalError(f"placement {axis} does not cover its size")
-            if axis.extent > 1:
-                spans.append((axis.stride, axis.extent))
-            elif axis.stride != 0:
-                raise LakewardInternalError(f"placement {axis}: stride without extent")
-        top = 1
-        for stride, extent in sorted(spans):
-            if stride < top:
-                raise LakewardInternalError(f"slot digits overlap in {self.axes}")
-            top = stride * extent
-        if top > self.slots:
-            raise LakewardInternalError(f"layout spans {top} slots of {self.slots}")
+        problem = layout_problem(self.slots, self.axes)
+        if problem is not None:
+            raise LakewardInternalError(problem)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -161,12 +145,77 @@ class Layout:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Layout:
-        """Rebuild a layout from :meth:`to_dict` output."""
-        return cls(
-            slots=int(data["slots"]),
-            axes=tuple(AxisPlacement(*(int(v) for v in axis)) for axis in data["axes"]),
-        )
+    def from_dict(cls, data: Any) -> Layout:
+        """Rebuild a layout from :meth:`to_dict` output, checking every number.
+
+        Raises:
+            ShapeMismatch: ``data`` is not a layout (wrong types, ranges, overlapping or
+                inconsistent placements).
+        """
+        if not isinstance(data, dict) or set(data) != {"slots", "axes"}:
+            raise ShapeMismatch("a layout is an object with exactly 'slots' and 'axes'")
+        slots, axes = data["slots"], data["axes"]
+        if not _is_int(slots) or not 1 <= slots <= MAX_SLOTS:
+            raise ShapeMismatch(f"layout slots must be an integer in [1, {MAX_SLOTS}]")
+        if not isinstance(axes, list) or len(axes) > MAX_AXES:
+            raise ShapeMismatch(f"layout axes must be an array of at most {MAX_AXES} axes")
+        placements = []
+        for n, axis in enumerate(axes):
+            if (
+                not isinstance(axis, list)
+                or len(axis) != 4
+                or not all(_is_int(v) and 0 <= v <= MAX_AXIS_SIZE for v in axis)
+                or axis[0] < 1
+            ):
+                raise ShapeMismatch(
+                    f"layout axis {n} must be [size, tiles, extent, stride], integers in "
+                    f"[0, {MAX_AXIS_SIZE}] with size >= 1"
+                )
+            placements.append(AxisPlacement(*axis))
+        tiles = 1
+        for placement in placements:
+            tiles *= placement.tiles
+        if tiles > MAX_TILES:
+            raise ShapeMismatch(f"a layout of {tiles} ciphertexts (at most {MAX_TILES})")
+        problem = layout_problem(slots, tuple(placements))
+        if problem is not None:
+            raise ShapeMismatch(f"not a valid layout: {problem}")
+        return cls(slots=slots, axes=tuple(placements))
+
+
+#: Bounds a layout read from a file must respect (far above anything CKKS can hold).
+MAX_SLOTS = 1 << 16
+MAX_AXES = 32
+MAX_AXIS_SIZE = 1 << 31
+MAX_TILES = 1 << 20
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def layout_problem(slots: int, axes: Sequence[AxisPlacement]) -> str | None:
+    """What is wrong with a layout of ``axes`` over ``slots`` slots, or ``None``."""
+    if slots < 1 or slots & (slots - 1):
+        return f"slot count {slots} is not a power of two"
+    spans = []
+    for axis in axes:
+        if axis.extent < 1 or axis.extent & (axis.extent - 1):
+            return f"placement {axis}: extent is not a power of two"
+        if axis.extent > next_pow2(axis.size) or axis.tiles != -(-axis.size // axis.extent):
+            return f"placement {axis} does not cover its size"
+        if axis.extent > 1:
+            spans.append((axis.stride, axis.extent))
+        elif axis.stride != 0:
+            return f"placement {axis}: stride without extent"
+    top = 1
+    for stride, extent in sorted(spans):
+        if stride < top:
+            return f"slot digits overlap in {tuple(axes)}"
+        top = stride * extent
+    if top > slots:
+        return f"layout spans {top} slots of {slots}"
+    return None
 
 
 def row_major(shape: Sequence[int], slots: int) -> Layout:

@@ -21,6 +21,7 @@ from typing import Any
 from lakeward.he._errors import DepthExceeded, HEInputError, MissingGaloisKeys
 
 __all__ = [
+    "DEFAULT_DEPTH",
     "MAX_COEFF_BITS",
     "CkksParameters",
     "choose_parameters",
@@ -33,6 +34,10 @@ __all__ = [
 MAX_COEFF_BITS = {8192: 218, 16384: 438, 32768: 881}
 RING_DEGREES = tuple(sorted(MAX_COEFF_BITS))
 
+
+#: Levels of ``keygen()`` without expressions: a layout change, ⌈log2 4⌉ products and a
+#: mask, so any one-step einsum of up to four encrypted operands fits (N=16384).
+DEFAULT_DEPTH = 4
 
 BASE_SCALE_BITS = 40  # the scale that decides the ring degree
 MAX_SCALE_BITS = 50

@@ -1,4 +1,12 @@
-"""Encrypted tensors: :class:`CipherTensor`, :func:`encrypt`, :func:`decrypt`, files."""
+"""Encrypted tensors: :class:`CipherTensor`, :func:`encrypt`, :func:`decrypt`, files.
+
+A ciphertext file is a zip archive: ``manifest.json`` (kind, version, context id, layout,
+clean flag, tile count and one integrity tag per tile), ``manifest.tag`` (the tag of the
+manifest's exact bytes) and ``tile-NNNNNN`` (SEAL ciphertexts). Reading one checks, in this
+order: the archive's members, the manifest's size, nesting, fields and ranges, the context
+id, the manifest tag, each tile's tag, then SEAL's validation of each tile; any failure is a
+:class:`~lakeward.he.KeyFileError` naming the file (tags: see :mod:`lakeward.he._files`).
+"""
 
 from __future__ import annotations
 
@@ -18,14 +26,30 @@ from lakeward.he._errors import (
     SecretKeyRequired,
     ShapeMismatch,
 )
-from lakeward.he._keys import FORMAT_VERSION, Keys, PublicContext, _seal_bytes, _seal_load
-from lakeward.he._layout import Layout, row_major
+from lakeward.he._files import ManifestFields, parse_manifest, tag, tag_matches
+from lakeward.he._keys import (
+    _CONTEXT_ID,
+    FORMAT_VERSION,
+    Keys,
+    PublicContext,
+    _member,
+    _seal_bytes,
+    _seal_load,
+)
+from lakeward.he._layout import MAX_TILES, Layout, row_major
 from lakeward.he._path import PathPlan
 from lakeward.he._plan import OpCounts, Plan
 
 __all__ = ["CipherTensor", "as_plain_array", "decrypt", "encrypt"]
 
 KIND_CIPHERTEXT = "lakeward-he-ciphertext"
+#: A SEAL ciphertext at N=32768 with a full chain is about 12 MiB; anything far above is not one.
+MAX_TILE_BYTES = 64 << 20
+_MANIFEST_FIELDS = {"kind", "version", "context_id", "layout", "clean", "tiles", "tile_tags"}
+
+
+def _tile_name(number: int) -> str:
+    return f"tile-{number:06d}"
 
 
 class CipherTensor:
@@ -90,9 +114,11 @@ class CipherTensor:
         )
 
     def to_bytes(self) -> bytes:
-        """The ciphertexts and their layout as one archive (what :meth:`save` writes)."""
+        """The ciphertexts, layout and integrity tags as one archive (what :meth:`save` writes)."""
         if self.context.simulated:
             raise HEInputError("simulated ciphertexts cannot be saved; encrypt with real keys")
+        key = self.context.file_key
+        blobs = [_seal_bytes(tile) for tile in self.tiles]
         manifest = {
             "kind": KIND_CIPHERTEXT,
             "version": FORMAT_VERSION,
@@ -100,12 +126,15 @@ class CipherTensor:
             "layout": self.layout.to_dict(),
             "clean": self.clean,
             "tiles": len(self.tiles),
+            "tile_tags": [tag(key, "tile", str(n).encode(), blob) for n, blob in enumerate(blobs)],
         }
+        raw = json.dumps(manifest, indent=2).encode()
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-            archive.writestr("manifest.json", json.dumps(manifest, indent=2))
-            for number, tile in enumerate(self.tiles):
-                archive.writestr(f"tile-{number:06d}", _seal_bytes(tile))
+            archive.writestr("manifest.json", raw)
+            archive.writestr("manifest.tag", tag(key, "ciphertext manifest", raw))
+            for number, blob in enumerate(blobs):
+                archive.writestr(_tile_name(number), blob)
         return buffer.getvalue()
 
     def save(self, path: str | Path) -> Path:
@@ -120,32 +149,67 @@ class CipherTensor:
     def from_bytes(
         cls, data: bytes, context: PublicContext | Keys, *, source: str = "ciphertext"
     ) -> CipherTensor:
-        """Read :meth:`to_bytes` output made under ``context``'s keys.
+        """Read :meth:`to_bytes` output made under ``context``'s keys, checking it first.
 
         Raises:
             ContextMismatch: it was encrypted under another key set.
-            KeyFileError: the bytes are not a ciphertext archive.
+            KeyFileError: the bytes are not a well-formed ciphertext archive, or a tag does
+                not match (modified, truncated or spliced).
         """
         import tenseal.sealapi as seal
 
         ctx = context.context if isinstance(context, Keys) else context
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                manifest = json.loads(archive.read("manifest.json"))
-                if manifest.get("kind") != KIND_CIPHERTEXT:
-                    raise KeyFileError(f"{source}: a {manifest.get('kind')} file, not a ciphertext")
-                if manifest["context_id"] != ctx.context_id:
-                    raise ContextMismatch(
-                        f"{source} was encrypted under context {manifest['context_id']}, not "
-                        f"{ctx.context_id}; use the context (or keys) it was made with"
-                    )
-                tiles = [
-                    _seal_load(seal.Ciphertext(), archive.read(f"tile-{n:06d}"), ctx.seal_context)
-                    for n in range(int(manifest["tiles"]))
-                ]
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        except (zipfile.BadZipFile, ValueError) as exc:
             raise KeyFileError(f"{source}: not a lakeward he ciphertext ({exc})") from exc
-        return cls(ctx, Layout.from_dict(manifest["layout"]), tiles, clean=bool(manifest["clean"]))
+        with archive:
+            raw = _member(archive, "manifest.json", source, MAX_TILE_BYTES)
+            manifest = parse_manifest(raw, source)
+            kind = manifest.choice(
+                "kind", (KIND_CIPHERTEXT, "lakeward-he-keys", "lakeward-he-context")
+            )
+            if kind != KIND_CIPHERTEXT:
+                raise KeyFileError(f"{source}: a {kind} file, not a ciphertext")
+            if manifest.data.get("version") == 1:
+                raise KeyFileError(
+                    f"{source}: a version 1 ciphertext file, written without integrity tags; "
+                    "encrypt the data again (or recompute the result) with this lakeward"
+                )
+            manifest.choice("version", (FORMAT_VERSION,))
+            context_id = manifest.string("context_id", _CONTEXT_ID, "16 lowercase hex digits")
+            if context_id != ctx.context_id:
+                raise ContextMismatch(
+                    f"{source} was encrypted under context {context_id}, not "
+                    f"{ctx.context_id}; use the context (or keys) it was made with"
+                )
+            layout, clean, count, tile_tags = _check_manifest(manifest, ctx, source)
+            names = {"manifest.json", "manifest.tag", *map(_tile_name, range(count))}
+            extra = sorted(set(archive.namelist()) - names)
+            if extra:
+                raise KeyFileError(f"{source}: unexpected member(s) {extra[:5]}")
+            key = ctx.file_key
+            manifest_tag = _member(archive, "manifest.tag", source, 64).decode("ascii", "replace")
+            if not tag_matches(key, manifest_tag, "ciphertext manifest", raw):
+                raise KeyFileError(
+                    f"{source}: the manifest does not match its integrity tag: the file was "
+                    "modified after it was written, or not written under this context"
+                )
+            tiles = []
+            for number in range(count):
+                blob = _member(archive, _tile_name(number), source, MAX_TILE_BYTES)
+                if not tag_matches(key, tile_tags[number], "tile", str(number).encode(), blob):
+                    raise KeyFileError(
+                        f"{source}: tile {number} does not match its integrity tag: it was "
+                        "truncated, zeroed, replaced or modified after it was written"
+                    )
+                tile = _seal_load(
+                    seal.Ciphertext(), blob, ctx.seal_context, source=source, what=f"tile {number}"
+                )
+                if tile.size() != 2:
+                    raise KeyFileError(f"{source}: tile {number} is not a relinearised ciphertext")
+                tiles.append(tile)
+        return cls(ctx, layout, tiles, clean=clean)
 
     @classmethod
     def load(cls, path: str | Path, context: PublicContext | Keys) -> CipherTensor:
@@ -159,6 +223,32 @@ class CipherTensor:
         if not source.is_file():
             raise KeyFileError(f"{source}: no such file")
         return cls.from_bytes(source.read_bytes(), context, source=str(source))
+
+
+def _check_manifest(
+    manifest: ManifestFields, context: PublicContext, source: str
+) -> tuple[Layout, bool, int, list[str]]:
+    """The layout, clean flag, tile count and tile tags of a ciphertext manifest."""
+    manifest.only(_MANIFEST_FIELDS)
+    if not manifest.has("layout"):
+        raise manifest.problem("layout", "an object with 'slots' and 'axes'")
+    try:
+        layout = Layout.from_dict(manifest.data["layout"])
+    except ShapeMismatch as exc:
+        raise KeyFileError(f"{manifest.where}: field 'layout': {exc}") from exc
+    if layout.slots != context.slots:
+        raise KeyFileError(
+            f"{manifest.where}: the layout is for {layout.slots} slots, the context has "
+            f"{context.slots}"
+        )
+    clean = manifest.boolean("clean")
+    count = manifest.integer("tiles", 1, MAX_TILES)
+    if count != layout.n_tiles:
+        raise KeyFileError(
+            f"{manifest.where}: 'tiles' is {count} but the layout places the tensor in "
+            f"{layout.n_tiles} ciphertext(s)"
+        )
+    return layout, clean, count, manifest.digests("tile_tags", count)
 
 
 def as_plain_array(value: ArrayLike, what: str) -> NDArray[np.float64]:

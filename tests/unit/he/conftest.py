@@ -2,15 +2,22 @@
 
 Real keys use the smallest ring degree that holds the depth (N=8192 for depth 2, N=16384
 for depth 3) and the default power-of-two Galois keys, so any expression can run; tests of
-plan-specific keys make their own.
+plan-specific keys make their own. ``lakeward`` runs the CLI (``lakeward.cli.main``, the
+real error boundary) in ``tmp_path`` and returns the exit code.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lakeward import he
+from lakeward.cli import cli
+from lakeward.cli import main as lakeward_main
+from lakeward.cli.he import he as he_group
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +38,14 @@ def deep_keys() -> he.Keys:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20250707)
+
+
+@pytest.fixture
+def lakeward(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., int]:
+    monkeypatch.setitem(cli.commands, "he", he_group)
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str) -> int:
+        return lakeward_main(list(args))
+
+    return run

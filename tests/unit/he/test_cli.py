@@ -10,22 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lakeward.cli import cli
-from lakeward.cli import main as lakeward_main
-from lakeward.cli.he import he as he_group
-
-Run = Callable[..., int]
-
-
-@pytest.fixture
-def lakeward(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Run:
-    monkeypatch.setitem(cli.commands, "he", he_group)
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args: str) -> int:
-        return lakeward_main(list(args))
-
-    return run
+Run = Callable[..., int]  # the ``lakeward`` fixture (conftest): the CLI in tmp_path
 
 
 @pytest.fixture

@@ -54,7 +54,8 @@ def test_keygen_makes_only_the_steps_the_plans_use() -> None:
     assert (deep.public().params.depth, deep.public().params.ring_degree) == (3, 16384)
     packed = he.keygen(chain, packing="planned", simulated=True)  # ⌈log2 3⌉ levels
     assert (packed.public().params.depth, packed.public().params.ring_degree) == (2, 8192)
-    assert he.keygen(simulated=True).public().params.depth == 2
+    default = he.keygen(simulated=True).public().params  # four encrypted operands fit
+    assert (default.depth, default.ring_degree) == (he.DEFAULT_DEPTH, 16384) == (4, 16384)
 
 
 def test_files_round_trip(tmp_path: Path, rng: np.random.Generator) -> None:
