@@ -40,7 +40,7 @@ from lakeward.dedup._fingerprint import (
     row_fingerprint_sql,
     value_hash_sql,
 )
-from lakeward.dedup._schema import Candidate, DatasetInfo, domain_of
+from lakeward.dedup._schema import Candidate, DatasetInfo, domain_of, schema_ddl
 from lakeward.errors import LakeError
 from lakeward.lake import DatasetSpec
 
@@ -104,7 +104,7 @@ def _hash_frame(
     """
     from lakeward.lake import read_dataset
 
-    ddl = ", ".join("`" + c.name.replace("`", "``") + "` " + c.type for c in dataset.columns)
+    ddl = schema_ddl((c.name, c.type) for c in dataset.columns)
     df = read_dataset(spark, spec, profiled_schema=ddl)  # files unchanged since profiled
     types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
     missing = [c.name for c in dataset.columns if c.name not in types]

@@ -175,7 +175,7 @@ def load_datasets(catalog: Catalog, names: Iterable[str] | None = None) -> list[
 
 
 def _current_specs(catalog: Catalog, names: Sequence[str]) -> dict[str, DatasetSpec | None]:
-    """Each dataset's files as listed now (``None`` when they cannot be listed)."""
+    """Each dataset's files as listed now (``None`` when they cannot all be listed and read)."""
     from lakeward.catalog import DatasetRepository
     from lakeward.lake import spec_for
 
@@ -188,7 +188,9 @@ def _current_specs(catalog: Catalog, names: Sequence[str]) -> dict[str, DatasetS
     for d in datasets:
         try:
             spec = spec_for(d)
-            found[d.name] = spec if spec.files else None
+            # a file that cannot be read (or now leads outside the lake root) is never read
+            readable = spec.files and not any(f.error for f in spec.files)
+            found[d.name] = spec if readable else None
         except LakeError:
             found[d.name] = None
     return found

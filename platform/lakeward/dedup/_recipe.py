@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakeward.dedup._fingerprint import LakeKey, row_fingerprint, with_key
-from lakeward.dedup._schema import ColumnInfo, DatasetInfo, Pairing, domain_of
+from lakeward.dedup._schema import ColumnInfo, DatasetInfo, Pairing, domain_of, schema_ddl
 from lakeward.errors import CheckFailed, InputError
 from lakeward.lake import DatasetSpec
 
@@ -62,14 +62,12 @@ def _q(name: str) -> Column:
 
 def ddl(columns: Sequence[ColumnInfo]) -> str:
     """A Spark DDL schema string for profiled columns."""
-    return ", ".join("`" + c.name.replace("`", "``") + "` " + c.type for c in columns)
+    return schema_ddl((c.name, c.type) for c in columns)
 
 
 def ddl_from_recipe(recipe: dict[str, Any]) -> str:
     """The child's DDL schema string, from its recipe."""
-    return ", ".join(
-        "`" + c["name"].replace("`", "``") + "` " + c["type"] for c in recipe["columns"]
-    )
+    return schema_ddl((c["name"], c["type"]) for c in recipe["columns"])
 
 
 def _literal(text: str, type_name: str) -> Column:

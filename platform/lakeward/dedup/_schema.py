@@ -38,7 +38,10 @@ __all__ = [
     "naive_schema_candidates",
     "normalize_name",
     "pair_columns",
+    "quote_name",
     "schema_candidates",
+    "schema_ddl",
+    "type_ddl",
 ]
 
 TEXT_FORMATS = frozenset({"csv", "json"})
@@ -70,6 +73,98 @@ _CAMEL_1 = re.compile(r"([a-z0-9])([A-Z])")
 _CAMEL_2 = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
 _INTEGRAL_RANK = {"tinyint": 1, "smallint": 2, "int": 3, "bigint": 4}
+
+
+# -- DDL from profiled types ------------------------------------------------------------------
+# The catalog records each column's type as Spark's ``simpleString`` (``struct<street
+# name:string>``), which does not quote nested field names: read back as DDL, a name with a
+# space, a backtick or punctuation breaks the parse (or, worse, means something else).
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PRIMITIVE = re.compile(
+    r"[a-z_][a-z0-9_]*(\(\s*\d+\s*(,\s*-?\d+\s*)?\))?( collate \w+)?"
+    r"|interval (year|month|day|hour|minute|second)( to (year|month|day|hour|minute|second))?",
+    re.IGNORECASE,
+)
+
+
+def quote_name(name: str) -> str:
+    """A column or field name as Spark SQL reads it: in backticks, inner backticks doubled."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _parse_type(text: str, i: int) -> tuple[str, int] | None:
+    """The DDL of the ``simpleString`` type starting at ``text[i]`` and where it ends."""
+    for opener in ("array<", "map<", "struct<"):
+        if text.startswith(opener, i):
+            break
+    else:  # the shortest primitive that ends the type (decimal(10,2) holds a comma)
+        for end in range(i + 1, len(text) + 1):
+            if (end == len(text) or text[end] in ",>") and _PRIMITIVE.fullmatch(text, i, end):
+                return text[i:end], end
+        return None
+    i += len(opener)
+    if opener == "array<":
+        inner = _parse_type(text, i)
+        if inner is None or not text.startswith(">", inner[1]):
+            return None
+        return f"array<{inner[0]}>", inner[1] + 1
+    if opener == "map<":
+        key = _parse_type(text, i)
+        if key is None or not text.startswith(",", key[1]):
+            return None
+        value = _parse_type(text, key[1] + 1)
+        if value is None or not text.startswith(">", value[1]):
+            return None
+        return f"map<{key[0]},{value[0]}>", value[1] + 1
+    fields = _parse_fields(text, i)
+    return None if fields is None else (f"struct<{fields[0]}>", fields[1])
+
+
+def _parse_fields(text: str, i: int) -> tuple[str, int] | None:
+    """The fields ``name:type,...>`` from ``text[i]``, quoted as needed, and where they end.
+
+    A name may hold ``:``, ``,``, ``<`` or ``>``: each ``:`` is tried as the separator until
+    the rest parses.
+    """
+    if text.startswith(">", i):
+        return "", i + 1
+    colon = text.find(":", i)
+    while colon != -1:
+        field_type = _parse_type(text, colon + 1)
+        if field_type is not None:
+            end = field_type[1]
+            rest = (
+                ("", end + 1)
+                if text.startswith(">", end)
+                else _parse_fields(text, end + 1)
+                if text.startswith(",", end)
+                else None
+            )
+            if rest is not None:
+                name = text[i:colon]
+                quoted = name if _PLAIN_NAME.fullmatch(name) else quote_name(name)
+                head = f"{quoted}:{field_type[0]}"
+                return (f"{head},{rest[0]}" if rest[0] else head), rest[1]
+        colon = text.find(":", colon + 1)
+    return None
+
+
+def type_ddl(type_name: str) -> str:
+    """A profiled type (Spark ``simpleString``) as DDL: nested field names quoted as needed.
+
+    ``struct<street name:string,id:int>`` → ``struct<`street name`:string,id:int>``; a type
+    without such names comes back unchanged. A string that does not parse is returned as it
+    is (Spark then reports it).
+    """
+    if "<" not in type_name:
+        return type_name
+    parsed = _parse_type(type_name, 0)
+    return parsed[0] if parsed is not None and parsed[1] == len(type_name) else type_name
+
+
+def schema_ddl(columns: Iterable[tuple[str, str]]) -> str:
+    """A Spark DDL schema for ``(name, profiled type)`` pairs, every name quoted."""
+    return ", ".join(f"{quote_name(name)} {type_ddl(type_name)}" for name, type_name in columns)
 
 
 @functools.lru_cache(maxsize=65536)
