@@ -406,6 +406,14 @@ def describe_dataset(catalog: Catalog, principal: str, name: str) -> dict[str, A
     the decision masks (``mask:<column>``, from their current tags) show no min/max, however
     they were profiled. Includes tags and the version history.
 
+    Which columns are masked is the bundle's call, per viewer and column: the default
+    bundle masks every column carrying (itself or through its dataset) a personal or
+    protected tag (``pii``, ``pii_direct``, ``phi``, ``region_eu``, ``restricted``,
+    ``encryption_required``, ``dp_required``). A column nobody tagged shows its min/max to
+    whoever may read the dataset's metadata, even when they are sensitive (salaries, a
+    rare diagnosis code): tag the column or its dataset, or narrow
+    ``catalog.read_metadata`` on ``Column`` for the groups that should not see them.
+
     Raises:
         NotFound: no dataset of that name.
         PolicyDenied: ``principal`` may not read its metadata.
