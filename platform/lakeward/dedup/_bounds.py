@@ -205,10 +205,14 @@ def apply_statistics(candidate: Candidate, near_threshold: float, multiset: bool
                 continue
             if below or above:
                 exact = False
-                reasons.append(
-                    f"{pair.child} range [{cc.min}, {cc.max}] exceeds "
-                    f"{pair.parent} range [{pc.min}, {pc.max}]"
+                # Never the values themselves: reasons are stored in the catalog and shown
+                # to viewers for whom these columns' statistics may be masked.
+                side = " and ".join(
+                    s
+                    for s, hit in (("below its minimum", below), ("above its maximum", above))
+                    if hit
                 )
+                reasons.append(f"{pair.child} has values {side} of {pair.parent}")
             if disjoint:
                 # Only child rows with a NULL here can be found. Set semantics: at most
                 # cc.nulls distinct rows hold one, and at least one distinct row does not

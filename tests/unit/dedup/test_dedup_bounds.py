@@ -155,7 +155,11 @@ def test_rules_that_fire() -> None:
     below = _info(1, names, ["bigint", "string"], [(0, "a")])
     cand = Candidate(below, parent, pair_columns(below, parent) or ())
     apply_statistics(cand, 1.0, False)
-    assert cand.status == "pruned" and cand.stage == "minmax" and "range" in cand.reasons[0]
+    assert (
+        cand.status == "pruned"
+        and cand.stage == "minmax"
+        and "below its minimum" in cand.reasons[0]
+    )
     nulls = _info(1, names, ["bigint", "string"], [(1, None), (2, "b")])
     cand = Candidate(nulls, parent, pair_columns(nulls, parent) or ())
     apply_statistics(cand, 0.9, True)
@@ -246,3 +250,16 @@ def test_wide_decimals_give_no_distinct_floor() -> None:
         cand = Candidate(child, parent, pair_columns(child, parent) or ())
         apply_statistics(cand, 0.5, False)
         assert (cand.status == "pruned") == pruned, type_name
+
+
+def test_pruning_reasons_never_carry_column_values() -> None:
+    """Reasons land in the catalog and in `dedup find` output, where a viewer may have these
+    columns' statistics masked: they name columns, never min/max values."""
+    child = _info(1, ["email"], ["string"], [("zed.secret@corp.example",), ("amy@x.example",)])
+    parent = _info(2, ["email"], ["string"], [("bob@y.example",), ("carl@y.example",)])
+    candidate = Candidate(child, parent, pair_columns(child, parent) or ())
+    apply_statistics(candidate, near_threshold=1.0, multiset=False)
+    text = " ".join(candidate.reasons)
+    assert candidate.status == "pruned" and "email" in text
+    for value in ("zed.secret", "amy@", "bob@", "carl@"):
+        assert value not in text
