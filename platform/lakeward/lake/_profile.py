@@ -19,6 +19,7 @@ the same key). It is for change detection and cheap equality checks.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import dataclass
@@ -26,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from lakeward.catalog import ColumnStats
 from lakeward.errors import DatasetMalformed, LakeError
-from lakeward.lake._discover import DatasetSpec
-from lakeward.lake._schema import READ_OPTIONS, ReadPlan, plan_read
+from lakeward.lake._discover import DataFile, DatasetSpec
+from lakeward.lake._schema import ReadPlan, Widening, plan_read, read_options
+from lakeward.lake._text import BadRecord, find_bad_csv_record, find_bad_json_line
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -54,6 +56,8 @@ class DatasetProfile:
     signature: str
     columns: list[ColumnStats]
     seconds: float
+    dialect: dict[str, Any] | None = None  # CSV: delimiter, encoding, BOM, quoting
+    widened: list[dict[str, str]] = dataclasses.field(default_factory=list)  # see Widening.to_dict
 
 
 def _col(name: str) -> Column:
@@ -138,11 +142,19 @@ def _canonical_value(value: Any) -> str | None:
     return str(value)
 
 
+def _reader(spark: SparkSession, fmt: str, options: dict[str, str]) -> Any:
+    if options.get("encoding") == "windows-1252":
+        # Spark 4 reads only a short list of charsets unless the legacy switch is on; it
+        # only widens that list, so turning it on for the session is harmless.
+        spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+    return spark.read.format(fmt).options(**options)
+
+
 def _load(spark: SparkSession, spec: DatasetSpec, plan: ReadPlan) -> DataFrame:
-    reader = spark.read.format(plan.format).options(**plan.options)
+    reader = _reader(spark, plan.format, plan.options)
     if plan.schema is not None:
         reader = reader.schema(plan.schema)
-    return reader.load([spec.root.spark_path(f.relpath) for f in spec.files])
+    return reader.load([spec.root.spark_path(f.relpath) for f in spec.files])  # type: ignore[no-any-return]
 
 
 def read_dataset(
@@ -162,8 +174,8 @@ def read_dataset(
     """
     paths = [spec.root.spark_path(f.relpath) for f in spec.files]
     if profiled_schema is not None:
-        reader = spark.read.format(spec.format).options(**READ_OPTIONS[spec.format])
-        return reader.schema(profiled_schema).load(paths)
+        reader = _reader(spark, spec.format, read_options(spec, sniff_bytes=sniff_bytes))
+        return reader.schema(profiled_schema).load(paths)  # type: ignore[no-any-return]
     plan = plan_read(spec, sniff_bytes=sniff_bytes)
     if plan.format == "parquet" and parquet_schema is not None:
         reader = spark.read.format("parquet").options(**plan.options).schema(parquet_schema)
@@ -171,31 +183,184 @@ def read_dataset(
     return _load(spark, spec, plan)
 
 
-_ERROR_CLASS = re.compile(r"\[([A-Z][A-Z0-9_.]+)\] ([^\n]*)")
+_ERROR_CLASS = re.compile(r"\[([A-Z][A-Z0-9_]+(?:\.[A-Z0-9_]+)*)\]")
+_CAUSE = re.compile(r"(?:Caused by: |^)([a-z][\w$]*(?:\.[\w$]+)+(?:Exception|Error))", re.M)
 
 
-def _spark_failure(spec: DatasetSpec, exc: Exception) -> LakeError:
-    """Turn a JVM stack trace into one actionable line naming the dataset and file."""
+def _failed_file(spec: DatasetSpec, text: str) -> DataFile | None:
+    """The dataset file a Spark error names, if it names one."""
+    for match in _URI.finditer(text):
+        uri = match.group(1).rstrip(".,:")
+        for f in spec.files:
+            if uri == spec.root.spark_path(f.relpath) or uri.endswith("/" + f.relpath):
+                return f
+    return None
+
+
+def _locate_bad_record(
+    spec: DatasetSpec, plan: ReadPlan, files: list[DataFile]
+) -> tuple[DataFile, BadRecord] | None:
+    """The first ragged CSV record or non-JSON line in ``files`` (CSV and JSON only)."""
+    from lakeward.lake._schema import _open
+
+    if plan.format not in ("csv", "json"):
+        return None
+    for f in files:
+        try:
+            stream = _open(spec, f)
+        except LakeError:
+            continue
+        try:
+            if plan.format == "csv" and plan.dialect is not None:
+                bad = find_bad_csv_record(stream, plan.dialect, len(plan.columns))
+            else:
+                bad = find_bad_json_line(stream)
+        except (OSError, UnicodeDecodeError):
+            bad = None
+        finally:
+            stream.close()
+        if bad is not None:
+            return f, bad
+    return None
+
+
+def _spark_failure(spec: DatasetSpec, plan: ReadPlan, exc: Exception) -> LakeError:
+    """One actionable line naming the dataset, file and record, and never a value.
+
+    Spark's messages quote the records they could not parse (``Malformed records are
+    detected in record parsing: [600,ceo.private@corp.example,null]``, ``For input string:
+    "..."``), so only their error classes and exception names are kept; the bad record is
+    located again here, by file and line, and described by its shape.
+    """
     text = str(exc)
-    causes: list[str] = []
-    for match in _ERROR_CLASS.finditer(text):
-        cause = f"[{match.group(1)}] {match.group(2).split(' SQLSTATE')[0].strip()}"
-        if cause not in causes:
-            causes.append(cause)
-    if not causes:
-        causes = [next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)]
-    summary = causes[0] if len(causes) == 1 else f"{causes[0]} (cause: {causes[-1]})"
-    where = _URI.search(text)
-    location = f" in {where.group(1).rstrip('.,:').rsplit('/', 1)[-1]}" if where else ""
-    hint = "Fix the file or remove it from the dataset."
-    if "MALFORMED" in text or "CANNOT_PARSE" in text:
-        hint = (
-            "A row does not match the columns or types inferred from the files' heads "
-            "(e.g. a ragged CSV row or a value of another type). " + hint
-        )
+    classes = list(dict.fromkeys(_ERROR_CLASS.findall(text)))
+    causes = list(dict.fromkeys(c.rsplit(".", 1)[-1] for c in _CAUSE.findall(text)))
+    failed = _failed_file(spec, text)
+    found = _locate_bad_record(spec, plan, [failed] if failed else list(spec.files))
+    if found is not None:
+        f, bad = found
+        what = f" {f.relpath}, {bad.where()}: {bad.reason}"
+    else:
+        what = f" {failed.relpath}" if failed else ""
+    detail = ", ".join(classes + causes) or type(exc).__name__
     return DatasetMalformed(
-        f"Dataset {spec.name}: Spark could not read it{location}: {summary[:400]}. {hint}",
+        f"Dataset {spec.name}: Spark could not read{what} ({detail}). Fix the record or "
+        "remove the file from the dataset.",
         dataset=spec.name,
+        path=found[0].relpath if found else failed.relpath if failed else None,
+    )
+
+
+def _wider_types(dtype: DataType) -> list[DataType]:
+    """The types a column may widen to before string: int → bigint → double, date → timestamp."""
+    from pyspark.sql import types as T
+
+    if isinstance(dtype, T.ByteType | T.ShortType | T.IntegerType):
+        return [T.LongType(), T.DoubleType()]
+    if isinstance(dtype, T.LongType | T.FloatType | T.DecimalType):
+        return [T.DoubleType()]
+    if isinstance(dtype, T.DateType):
+        return [T.TimestampNTZType()]
+    return []
+
+
+def _widen(spark: SparkSession, spec: DatasetSpec, plan: ReadPlan) -> ReadPlan | None:
+    """After a failed pass: widen the columns whose values do not all fit their type.
+
+    One extra pass reads the files leniently (``PERMISSIVE``, keeping each record Spark could
+    not convert) and re-parses only those records, one column at a time and with each wider
+    type in turn (Spark's own ``from_csv``/``from_json``, so exactly the reader's rules);
+    each column gets the narrowest type all its values fit, string at worst. ``None`` when no
+    column needs widening: the failure was something else (a ragged row, broken JSON).
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    if plan.schema is None or plan.format not in ("csv", "json"):
+        return None
+    fields = list(plan.schema.fields)
+    chains = {
+        i: [f.dataType, *_wider_types(f.dataType)]
+        for i, f in enumerate(fields)
+        if not isinstance(f.dataType, T.StringType)
+    }
+    if not chains:
+        return None
+    corrupt = "_lakeward_unparsed"
+    while corrupt in {f.name for f in fields}:
+        corrupt += "_"
+    options = dict(plan.options, mode="PERMISSIVE", columnNameOfCorruptRecord=corrupt)
+    frame = (
+        _reader(spark, plan.format, options)
+        .schema(T.StructType([*fields, T.StructField(corrupt, T.StringType(), True)]))
+        .load([spec.root.spark_path(f.relpath) for f in spec.files])
+    )
+    raw = F.col(corrupt)
+    # An aggregate over every column makes Spark convert them all (no column pruning).
+    exprs: list[Column] = [F.max(F.xxhash64(*[_col(f.name) for f in fields])).alias("all")]
+    if plan.format == "csv":
+        dialect = plan.dialect
+        csv_options = (
+            {"sep": dialect.delimiter, "quote": dialect.quote, "escape": dialect.escape}
+            if dialect
+            else {}
+        )
+
+        def ddl(level: int) -> str:
+            types = [
+                chains[i][level].simpleString()
+                if i in chains and level < len(chains[i])
+                else "string"
+                for i in range(len(fields))
+            ]
+            return ", ".join(f"c{i} {t}" for i, t in enumerate(types))
+
+        text = F.from_csv(raw, ", ".join(f"c{i} string" for i in range(len(fields))), csv_options)
+        for level in range(max(len(c) for c in chains.values())):
+            parsed = F.from_csv(raw, ddl(level), csv_options)
+            for i, chain in chains.items():
+                if level < len(chain):
+                    value = text.getField(f"c{i}")
+                    misfit = value.isNotNull() & (value != "") & parsed.getField(f"c{i}").isNull()
+                    exprs.append(F.count(F.when(misfit, 1)).alias(f"m{i}_{level}"))
+    else:
+        for i, chain in chains.items():
+            name = fields[i].name
+
+            def one(dtype: DataType, name: str = name) -> Column:
+                return F.from_json(raw, T.StructType([T.StructField(name, dtype, True)])).getField(
+                    name
+                )
+
+            value = one(T.StringType())
+            for level, dtype in enumerate(chain):
+                misfit = value.isNotNull() & one(dtype).isNull()
+                exprs.append(F.count(F.when(misfit, 1)).alias(f"m{i}_{level}"))
+    row = frame.where(raw.isNotNull()).agg(*exprs).collect()[0].asDict()
+    widened: list[Widening] = []
+    new_fields = list(fields)
+    for i, chain in chains.items():
+        fits = [dtype for level, dtype in enumerate(chain) if row[f"m{i}_{level}"] == 0]
+        chosen = fits[0] if fits else T.StringType()
+        if chosen != chain[0]:
+            widened.append(
+                Widening(
+                    fields[i].name,
+                    chain[0].simpleString(),
+                    chosen.simpleString(),
+                    "values further into the files do not fit " + chain[0].simpleString(),
+                )
+            )
+            new_fields[i] = T.StructField(fields[i].name, chosen, True)
+    if not widened:
+        return None
+    return ReadPlan(
+        plan.format,
+        plan.options,
+        T.StructType(new_fields),
+        plan.columns,
+        plan.dialect,
+        [*plan.widened, *widened],
     )
 
 
@@ -286,12 +451,28 @@ def profile_dataset(
     signature = spec.signature
     if plan is None:
         plan = plan_read(spec, sniff_bytes=sniff_bytes)  # file checks: errors name the file
-    try:
+
+    def one_pass(plan: ReadPlan) -> tuple[list[StructField], dict[str, Any]]:
         df = _load(spark, spec, plan)
         fields = list(df.schema.fields)
-        row = df.agg(*_profile_exprs(fields)).collect()[0].asDict()
-    except Exception as exc:  # Spark surfaces read and parse failures as JVM exceptions
-        raise _spark_failure(spec, exc) from exc
+        return fields, df.agg(*_profile_exprs(fields)).collect()[0].asDict()
+
+    # Spark surfaces read and parse failures as JVM exceptions whose text quotes records:
+    # they are replaced (``from None``), never chained, so no value reaches a log.
+    try:
+        fields, row = one_pass(plan)
+    except Exception as exc:
+        try:
+            wider = _widen(spark, spec, plan)
+        except Exception:
+            wider = None
+        if wider is None:
+            raise _spark_failure(spec, plan, exc) from None
+        plan = wider
+        try:
+            fields, row = one_pass(plan)
+        except Exception as again:
+            raise _spark_failure(spec, plan, again) from None
     rows = int(row["rows"])
     columns = [
         ColumnStats(
@@ -315,4 +496,6 @@ def profile_dataset(
         signature=signature,
         columns=columns,
         seconds=time.perf_counter() - started,
+        dialect=plan.dialect.to_dict() if plan.dialect else None,
+        widened=[w.to_dict() for w in plan.widened],
     )

@@ -66,6 +66,8 @@ class DatasetOutcome:
     columns: int = 0
     seconds: float = 0.0
     error: str | None = None
+    dialect: dict[str, Any] | None = None  # CSV: the dialect the files were read in
+    widened: list[dict[str, str]] = field(default_factory=list)  # columns read wider
 
 
 @dataclass
@@ -263,7 +265,15 @@ def profile_one(
         )
         number = version.version
     return DatasetOutcome(
-        name, "profiled", number, profile.rows, profile.bytes, len(profile.columns), profile.seconds
+        name,
+        "profiled",
+        number,
+        profile.rows,
+        profile.bytes,
+        len(profile.columns),
+        profile.seconds,
+        dialect=profile.dialect,
+        widened=profile.widened,
     )
 
 
