@@ -32,7 +32,6 @@ from lakeward.errors import DatasetMalformed, DatasetUnreadable, SchemaConflict
 from lakeward.lake._discover import DataFile, DatasetSpec
 from lakeward.lake._text import (
     MAX_JSON_DEPTH,
-    MAX_RECORD_BYTES,
     CsvDialect,
     RecordTooLong,
     find_bad_csv_record,
@@ -291,8 +290,7 @@ def _sniff(spec: DatasetSpec, f: DataFile, sniff_bytes: int) -> tuple[bytes, Csv
         raise _malformed(
             spec,
             f,
-            f"has no complete record within its first {MAX_RECORD_BYTES >> 20} MiB ({exc}), "
-            "longer than Lakeward reads to infer column types",
+            f"has a first record longer than Lakeward reads to infer column types ({exc})",
             "split the oversized record, or check that every quote is closed.",
         ) from None
     except OSError as exc:

@@ -170,6 +170,10 @@ class BadRecord:
 # ---------------------------------------------------------------- heads and encodings
 
 
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB"
+
+
 def _read_more(stream: Stream, data: bytes, want: int) -> tuple[bytes, bool]:
     """Read until ``data`` holds ``want`` bytes; ``True`` when the stream ended."""
     chunks = [data]
@@ -205,7 +209,7 @@ def json_head(stream: Stream, sniff_bytes: int) -> bytes:
         if cut >= 0:
             return data[: cut + 1]
         if want >= MAX_RECORD_BYTES:
-            raise RecordTooLong(f"no line end in the first {MAX_RECORD_BYTES >> 20} MiB")
+            raise RecordTooLong(f"no line end in its first {_size(MAX_RECORD_BYTES)}")
         want = min(want * 2, MAX_RECORD_BYTES)
         data, eof = _read_more(stream, data, want)
 
@@ -299,7 +303,7 @@ def sniff_csv(stream: Stream, sniff_bytes: int) -> CsvHead:
             break
         if want >= MAX_RECORD_BYTES:
             raise RecordTooLong(
-                f"the header and first record are longer than {MAX_RECORD_BYTES >> 20} MiB "
+                f"its header and first record are longer than {_size(MAX_RECORD_BYTES)} "
                 "(or a quote is never closed)"
             )
         want = min(want * 2, MAX_RECORD_BYTES)
