@@ -65,25 +65,41 @@ def test_dp_release_flow_publishes_and_retries_return_the_persisted_noise(
     catalog.dispose()
 
 
-def test_dp_release_flow_fails_after_publishing_when_refused(
-    prefect_api: None, spark: Any, home: Path, tmp_path: Path
+def test_a_refused_or_failing_stream_never_blocks_the_others(
+    prefect_api: None, spark: Any, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from sqlalchemy.exc import IntegrityError
+
     from lakeward.catalog import Catalog, DPStream
-    from lakeward.dp import create_stream
-    from lakeward.errors import InputError
-    from lakeward.orchestration._dp_flow import dp_release
+    from lakeward.dp import _service, create_stream, stream_series
+    from lakeward.orchestration._dp_flow import DP_ARTIFACT_KEY, DPReleaseFailed, dp_release
 
     catalog = Catalog.open()
     root = tmp_path / "lake"
     _write(root, "part-00000.parquet", _events(9, 50, 2))
     _setup(root, catalog)
-    create_stream(catalog, _definition(name="clicks", horizon=20), actor="alice")
-    with catalog.session() as session:  # the stream's principal loses the right to release
-        row = session.query(DPStream).one()
+    for name in ("a-refused", "b-broken", "c-clicks"):
+        create_stream(catalog, _definition(name=name, horizon=20, rho=0.1), actor="alice")
+    with catalog.session() as session:  # a-refused's principal loses the right to release
+        row = session.query(DPStream).filter_by(name="a-refused").one()
         row.spec = {**row.spec, "principal": "erin"}
         row.principal = "erin"
-    with pytest.raises(InputError, match="DP release refused for clicks"):
+    ingest = _service._ingest_files
+
+    def broken(catalog: Any, row: Any, *args: Any) -> Any:  # as a duplicated source did
+        if row.name == "b-broken":
+            raise IntegrityError("INSERT INTO dp_stream_files", {}, Exception("UNIQUE failed"))
+        return ingest(catalog, row, *args)
+
+    monkeypatch.setattr(_service, "_ingest_files", broken)
+    with pytest.raises(DPReleaseFailed) as exc:
         dp_release(now=(START + 2 * dt.timedelta(days=1)).isoformat())
+    assert "refused for a-refused" in str(exc.value) and "failed for b-broken" in str(exc.value)
+    assert stream_series(catalog, "c-clicks").periods == [1, 2]  # released after both
+    assert stream_series(catalog, "a-refused").periods == []
+    table = latest_artifact(DP_ARTIFACT_KEY).data
+    table = table if isinstance(table, list) else json.loads(table)
+    assert {r["stream"] for r in table} == {"c-clicks"}
     catalog.dispose()
 
 

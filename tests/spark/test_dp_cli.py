@@ -52,9 +52,11 @@ def test_dp_cli_round_trip_and_bad_input(
 
     now = (START + 6 * dt.timedelta(days=1)).isoformat()
     code, out, err = _run(capsys, "dp", "release", "--now", now, "--period", "4")
+    assert code == 0 and "clicks: would release periods 1–4" in out, err  # a dry run
+    code, out, err = _run(capsys, "dp", "release", "--now", now, "--period", "4", "--yes")
     assert code == 0, err
     assert "clicks: released periods 1–4" in out
-    code, out, _ = _run(capsys, "dp", "release", "--now", now, "--json")
+    code, out, _ = _run(capsys, "dp", "release", "--now", now, "--json", "--yes")
     released = json.loads(out)["clicks"]
     assert [r["period"] for r in released] == [5, 6]
 
@@ -93,6 +95,8 @@ def test_dp_cli_round_trip_and_bad_input(
         ({"period": "fortnight"}, "Duration 'fortnight' is not valid"),
         ({"name": "clicks"}, "A DP stream named 'clicks' exists"),
         ({"datasets": ["web.nope"]}, "web.nope are not in the catalog"),
+        ({"datasets": ["web.clicks", "web.clicks"]}, "web.clicks listed more than once"),
+        ({"unit": "customer"}, "identifies privacy unit 'visitor' (units.yaml), not 'customer'"),
         ({"time_column": "region"}, "time column 'region' is string, not a timestamp"),
     ]
     for i, (over, message) in enumerate(bad):

@@ -38,13 +38,17 @@ def _events(seed: int, n: int, days: int, late_from: int = 0) -> list[dict[str, 
 
 
 def _write(
-    root: Path, name: str, rows: list[dict[str, Any]], amount_type: pa.DataType | None = None
+    root: Path,
+    name: str,
+    rows: list[dict[str, Any]],
+    amount_type: pa.DataType | None = None,
+    time_unit: str = "us",
 ) -> None:
     folder = root / "web" / "clicks"
     folder.mkdir(parents=True, exist_ok=True)
     table = pa.table(
         {
-            "event_ts": pa.array([r["event_ts"] for r in rows], pa.timestamp("us", tz="UTC")),
+            "event_ts": pa.array([r["event_ts"] for r in rows], pa.timestamp(time_unit, tz="UTC")),
             "user_id": pa.array([r["user_id"] for r in rows]),
             "region": pa.array([r["region"] for r in rows]),
             "amount": pa.array(
@@ -86,6 +90,24 @@ def _bounded(
         for _, region, value in sorted(events)[:k]:
             out[e][region] += value
     return out
+
+
+def _sealed(catalog: Any, stream: str) -> list[Any]:
+    """Each period's mechanism state, unsealed with the release key (the service's view)."""
+    from lakeward.catalog import DPRelease, DPStream
+    from lakeward.dp._sealed import unseal
+
+    with catalog.session() as session:
+        stream_id = session.scalar(select(DPStream.id).where(DPStream.name == stream))
+        rows = session.scalars(
+            select(DPRelease).where(DPRelease.stream_id == stream_id).order_by(DPRelease.period)
+        ).all()
+    return [unseal(r.sealed, stream_id=stream_id, stream=stream, period=r.period) for r in rows]
+
+
+def _true_totals(catalog: Any, stream: str) -> list[list[float]]:
+    """The true running totals of each period."""
+    return [state.totals for state in _sealed(catalog, stream)]
 
 
 def _setup(root: Path, catalog: Any) -> None:
@@ -147,10 +169,11 @@ def test_releases_exact_bounded_sums_once_and_late_events_go_forward(
     running = np.zeros(2)
     with catalog.session() as session:
         rows = session.scalars(select(DPRelease).order_by(DPRelease.period)).all()
-    for rel in rows:
+    for rel, state in zip(rows, _sealed(catalog, "clicks-by-region"), strict=True):
         running += [expected[rel.period][r] for r in REGIONS]
-        assert rel.totals["values"] == pytest.approx(running.tolist(), abs=1e-6)
-        noise = np.asarray(rel.outputs["values"]) - np.asarray(rel.totals["values"])
+        assert state.totals == pytest.approx(running.tolist(), abs=1e-6)
+        assert rel.outputs["values"] == state.outputs  # released: written in clear
+        noise = np.asarray(rel.outputs["values"]) - np.asarray(state.totals)
         assert np.all(noise != 0.0)  # noise was added, and it is what was persisted
         assert rel.state == "released"
 
@@ -173,20 +196,19 @@ def test_releases_exact_bounded_sums_once_and_late_events_go_forward(
     after = stream_series(catalog, "clicks-by-region")
     assert after.values[:4] == before.values[:4]  # history never rewritten
     expected = _bounded([(1, first), (5, late)], 2, "sum", (0.0, 100.0))
-    with catalog.session() as session:
-        fifth = session.scalar(select(DPRelease).where(DPRelease.period == 5))
-    assert fifth is not None
-    assert np.asarray(fifth.totals["values"]) == pytest.approx(
+    assert np.asarray(_true_totals(catalog, "clicks-by-region")[4]) == pytest.approx(
         running + [expected[5][r] for r in REGIONS], abs=1e-6
     )
     assert expected[5]["north"] + expected[5]["south"] > 0  # the late events did count
 
-    # Rewriting an ingested file is refused: streams need append-only sources.
+    # Rewriting an ingested file halts the stream: streams need append-only sources.
     _write(root, "part-00001.parquet", late[:10])
+    from lakeward.dp import stream_info
     from lakeward.errors import LakeError
 
     with pytest.raises(LakeError, match="changed after it was ingested at period 5"):
         release_streams(catalog, actor="s", now=START + 6 * DAY + dt.timedelta(hours=1))
+    assert stream_info(catalog, "clicks-by-region")["state"] == "halted"
 
 
 def test_schema_change_halts_and_crash_between_reserve_and_commit_spends_once(
@@ -200,7 +222,7 @@ def test_schema_change_halts_and_crash_between_reserve_and_commit_spends_once(
         stream_info,
         stream_series,
     )
-    from lakeward.errors import InputError, StreamSchemaChanged
+    from lakeward.errors import InputError, LakeError, StreamSchemaChanged
     from lakeward.policy import Reservation
 
     catalog = Catalog.open()
@@ -210,7 +232,7 @@ def test_schema_change_halts_and_crash_between_reserve_and_commit_spends_once(
     _setup(root, catalog)
     create_stream(
         catalog,
-        _definition(measure="count", value_column=None, clip=None, max_periods=2, unit="customer"),
+        _definition(measure="count", value_column=None, clip=None, max_periods=2),
         actor="alice",
     )
     now = START + 3 * DAY + dt.timedelta(minutes=5)
@@ -227,7 +249,8 @@ def test_schema_change_halts_and_crash_between_reserve_and_commit_spends_once(
     with catalog.session() as session:
         pending = session.scalars(select(DPRelease)).all()
     assert [(r.period, r.state) for r in pending] == [(1, "pending")]
-    persisted = pending[0].outputs["values"]
+    assert pending[0].outputs == {}  # a pending period's outputs stay sealed until paid for
+    persisted = _sealed(catalog, "clicks-by-region")[0].outputs
     assert stream_budget(catalog, "clicks-by-region")["ledger_committed"] == 0.0
 
     monkeypatch.setattr(Reservation, "commit", real_commit)
@@ -238,19 +261,20 @@ def test_schema_change_halts_and_crash_between_reserve_and_commit_spends_once(
     assert budget["ledger_committed"] == pytest.approx(info["rho_spent"])  # spent once
     # User level: 2 events per customer per day, and only each customer's first 2 days.
     expected = _bounded([(1, events)], 2, "count", (0.0, 0.0), max_periods=2)
-    with catalog.session() as session:
-        totals = [
-            r.totals["values"]
-            for r in session.scalars(select(DPRelease).order_by(DPRelease.period))
-        ]
+    totals = _true_totals(catalog, "clicks-by-region")
     running = np.cumsum([[expected[p][r] for r in REGIONS] for p in (1, 2, 3)], axis=0)
     assert np.asarray(totals) == pytest.approx(running)
     assert sum(expected[p][r] for p in (4, 5, 6) for r in REGIONS) < sum(
         1 for e in events if e["region"] in REGIONS and (e["event_ts"] - START) // DAY >= 3
     )  # later days lose the customers already counted twice
 
+    # A stream not released yet, to see the schema change itself.
+    create_stream(
+        catalog, _definition(name="later", unit_column=None, max_per_period=1), actor="alice"
+    )
     # The source is replaced by files of another schema (region renamed): the stream halts,
-    # audited, and later releases are refused; released history stays.
+    # audited, and later releases are refused; released history stays. The stream that had
+    # ingested the deleted file halts for that; the other for the schema.
     (root / "web" / "clicks" / "part-00000.parquet").unlink()
     renamed = pa.table(
         {
@@ -261,15 +285,21 @@ def test_schema_change_halts_and_crash_between_reserve_and_commit_spends_once(
         }
     )
     pq.write_table(renamed, root / "web" / "clicks" / "part-00001.parquet")
+    with pytest.raises(
+        LakeError, match=r"part-00000.parquet of web.clicks \(ingested at period 1\) is gone"
+    ):
+        release_streams(catalog, ["clicks-by-region"], actor="s", now=now + 2 * DAY)
     with pytest.raises(StreamSchemaChanged, match="column 'region' is missing"):
-        release_streams(catalog, actor="s", now=now + 2 * DAY)
+        release_streams(catalog, ["later"], actor="s", now=now + 2 * DAY)
     assert stream_info(catalog, "clicks-by-region")["state"] == "halted"
+    assert stream_info(catalog, "later")["state"] == "halted"
     with pytest.raises(InputError, match="is halted"):
         release_streams(catalog, ["clicks-by-region"], actor="s", now=now + 2 * DAY)
     assert len(stream_series(catalog, "clicks-by-region").periods) == 3
     from lakeward.catalog import AuditLog
 
-    assert any(r.action == "dp.stream.halt" for r in AuditLog(catalog).tail(20))
+    halts = [r.resource for r in AuditLog(catalog).tail(20) if r.action == "dp.stream.halt"]
+    assert sorted(halts) == ["dp_stream:clicks-by-region", "dp_stream:later"]
     catalog.dispose()
 
 
@@ -283,7 +313,7 @@ def test_schema_change_halts_and_crash_between_reserve_and_commit_spends_once(
 def test_event_level_and_single_event_bounds_are_exact(
     tmp_path: Path, home: Path, spark: Any, over: dict[str, Any]
 ) -> None:
-    from lakeward.catalog import Catalog, DPRelease
+    from lakeward.catalog import Catalog
     from lakeward.dp import create_stream, release_streams
 
     catalog = Catalog.open()
@@ -298,11 +328,65 @@ def test_event_level_and_single_event_bounds_are_exact(
         events = [{**e, "user_id": f"e{i}"} for i, e in enumerate(events)]
         assert row.unit == "visitor/event"
     expected = _bounded([(1, events)], k, "sum", (0.0, 100.0))
-    with catalog.session() as session:
-        totals = [
-            r.totals["values"]
-            for r in session.scalars(select(DPRelease).order_by(DPRelease.period))
-        ]
+    totals = _true_totals(catalog, "clicks-by-region")
     running = np.cumsum([[expected[p][r] for r in REGIONS] for p in (1, 2, 3)], axis=0)
     assert np.asarray(totals) == pytest.approx(running)
+    catalog.dispose()
+
+
+def test_compacting_ingested_files_halts_instead_of_counting_units_again(
+    tmp_path: Path, home: Path, spark: Any
+) -> None:
+    from lakeward.catalog import AuditLog, Catalog
+    from lakeward.dp import create_stream, release_streams, stream_budget, stream_info
+    from lakeward.errors import LakeError
+
+    catalog = Catalog.open()
+    root = tmp_path / "lake"
+    events = _events(6, 200, 2)
+    _write(root, "part-00000.parquet", [e for e in events if e["event_ts"] < START + DAY])
+    _write(root, "part-00001.parquet", [e for e in events if e["event_ts"] >= START + DAY])
+    _setup(root, catalog)
+    once = {"measure": "count", "value_column": None, "clip": None, "max_per_period": 1}
+    create_stream(catalog, _definition(name="once", max_periods=1, **once), actor="alice")
+    release_streams(catalog, actor="s", now=START + 2 * DAY)
+    expected = _bounded([(1, events)], 1, "count", (0.0, 0.0), max_periods=1)
+    totals = _true_totals(catalog, "once")
+    assert totals[-1] == pytest.approx([expected[1][r] + expected[2][r] for r in REGIONS])
+    assert sum(totals[-1]) <= 12  # each of the 12 visitors counts in one period at most
+    spent = stream_budget(catalog, "once")["ledger_committed"]
+
+    # Compaction: the same events rewritten into one new file. Counted at its ingest period
+    # (3), every visitor would count a second time; the stream halts instead (audited).
+    for name in ("part-00000.parquet", "part-00001.parquet"):
+        (root / "web" / "clicks" / name).unlink()
+    _write(root, "part-00002.parquet", events)
+    with pytest.raises(LakeError, match="is gone.*so the stream is halted"):
+        release_streams(catalog, actor="s", now=START + 3 * DAY)
+    assert stream_info(catalog, "once")["state"] == "halted"
+    assert stream_info(catalog, "once")["released"] == 2
+    assert stream_budget(catalog, "once")["ledger_committed"] == pytest.approx(spent)
+    halt = [r for r in AuditLog(catalog).tail(10) if r.action == "dp.stream.halt"]
+    assert len(halt) == 1 and "part-00000.parquet of web.clicks" in halt[0].reasons[0]
+    catalog.dispose()
+
+
+def test_nanosecond_parquet_timestamps_are_read(tmp_path: Path, home: Path, spark: Any) -> None:
+    from lakeward.catalog import Catalog
+    from lakeward.dp import create_stream, release_streams
+
+    catalog = Catalog.open()
+    root = tmp_path / "lake"
+    first = _events(8, 150, 2)
+    _write(root, "part-00000.parquet", first, time_unit="ns")  # pandas' default precision
+    assert pq.read_schema(root / "web" / "clicks" / "part-00000.parquet")[0].type.unit == "ns"
+    _setup(root, catalog)
+    create_stream(catalog, _definition(name="ns"), actor="alice")
+    release_streams(catalog, actor="s", now=START + 2 * DAY)
+    late = _events(9, 40, 3, late_from=1)  # a second file, ingested at period 3
+    _write(root, "part-00001.parquet", late, time_unit="ns")
+    release_streams(catalog, actor="s", now=START + 3 * DAY)
+    expected = _bounded([(1, first), (3, late)], 2, "sum", (0.0, 100.0))
+    running = np.cumsum([[expected[p][r] for r in REGIONS] for p in (1, 2, 3)], axis=0)
+    assert np.asarray(_true_totals(catalog, "ns")) == pytest.approx(running, abs=1e-6)
     catalog.dispose()

@@ -336,9 +336,10 @@ class DPRelease(Base):
     """One period's release of a stream: immutable once ``released``.
 
     ``pending`` rows hold the noise drawn for the period (drawn once, never redrawn) and the
-    budget reservation it waits on; ``released`` rows are what users see. ``noise``,
-    ``counter_state`` and ``totals`` are mechanism secrets (noise = released - true): only
-    :mod:`lakeward.dp` reads them and no command prints them.
+    budget reservation it waits on; ``released`` rows are what users see. The mechanism
+    secrets (noise draws, counter state, true totals: noise = released - true) and a pending
+    row's outputs are only in ``sealed``, AES-GCM ciphertext under a key outside the catalog
+    (:mod:`lakeward.dp._sealed`); ``outputs`` is written in clear once the period is released.
     """
 
     __tablename__ = "dp_releases"
@@ -350,11 +351,9 @@ class DPRelease(Base):
     state: Mapped[str] = mapped_column(String(16))  # pending | released
     reservation_id: Mapped[str | None] = mapped_column(String(36))
     rho: Mapped[float] = mapped_column(Float)
-    outputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON)  # {} until released
     sd: Mapped[float] = mapped_column(Float)
-    noise: Mapped[dict[str, Any]] = mapped_column(JSON)
-    counter_state: Mapped[dict[str, Any]] = mapped_column(JSON)
-    totals: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sealed: Mapped[str] = mapped_column(Text)
     released_by: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,10 +1,11 @@
 """``lakeward dp``: continual-release DP streams.
 
-``stream create|list|show``, ``release [--period N]``, ``series STREAM [--json|--csv]``,
-``budget STREAM``, ``plot STREAM -o file.png``, ``error`` (each counter's error vs horizon).
-Releases are policy-checked and charged to the budget ledger; a re-run of a released period
-prints the persisted values and spends nothing. Exit codes: 0 ok, 1 refused (policy, budget),
-2 bad input.
+``stream create|list|show``, ``release [--period N] [--now ISO] [--yes]``, ``series STREAM
+[--json|--csv]``, ``budget STREAM``, ``plot STREAM -o file.png``, ``error`` (each counter's
+error vs horizon). ``release`` is a dry run unless ``--yes``: it shows what would be released
+and spent. Releases are policy-checked and charged to the budget ledger; a re-run of a
+released period prints the persisted values and spends nothing. Exit codes: 0 ok, 1 refused
+(policy, budget), 2 bad input.
 """
 
 from __future__ import annotations
@@ -151,26 +152,40 @@ def stream_show(name: str, as_json: bool) -> None:
 
 @dp.command("release")
 @click.argument("streams", nargs=-1)
-@click.option("--period", type=int, default=None, help="Release up to this period only.")
+@click.option("--period", type=int, default=None, help="Release up to this (ended) period only.")
 @click.option(
     "--now",
     default=None,
-    help="Treat this ISO time as now when deciding which periods are due (default: now).",
+    help="Treat this ISO time (not later than the clock) as now when deciding which periods "
+    "are due (default: now).",
+)
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Really release and spend budget (default: dry run, spends nothing).",
 )
 @json_option
 @wait_option
 def release(
-    streams: tuple[str, ...], period: int | None, now: str | None, as_json: bool, wait: bool
+    streams: tuple[str, ...],
+    period: int | None,
+    now: str | None,
+    yes: bool,
+    as_json: bool,
+    wait: bool,
 ) -> None:
     """Release every due period of the named streams (default: all active ones).
 
-    Each stream's creator is decided and charged; you are recorded as who ran the release.
+    Without --yes, a dry run: shows the periods each stream would release and the rho they
+    would charge, and spends nothing. Each stream's creator is decided and charged; you are
+    recorded as who ran the release. One failing stream does not stop the others; the exit
+    code is non-zero if any failed.
     """
     from lakeward.cli._identity import me
-    from lakeward.dp import release_streams
+    from lakeward.dp import ReleaseIncomplete, plan_releases, release_streams
     from lakeward.errors import InputError
 
-    when = datetime.now(UTC)
+    when = None
     if now:
         try:
             when = datetime.fromisoformat(now)
@@ -180,24 +195,52 @@ def release(
             ) from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-    results = release_streams(
-        _catalog(), list(streams) or None, actor=me().name, now=when, through=period
-    )
+    names = list(streams) or None
+    if not yes:
+        plans = plan_releases(_catalog(), names, now=when, through=period)
+        refused = [p for p in plans if p.error]
+        if as_json:
+            emit_json({"dry_run": True, "streams": [p.as_dict() for p in plans]})
+        for plan in [] if as_json else plans:
+            unit, principal, purpose = plan.ledger
+            if plan.error:
+                text = f"would release nothing: {plan.error.splitlines()[0]}"
+            elif plan.periods:
+                text = (
+                    f"would release periods {plan.periods[0]}–{plan.periods[-1]}, charging rho "
+                    f"{plan.rho:.4g} to ({unit}, {principal}, {purpose})"
+                )
+            else:
+                text = "nothing due"
+            out.print(f"{plan.stream}: {text}", highlight=False)
+        err.print("dry run: nothing released or spent; pass --yes to release", highlight=False)
+        if refused:  # exit as the release would
+            raise InputError(
+                "; ".join(f"{p.stream}: {(p.error or '').splitlines()[0]}" for p in refused)
+            )
+        return
+    failed: ReleaseIncomplete | None = None
+    try:
+        results = release_streams(_catalog(), names, actor=me().name, now=when, through=period)
+    except ReleaseIncomplete as exc:
+        failed, results = exc, exc.released
     if as_json:
         emit_json({k: [r.as_dict() for r in v] for k, v in results.items()})
-        return
-    for name, released in results.items():
-        fresh = [r.period for r in released if r.fresh]
-        out.print(
-            f"{name}: "
-            + (f"released periods {fresh[0]}–{fresh[-1]}" if fresh else "nothing new")
-            + (
-                f" ({len(released) - len(fresh)} already released)"
-                if len(released) > len(fresh)
-                else ""
-            ),
-            highlight=False,
-        )
+    else:
+        for name, released in results.items():
+            fresh = [r.period for r in released if r.fresh]
+            out.print(
+                f"{name}: "
+                + (f"released periods {fresh[0]}–{fresh[-1]}" if fresh else "nothing new")
+                + (
+                    f" ({len(released) - len(fresh)} already released)"
+                    if len(released) > len(fresh)
+                    else ""
+                ),
+                highlight=False,
+            )
+    if failed is not None:
+        raise failed
 
 
 @dp.command("series")

@@ -11,7 +11,8 @@
 - ``_select``: MaxSum/SumSelect — per-attribute counters vs the sparse vector mechanism,
   :func:`choose_maxsum` by (T, d, ρ).
 - ``_plot``: exact error tables per horizon and stream plots.
-- ``_service``: streams in the catalog and immutable, idempotent, budget-governed releases.
+- ``_service``: streams in the catalog and immutable, idempotent, budget-governed releases;
+  :func:`plan_releases` is the dry run of :func:`release_streams`.
 """
 
 from lakeward.dp._counters import (
@@ -35,11 +36,14 @@ from lakeward.dp._noise import (
 )
 from lakeward.dp._select import CounterMaxSum, SparseVectorMaxSum, choose_maxsum
 from lakeward.dp._service import (
+    PlannedRelease,
+    ReleaseIncomplete,
     ReleaseResult,
     Series,
     create_stream,
     get_stream,
     list_streams,
+    plan_releases,
     release_streams,
     stream_budget,
     stream_counter,
@@ -52,6 +56,8 @@ __all__ = [
     "CounterMaxSum",
     "SparseVectorMaxSum",
     "choose_maxsum",
+    "PlannedRelease",
+    "ReleaseIncomplete",
     "ReleaseResult",
     "Series",
     "StreamSpec",
@@ -59,6 +65,7 @@ __all__ = [
     "get_stream",
     "list_streams",
     "parse_duration",
+    "plan_releases",
     "release_streams",
     "spec_from_mapping",
     "stream_budget",

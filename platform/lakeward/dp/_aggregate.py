@@ -12,6 +12,12 @@ and a sort-free hash aggregate when a unit keeps one event per period):
    (event time, key, clipped value) — a deterministic function of the unit's own rows;
 2. at user level, keep only each unit's first ``max_periods`` effective periods;
 3. sum per (effective period, key): the increments the counters add up.
+
+Parquet files written with nanosecond timestamps (pandas' and pyarrow's default for
+``datetime64[ns]``) are read through a child session that reads them as longs
+(``spark.sql.legacy.parquet.nanosAsLong``), then turned into timestamps truncated to the
+microsecond: Spark's own timestamps have no finer precision, and period boundaries are whole
+seconds, so no event changes period.
 """
 
 from __future__ import annotations
@@ -47,10 +53,59 @@ class StreamSource:
     ingest_period: dict[str, int]  # file name → period
 
 
-def _types(spark: SparkSession, spec: DatasetSpec) -> dict[str, str]:
+def _nanosecond_columns(spec: DatasetSpec) -> dict[str, bool]:
+    """Top-level nanosecond timestamp columns of a Parquet dataset → whether UTC-adjusted."""
+    if spec.format != "parquet":
+        return {}
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    found: dict[str, bool] = {}
+    for f in spec.files:
+        try:
+            if spec.root.local:
+                schema = pq.read_schema(f.path)
+            else:
+                import pyarrow.fs as pafs
+
+                fs = pafs.FileSystem.from_uri(spec.root.uri)[0]
+                schema = pq.read_schema(f.path, filesystem=fs)
+        except Exception:  # read_dataset reports unreadable files precisely
+            continue
+        for field in schema:
+            if pa.types.is_timestamp(field.type) and field.type.unit == "ns":
+                found[field.name] = field.type.tz is not None
+    return found
+
+
+def _read(spark: SparkSession, spec: DatasetSpec) -> DataFrame:
+    """The dataset as Spark reads it, nanosecond Parquet timestamps included (module doc)."""
+    from pyspark.sql import functions as F
+
     from lakeward.lake import read_dataset
 
-    frame = read_dataset(spark, spec)
+    nanos = _nanosecond_columns(spec)
+    if not nanos:
+        return read_dataset(spark, spec)
+    child = spark.newSession()
+    child.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+    # Lakeward runs Spark in UTC; the child must agree for timestamp_ntz columns.
+    child.conf.set(
+        "spark.sql.session.timeZone", spark.conf.get("spark.sql.session.timeZone") or "UTC"
+    )
+    frame = read_dataset(child, spec)
+    longs = {f.name for f in frame.schema.fields if f.dataType.simpleString() == "bigint"}
+    for column, utc in nanos.items():
+        if column not in longs:  # INT96 timestamps also show as ns in pyarrow; Spark reads them
+            continue
+        q = "`" + column.replace("`", "``") + "`"
+        micros = F.timestamp_micros(F.expr(f"({q} - pmod({q}, 1000)) div 1000"))
+        frame = frame.withColumn(column, micros if utc else micros.cast("timestamp_ntz"))
+    return frame
+
+
+def _types(spark: SparkSession, spec: DatasetSpec) -> dict[str, str]:
+    frame = _read(spark, spec)
     return {f.name: f.dataType.simpleString() for f in frame.schema.fields}
 
 
@@ -96,13 +151,11 @@ def source_frame(
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    from lakeward.lake import read_dataset
-
     start = int(stream.start.timestamp())
     frames = []
     for source in sources:
         spec = source.dataset
-        frame = read_dataset(spark, spec)
+        frame = _read(spark, spec)
         unit = F.col(stream.unit_column) if stream.unit_column else F.lit("")
         keep = F.col(stream.time_column).isNotNull() & unit.isNotNull()
         for column in stream.key_columns:

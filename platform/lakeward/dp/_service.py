@@ -5,7 +5,11 @@ Releasing period ``p`` of a stream, in this order (each step survives a crash):
 1. the policy layer decides ``dp.release`` for the stream's principal and purpose on every
    source dataset (audited; a deny stops here);
 2. source files never seen before are recorded with ingest period ``p`` (late events go to
-   ``p``, never to a released period); a file that changed after ingestion is refused;
+   ``p``, never to a released period); if a file ingested earlier is gone or changed (deleted,
+   compacted, rewritten) the stream is **halted** (audited): its events would otherwise count
+   again under a new ingest period, and a unit bounded to ``max_periods`` would count in more
+   periods. Bounds are kept by never recounting, not by remembering units: the catalog holds
+   no per-unit state. Sources of a stream are append-only;
 3. the needed columns are checked against the schema the stream was created with (a change
    halts the stream, audited);
 4. Spark computes the bounded per-key increments (see :mod:`lakeward.dp._aggregate`);
@@ -13,10 +17,12 @@ Releasing period ``p`` of a stream, in this order (each step survives a crash):
    ``p−1``) for (ledger unit, principal, purpose) — refused over the cap;
 6. in one write transaction the period's row is claimed: if it is already ``released`` the
    persisted outputs are returned and the reservation is given back; otherwise fresh noise is
-   drawn from OpenDP's exact sampler, exactly once, and stored with the outputs as
-   ``pending`` (a pending row left by a crashed run is reused as is: its noise is never
-   redrawn);
-7. the reservation is committed, then the row is marked ``released`` and audited.
+   drawn from OpenDP's exact sampler, exactly once, and stored as ``pending``, sealed with the
+   outputs, true totals and counter state (:mod:`lakeward.dp._sealed`: AES-GCM under a key
+   outside the catalog; a pending row left by a crashed run is reused as is: its noise is
+   never redrawn);
+7. the reservation is committed, then the row is marked ``released`` (its outputs written in
+   clear) and audited.
 
 A retry, a re-run or a second process therefore returns the persisted outputs and spends
 nothing more; a crash between 5 and 7 leaves a pending row whose reservation expires (budget
@@ -30,7 +36,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -49,20 +55,29 @@ from lakeward.catalog import (
 from lakeward.catalog._models import utcnow
 from lakeward.dp._counters import ContinualCounter, default_counter, make_counter
 from lakeward.dp._noise import release_source
-from lakeward.dp._streams import StreamSpec, spec_from_mapping
+from lakeward.dp._sealed import MechanismState, seal, unseal
+from lakeward.dp._streams import StreamSpec, parse_duration, spec_from_mapping
 from lakeward.errors import (
     BudgetExhausted,
     InputError,
     LakeError,
+    LakewardError,
     LakewardInternalError,
     NotFound,
     StreamSchemaChanged,
 )
 
+if TYPE_CHECKING:
+    from lakeward.lake import DatasetSpec
+    from lakeward.policy import PolicyBundle
+
 __all__ = [
+    "PlannedRelease",
+    "ReleaseIncomplete",
     "ReleaseResult",
     "Series",
     "create_stream",
+    "plan_releases",
     "get_stream",
     "list_streams",
     "release_streams",
@@ -101,6 +116,54 @@ class ReleaseResult:
             "rho": self.rho,
             "fresh": self.fresh,
         }
+
+
+@dataclass(frozen=True)
+class PlannedRelease:
+    """What ``release`` would do for one stream now: the due periods and the ρ they cost.
+
+    ``error`` says why the stream would release nothing (halted, a period not ended).
+    """
+
+    stream: str
+    periods: list[int]
+    rho: float
+    ledger: tuple[str, str, str]  # (unit, principal, purpose) charged
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly."""
+        unit, principal, purpose = self.ledger
+        return {
+            "stream": self.stream,
+            "periods": self.periods,
+            "rho": self.rho,
+            "ledger": {"unit": unit, "principal": principal, "purpose": purpose},
+            "error": self.error,
+        }
+
+
+class ReleaseIncomplete(LakewardError):
+    """Several streams were released; some failed. Nothing failed silently.
+
+    ``released`` holds what the other streams released; ``failures`` each failed stream's
+    error. The exit code is 2 when every failure is an input error, 1 otherwise.
+    """
+
+    def __init__(
+        self, released: dict[str, list[ReleaseResult]], failures: dict[str, BaseException]
+    ) -> None:
+        self.released = released
+        self.failures = failures
+        self.exit_code = 2 if all(isinstance(e, InputError) for e in failures.values()) else 1
+        listed = "\n  ".join(
+            f"{name}: {(str(exc) or type(exc).__name__).splitlines()[0]}"
+            for name, exc in failures.items()
+        )
+        super().__init__(
+            f"{len(failures)} of {len(released) + len(failures)} streams were not released "
+            f"(the others were):\n  {listed}"
+        )
 
 
 @dataclass
@@ -177,6 +240,79 @@ def _datasets(catalog: Catalog, spec: StreamSpec) -> list[Dataset]:
     return [rows[n] for n in spec.datasets]
 
 
+def _source_specs(spec: StreamSpec, datasets: list[Dataset]) -> list[DatasetSpec]:
+    """The datasets' current files, after checking no two sources share a file.
+
+    Raises:
+        InputError: two source datasets overlap (one file would count twice).
+        LakeError: a lake root is gone.
+    """
+    from lakeward.lake import spec_for
+
+    specs = [spec_for(d) for d in datasets]
+    owner: dict[str, str] = {}
+    for i, a in enumerate(specs):
+        for b in specs[i + 1 :]:
+            if (a.uri.rstrip("/") + "/").startswith(b.uri.rstrip("/") + "/") or (
+                b.uri.rstrip("/") + "/"
+            ).startswith(a.uri.rstrip("/") + "/"):
+                raise InputError(
+                    f"Stream {spec.name}: source datasets {a.name} and {b.name} overlap ({a.uri} "
+                    f"and {b.uri}); every event would count twice. List only one of them."
+                )
+        for f in a.files:
+            other = owner.setdefault(a.root.spark_path(f.relpath), a.name)
+            if other != a.name:
+                raise InputError(
+                    f"Stream {spec.name}: source datasets {other} and {a.name} share the file "
+                    f"{f.relpath}; its events would count twice. List only one of them."
+                )
+    return specs
+
+
+def _check_unit(bundle: PolicyBundle, spec: StreamSpec) -> None:
+    """The stream's unit is declared in ``units.yaml``, for its unit column in every source.
+
+    Two streams over the same people then always charge the same ledger unit: a column
+    declared for ``customer`` cannot be spent again under another name.
+
+    Raises:
+        InputError: the unit is not declared, or the unit column of a source is undeclared
+            or declared for another unit (the message says what to change).
+    """
+    if spec.unit not in bundle.units:
+        declared = ", ".join(sorted(bundle.units)) or "none"
+        raise InputError(
+            f"Stream {spec.name}: unit {spec.unit!r} is not a privacy unit of the policy bundle "
+            f"(declared in units.yaml: {declared}). Name a declared unit, or ask a policy admin "
+            f"to declare {spec.unit!r} in units.yaml with the columns that identify it."
+        )
+    if spec.unit_column is None:  # event level: no column names the unit
+        return
+    for dataset in spec.datasets:
+        units = bundle.units_identified_by(dataset, spec.unit_column)
+        if not units:
+            raise InputError(
+                f"Stream {spec.name}: column {spec.unit_column!r} of {dataset} is not declared "
+                f"as identifying a privacy unit, so no ledger is bound to it. Fix: a policy "
+                f"admin adds `- {{dataset: {dataset}, column: {spec.unit_column}}}` under "
+                f"`{spec.unit}:` in units.yaml (if that column identifies a {spec.unit}), or "
+                "use a declared column as unit_column."
+            )
+        if len(units) > 1:
+            raise InputError(
+                f"Stream {spec.name}: column {spec.unit_column!r} of {dataset} is declared for "
+                f"several privacy units in units.yaml ({', '.join(units)}); a column "
+                "identifies one unit. Fix units.yaml so only one entry covers it."
+            )
+        if units != [spec.unit]:
+            raise InputError(
+                f"Stream {spec.name}: column {spec.unit_column!r} of {dataset} identifies "
+                f"privacy unit {units[0]!r} (units.yaml), not {spec.unit!r}; every stream over "
+                f"it is charged to {units[0]!r}'s budget. Fix: set `unit: {units[0]}`."
+            )
+
+
 def _enforce_release(
     catalog: Catalog, spec: StreamSpec, datasets: list[Dataset], *, standing: bool = False
 ) -> None:
@@ -234,7 +370,6 @@ def create_stream(
         PolicyDenied: the principal may not release DP aggregates of a source (audited).
         BudgetExhausted: no cap covers the stream, or what remains of it is below its ρ.
     """
-    from lakeward.lake import spec_for
     from lakeward.spark import session as spark_session
 
     named = (
@@ -252,8 +387,10 @@ def create_stream(
         if session.scalar(select(DPStream.id).where(DPStream.name == spec.name)) is not None:
             raise InputError(f"A DP stream named {spec.name!r} exists; choose another name.")
     datasets = _datasets(catalog, spec)
-    _enforce_release(catalog, spec, datasets)
+    sources = _source_specs(spec, datasets)
     ledger = _ledger(catalog)
+    _check_unit(ledger.bundle, spec)
+    _enforce_release(catalog, spec, datasets)
     cap = ledger.bundle.cap_for(spec.ledger_unit, spec.principal, spec.purpose)
     held = next(
         (
@@ -288,7 +425,7 @@ def create_stream(
         raise BudgetExhausted(f"Cannot create stream {spec.name}: {reason}.", reasons=[reason])
     from lakeward.dp._aggregate import schema_hash
 
-    digest = schema_hash(spark_session(), spec, [spec_for(d) for d in datasets])
+    digest = schema_hash(spark_session(), spec, sources)
     counter = stream_counter(spec)
     with catalog.session(immediate=True) as session, write_lock(session, "dp_streams"):
         if session.scalar(select(DPStream.id).where(DPStream.name == spec.name)) is not None:
@@ -449,23 +586,29 @@ def _halt(catalog: Catalog, row: DPStream, reason: str, actor: str) -> None:
 
 
 def _ingest_files(
-    catalog: Catalog, row: DPStream, datasets: list[Dataset], period: int
+    catalog: Catalog, row: DPStream, specs: list[DatasetSpec], period: int
 ) -> list[Any]:
-    """Record unseen files at ``period``; refuse files that changed after ingestion."""
-    from lakeward.dp._aggregate import StreamSource
-    from lakeward.lake import spec_for
+    """Record unseen files at ``period``; refuse if an ingested file is gone or changed.
 
-    specs = [spec_for(d) for d in datasets]
+    Raises:
+        LakeError: a file ingested earlier was deleted or rewritten (nothing is recorded; the
+            caller halts the stream).
+    """
+    from lakeward.dp._aggregate import StreamSource
+
     sources = []
     with catalog.session(immediate=True) as session, write_lock(session, "dp_stream_files"):
         known = {
             f.path: f
             for f in session.scalars(select(DPStreamFile).where(DPStreamFile.stream_id == row.id))
         }
+        present: set[str] = set()
+        changed: list[str] = []
         for spec in specs:
             periods: dict[str, int] = {}
             for f in spec.files:
                 key = f"{spec.name}:{f.relpath}"
+                present.add(key)
                 seen = known.get(key)
                 if seen is None:
                     seen = DPStreamFile(
@@ -477,36 +620,54 @@ def _ingest_files(
                     )
                     session.add(seen)
                 elif (seen.size, seen.mtime_ns) != (f.size, f.mtime_ns):
-                    raise LakeError(
-                        f"Stream {row.name}: file {f.relpath} of {spec.name} changed after it was "
-                        f"ingested at period {seen.ingest_period}; streams need append-only "
-                        "sources (add new files instead of rewriting). Restore the file or "
-                        "create a new stream."
+                    changed.append(
+                        f"{f.relpath} of {spec.name} changed after it was ingested at period "
+                        f"{seen.ingest_period}"
                     )
                 periods[f.relpath.rsplit("/", 1)[-1]] = seen.ingest_period
             sources.append(StreamSource(spec, periods))
+        gone = [
+            f"{path.split(':', 1)[1]} of {path.split(':', 1)[0]} (ingested at period "
+            f"{f.ingest_period}) is gone"
+            for path, f in sorted(known.items())
+            if path not in present
+        ]
+        if changed or gone:
+            raise LakeError(
+                f"Stream {row.name}: {'; '.join(changed + gone)}. A deleted, compacted or "
+                "rewritten file would let its events, and its units, count again in a later "
+                "period, so the stream is halted. Streams need append-only sources: add new "
+                "files, never rewrite or delete ingested ones. Create a new stream to go on."
+            )
     return sources
 
 
 def _restore(
-    counter: ContinualCounter, session: Session, stream_id: int, period: int
+    counter: ContinualCounter, session: Session, row: DPStream, period: int
 ) -> npt.NDArray[np.float64]:
-    """Counter state after ``period − 1``; returns the true totals through it."""
+    """Counter state after ``period − 1`` (unsealed); returns the true totals through it."""
     if period == 1:
         return np.zeros(counter.width)
-    prev = _release_row(session, stream_id, period - 1)
+    prev = _release_row(session, row.id, period - 1)
     if prev is None:
         raise LakewardInternalError(f"period {period - 1} has no row before period {period}")
+    state = unseal(prev.sealed, stream_id=row.id, stream=row.name, period=period - 1)
     history = None
     if counter.needs_history:
         rows = session.execute(
-            select(DPRelease.period, DPRelease.noise)
-            .where(DPRelease.stream_id == stream_id, DPRelease.period < period)
+            select(DPRelease.period, DPRelease.sealed)
+            .where(DPRelease.stream_id == row.id, DPRelease.period < period)
             .order_by(DPRelease.period)
         ).all()
-        history = [np.asarray(noise["draws"][0], dtype=np.float64) for _, noise in rows]
-    counter.restore(prev.counter_state, history)
-    return np.asarray(prev.totals["values"], dtype=np.float64)
+        history = [
+            np.asarray(
+                unseal(text, stream_id=row.id, stream=row.name, period=p).draws[0],
+                dtype=np.float64,
+            )
+            for p, text in rows
+        ]
+    counter.restore(state.counter_state, history)
+    return np.asarray(state.totals, dtype=np.float64)
 
 
 def _release_row(session: Session, stream_id: int, period: int) -> DPRelease | None:
@@ -555,7 +716,7 @@ def _claim(
         if increments is None:
             raise LakewardInternalError("a new release needs its increments")
         counter = stream_counter(spec)
-        totals = _restore(counter, session, row.id, period) + increments
+        totals = _restore(counter, session, row, period) + increments
         if counter.step != period - 1:
             raise LakewardInternalError(
                 f"stream {row.name}: counter at step {counter.step}, releasing {period}"
@@ -570,11 +731,16 @@ def _claim(
             state="pending",
             reservation_id=reservation.id if reservation else None,
             rho=reservation.rho if reservation else 0.0,
-            outputs={"values": (totals + noise).tolist()},
+            outputs={},  # in clear only once released (see _mark_released)
             sd=math.sqrt(counter.variance(period)),
-            noise={"draws": draws.tolist()},
-            counter_state=counter.snapshot(),
-            totals={"values": totals.tolist()},
+            sealed=seal(
+                MechanismState(
+                    (totals + noise).tolist(), totals.tolist(), draws.tolist(), counter.snapshot()
+                ),
+                stream_id=row.id,
+                stream=row.name,
+                period=period,
+            ),
             released_by=actor,
             created_at=utcnow(),
             lease_until=utcnow()
@@ -585,12 +751,17 @@ def _claim(
         return "new", rel
 
 
-def _mark_released(catalog: Catalog, rel_id: int, reservation_id: str | None) -> DPRelease:
+def _mark_released(
+    catalog: Catalog, row: DPStream, rel_id: int, reservation_id: str | None
+) -> DPRelease:
+    """Mark a paid-for period released: its sealed outputs are written in clear."""
     with catalog.session(immediate=True) as session, write_lock(session, "dp_releases"):
         rel = session.get(DPRelease, rel_id)
         if rel is None:
             raise LakewardInternalError(f"release row {rel_id} vanished")
         if rel.state != "released":
+            state = unseal(rel.sealed, stream_id=row.id, stream=row.name, period=rel.period)
+            rel.outputs = {"values": state.outputs}
             rel.state = "released"
             rel.reservation_id = reservation_id
             rel.released_at = utcnow()
@@ -648,7 +819,7 @@ def _release_period(
                 if holder == "committed":  # crashed after paying: only the mark is missing
                     if reservation is not None:
                         reservation.release()
-                    done = _mark_released(catalog, rel.id, str(rel.reservation_id))
+                    done = _mark_released(catalog, row, rel.id, str(rel.reservation_id))
                     return _result(spec, done, fresh=True)
                 if holder == "reserved":  # another run is releasing it right now
                     if reservation is not None:
@@ -664,7 +835,7 @@ def _release_period(
                     _adopt(catalog, rel.id, reservation)  # the holder died: reuse its noise
             if reservation is not None:
                 reservation.commit()
-            done = _mark_released(catalog, rel.id, reservation.id if reservation else None)
+            done = _mark_released(catalog, row, rel.id, reservation.id if reservation else None)
         except BaseException:
             if reservation is not None and reservation.state == "reserved":
                 reservation.release()
@@ -681,6 +852,93 @@ def _release_period(
         return _result(spec, done, fresh=True)
 
 
+def _clock_now(now: datetime | None) -> datetime:
+    """``now`` as aware UTC (default: the clock); a time later than the clock is refused."""
+    clock = datetime.now(UTC)
+    if now is None:
+        return clock
+    now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+    if now > clock:
+        raise InputError(
+            f"now = {now.isoformat()} is later than the clock ({clock.isoformat()}): periods "
+            "that have not ended cannot be released (they would be released empty and still "
+            "spend budget). Leave --now out, or give a time in the past."
+        )
+    return now
+
+
+def _stream_rows(catalog: Catalog, names: list[str] | None) -> list[DPStream]:
+    if names:
+        return [get_stream(catalog, n) for n in names]
+    with catalog.session() as session:
+        return list(
+            session.scalars(
+                select(DPStream).where(DPStream.state == "active").order_by(DPStream.name)
+            )
+        )
+
+
+def _due_periods(
+    catalog: Catalog, row: DPStream, spec: StreamSpec, now: datetime, through: int | None
+) -> list[int]:
+    """The periods a release at ``now`` (capped at ``through``) would release.
+
+    Raises:
+        InputError: the stream is halted, or ``through`` is not a period that has ended.
+    """
+    if row.state == "halted":
+        raise InputError(
+            f"Stream {row.name} is halted: {row.halt_reason}. Create a new stream to go on."
+        )
+    if through is not None and not 1 <= through <= spec.horizon:
+        raise InputError(f"--period must be within 1..{spec.horizon}, got {through}.")
+    due = spec.due_through(now)
+    if through is not None:
+        if through > due:
+            ready = spec.period_bounds(through)[1] + timedelta(seconds=parse_duration(spec.grace))
+            raise InputError(
+                f"Stream {row.name}: period {through} has not ended (it can be released from "
+                f"{ready.isoformat()}; now is {now.isoformat()}). Release ended periods only."
+            )
+        due = through
+    first = max(_released_periods(catalog, row.id), default=0) + 1
+    return list(range(first, due + 1))
+
+
+def plan_releases(
+    catalog: Catalog,
+    names: list[str] | None = None,
+    *,
+    now: datetime | None = None,
+    through: int | None = None,
+) -> list[PlannedRelease]:
+    """What :func:`release_streams` would release and charge now: a dry run.
+
+    Spends nothing, decides nothing, runs no Spark. A stream that would fail a check
+    (halted, ``through`` not ended) is planned with its ``error``.
+
+    Raises:
+        NotFound: a named stream does not exist.
+        InputError: ``now`` is later than the clock.
+    """
+    now = _clock_now(now)
+    plans = []
+    for row in _stream_rows(catalog, names):
+        ledger = (row.unit, row.principal, row.purpose)
+        try:
+            spec = _spec(row)
+            periods = _due_periods(catalog, row, spec, now, through)
+        except InputError as exc:
+            plans.append(PlannedRelease(row.name, [], 0.0, ledger, str(exc)))
+            continue
+        rho = 0.0
+        if periods:
+            counter = stream_counter(spec)
+            rho = counter.rho_through(periods[-1]) - counter.rho_through(periods[0] - 1)
+        plans.append(PlannedRelease(row.name, periods, rho, ledger))
+    return plans
+
+
 def release_streams(
     catalog: Catalog,
     names: list[str] | None = None,
@@ -691,23 +949,31 @@ def release_streams(
 ) -> dict[str, list[ReleaseResult]]:
     """Release every due period of the named (default: all active) streams, in order.
 
-    ``through`` caps the last period released; ``now`` decides which periods are due.
+    ``through`` caps the last period released; ``now`` (default: the clock, never later)
+    decides which periods are due. One stream's failure never stops the others: each is
+    tried, then the failures are raised together.
 
     Raises:
-        NotFound: a named stream does not exist.
-        InputError: a named stream is halted, or ``through`` is not a valid period.
-        PolicyDenied: the policy refused a release (audited); BudgetExhausted: over the cap.
-        StreamSchemaChanged: a source's schema changed (the stream is halted).
+        NotFound: a named stream does not exist (nothing is released).
+        InputError: ``now`` is later than the clock (nothing is released).
+        ReleaseIncomplete: of several streams, some failed; it carries what was released.
+        For a single stream, its own error: InputError (halted, ``through`` not ended),
+        PolicyDenied (audited), BudgetExhausted (over the cap), StreamSchemaChanged or
+        LakeError (a changed schema or source file; the stream is halted).
     """
-    now = now or datetime.now(UTC)
-    if names:
-        rows = [get_stream(catalog, n) for n in names]
-    else:
-        with catalog.session() as session:
-            rows = list(session.scalars(select(DPStream).where(DPStream.state == "active")))
+    now = _clock_now(now)
+    rows = _stream_rows(catalog, names)
     results: dict[str, list[ReleaseResult]] = {}
+    failures: dict[str, BaseException] = {}
     for row in rows:
-        results[row.name] = release_stream(catalog, row, actor=actor, now=now, through=through)
+        try:
+            results[row.name] = release_stream(catalog, row, actor=actor, now=now, through=through)
+        except Exception as exc:  # reported below; the next stream still runs
+            if len(rows) == 1:
+                raise
+            failures[row.name] = exc
+    if failures:
+        raise ReleaseIncomplete(results, failures)
     return results
 
 
@@ -719,22 +985,18 @@ def release_stream(
     from lakeward.spark import session as spark_session
 
     spec = _spec(row)
-    if row.state == "halted":
-        raise InputError(
-            f"Stream {row.name} is halted: {row.halt_reason}. Create a new stream to go on."
-        )
-    if through is not None and not 1 <= through <= spec.horizon:
-        raise InputError(f"--period must be within 1..{spec.horizon}, got {through}.")
-    due = spec.due_through(now)
-    if through is not None:
-        due = min(due, through)
-    released = set(_released_periods(catalog, row.id))
-    first = max(released, default=0) + 1
-    if first > due:
+    periods = _due_periods(catalog, row, spec, now, through)
+    if not periods:
         return []
+    first, due = periods[0], periods[-1]
     datasets = _datasets(catalog, spec)
     _enforce_release(catalog, spec, datasets, standing=True)
-    sources = _ingest_files(catalog, row, datasets, first)
+    specs = _source_specs(spec, datasets)
+    try:
+        sources = _ingest_files(catalog, row, specs, first)
+    except LakeError as exc:
+        _halt(catalog, row, str(exc), actor)
+        raise
     spark = spark_session()
     try:
         digest = schema_hash(spark, spec, [s.dataset for s in sources])
@@ -751,7 +1013,7 @@ def release_stream(
     increments = period_increments(spark, spec, sources, first, due)
     ledger = _ledger(catalog)
     out = []
-    for period in range(first, due + 1):
+    for period in periods:
         out.append(
             _release_period(catalog, ledger, row, spec, period, increments[period - first], actor)
         )

@@ -98,6 +98,17 @@ class StreamSpec(BaseModel):
             raise ValueError(f"rho must be a finite number > 0, got {value}")
         return value
 
+    @field_validator("datasets")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        twice = sorted({d for d in value if value.count(d) > 1})
+        if twice:
+            raise ValueError(
+                f"{', '.join(twice)} listed more than once; list each source dataset once "
+                "(each event would otherwise count twice)"
+            )
+        return value
+
     @field_validator("keys")
     @classmethod
     def _keys(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:

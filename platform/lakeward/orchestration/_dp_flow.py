@@ -2,14 +2,15 @@
 
 One task per stream (retried: a retry returns the persisted release, never fresh noise, and
 spends nothing more), then a table artifact with each stream's released series and 95% error
-bars, and a markdown summary. A stream that is refused (budget, policy) or halted (schema) is
-reported, and the flow fails after publishing so a schedule surfaces it.
+bars, and a markdown summary. A stream that is refused (budget, policy), halted (schema,
+source files) or fails for any other reason after its retries is reported and never stops
+the streams after it; the flow fails after publishing so a schedule surfaces it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakeward.orchestration import prepare_prefect_env
 
@@ -22,10 +23,19 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from lakeward.catalog import Catalog  # noqa: E402
 from lakeward.errors import InputError, LakewardError  # noqa: E402
 
-__all__ = ["DP_ARTIFACT_KEY", "dp_release"]
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import State
+
+__all__ = ["DP_ARTIFACT_KEY", "DPReleaseFailed", "dp_release"]
 
 DP_ARTIFACT_KEY = "lakeward-dp-release"
 Z95 = 1.959964
+
+
+class DPReleaseFailed(LakewardError):
+    """Some streams were refused or failed; the others were released and published."""
+
+    exit_code = 1
 
 
 @task(name="list-dp-streams", cache_policy=NO_CACHE)
@@ -61,6 +71,17 @@ def release_task(stream: str, actor: str, now: str, through: int | None) -> dict
         "released": [r.period for r in results if r.fresh],
         "returned": [r.period for r in results],
     }
+
+
+def _outcome(stream: str, state: State) -> dict[str, Any]:
+    """A release task's result; a task that failed after its retries becomes ``failed``."""
+    if not state.is_failed() and not state.is_crashed():
+        result: dict[str, Any] = state.result()
+        return result
+    exc = state.result(raise_on_failure=False)
+    message = str(exc) if isinstance(exc, BaseException) else str(state.message)
+    get_run_logger().error("stream %s failed: %s", stream, message)
+    return {"stream": stream, "status": "failed", "error": message or "failed", "released": []}
 
 
 def _rows(stream: str, last: int) -> list[dict[str, Any]]:
@@ -100,14 +121,17 @@ def publish_task(outcomes: list[dict[str, Any]], last: int) -> dict[str, Any]:
     ]
     lines.append("|---|---|---|---|")
     for outcome in outcomes:
-        if outcome["status"] != "refused":
-            table.extend(_rows(outcome["stream"], last))
-        budget = stream_budget(Catalog.shared(), outcome["stream"])
+        try:
+            if outcome["status"] in ("released", "up-to-date"):
+                table.extend(_rows(outcome["stream"], last))
+            budget = stream_budget(Catalog.shared(), outcome["stream"])
+            spent = f"{budget['stream_spent']:.4g} / {budget['stream_rho']:.4g}"
+        except LakewardError as exc:  # a broken stream must not hide the others' results
+            spent = f"unknown ({str(exc).splitlines()[0]})"
         new = outcome["released"]
         lines.append(
             f"| {outcome['stream']} | {outcome['status']} | "
-            f"{f'{new[0]}–{new[-1]}' if new else '–'} | "
-            f"{budget['stream_spent']:.4g} / {budget['stream_rho']:.4g} |"
+            f"{f'{new[0]}–{new[-1]}' if new else '–'} | {spent} |"
         )
         if outcome["error"]:
             lines.append(f"| | error: {outcome['error'].splitlines()[0]} | | |")
@@ -121,6 +145,7 @@ def publish_task(outcomes: list[dict[str, Any]], last: int) -> dict[str, Any]:
         "streams": len(outcomes),
         "released": {o["stream"]: o["released"] for o in outcomes},
         "refused": {o["stream"]: o["error"] for o in outcomes if o["status"] == "refused"},
+        "failed": {o["stream"]: o["error"] for o in outcomes if o["status"] == "failed"},
         "rows": len(table),
     }
 
@@ -145,11 +170,16 @@ def dp_release(
     with run_as(requested_by) as me:
         when = now or datetime.now(UTC).isoformat()
         names = streams_task(streams)
-        outcomes = [release_task(name, me.name, when, through) for name in names]
+        outcomes = [
+            _outcome(name, release_task(name, me.name, when, through, return_state=True))
+            for name in names
+        ]
         summary = publish_task(outcomes, artifact_periods)
-    if summary["refused"]:
-        raise InputError(
-            "DP release refused for "
-            + "; ".join(f"{k}: {v.splitlines()[0]}" for k, v in summary["refused"].items())
-        )
+    problems = [
+        f"{verb} for {name}: {error.splitlines()[0]}"
+        for verb in ("refused", "failed")
+        for name, error in summary[verb].items()
+    ]
+    if problems:
+        raise DPReleaseFailed("DP release " + "; ".join(problems))
     return summary

@@ -10,6 +10,9 @@ A bundle is a directory (``policies/`` by default, ``LAKEWARD_POLICY_DIR``)::
     purposes.yaml        purposes and the text a principal acknowledges
     tags.yaml            the tag vocabulary policies and the catalog may use
     budgets.yaml         rho-zCDP caps per (unit, principal, purpose)
+    units.yaml           privacy units and the dataset columns that identify each one; a DP
+                         stream's ``unit_column`` must be declared here for its ``unit``
+                         (optional file: without it no DP stream can be created)
     tests/*.yaml         policy tests as data (``lakeward policy test``)
 
 Loading validates everything and fails with :class:`PolicyBundleError` naming file and line:
@@ -24,6 +27,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +35,18 @@ import yaml
 
 from lakeward.errors import InputError
 
-__all__ = ["BudgetCap", "PolicyBundle", "PolicyBundleError", "PolicyInfo", "load_bundle"]
+__all__ = [
+    "BudgetCap",
+    "PolicyBundle",
+    "PolicyBundleError",
+    "PolicyInfo",
+    "UnitColumn",
+    "load_bundle",
+]
 
 _ID = re.compile(r'@id\(\s*"((?:[^"\\]|\\.)*)"\s*\)')
+#: A privacy unit's name: no "/" (the ledger keeps "<unit>/period" and "<unit>/event").
+_UNIT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _TAG_METHODS = ("contains", "containsAll", "containsAny")
 
 
@@ -68,6 +81,19 @@ class BudgetCap:
     rho: float
 
 
+@dataclass(frozen=True)
+class UnitColumn:
+    """A column that identifies a privacy unit; ``dataset`` is a glob over dataset names."""
+
+    unit: str
+    dataset: str
+    column: str
+
+    def matches(self, dataset: str, column: str) -> bool:
+        """Whether this declaration covers ``column`` of ``dataset``."""
+        return column == self.column and fnmatchcase(dataset, self.dataset)
+
+
 @dataclass
 class PolicyBundle:
     """A loaded, validated policy bundle."""
@@ -84,6 +110,18 @@ class PolicyBundle:
     tags: dict[str, str]
     caps: list[BudgetCap]
     est: dict[str, Any] = field(repr=False, default_factory=dict)
+    units: dict[str, tuple[UnitColumn, ...]] = field(default_factory=dict)
+
+    def units_identified_by(self, dataset: str, column: str) -> list[str]:
+        """The privacy units ``units.yaml`` says ``column`` of ``dataset`` identifies."""
+        return sorted(
+            {
+                unit
+                for unit, columns in self.units.items()
+                for declared in columns
+                if declared.matches(dataset, column)
+            }
+        )
 
     def cap_for(self, unit: str, principal: str, purpose: str) -> BudgetCap | None:
         """The most specific cap matching the triple (exact beats ``*``), or ``None``."""
@@ -253,6 +291,47 @@ def _load_policies(
     return policies, merged
 
 
+def _load_units(directory: Path, problems: list[str]) -> dict[str, tuple[UnitColumn, ...]]:
+    """``units.yaml``: ``units: {name: [{dataset: glob, column: name}, ...]}`` (optional)."""
+    if not (directory / "units.yaml").exists():
+        return {}
+    units: dict[str, tuple[UnitColumn, ...]] = {}
+    owner: dict[tuple[str, str], str] = {}
+    for name, entries in (_yaml(directory / "units.yaml", problems).get("units") or {}).items():
+        unit = str(name)
+        if not _UNIT_NAME.match(unit):
+            problems.append(
+                f"units.yaml: unit {unit!r} is not a valid name (a letter, then letters, "
+                "digits, '_' or '-'; no '/')"
+            )
+            continue
+        if not isinstance(entries, list) or not entries:
+            problems.append(
+                f"units.yaml: unit {unit!r} must list the columns that identify it, e.g. "
+                "`- {dataset: 'sales.*', column: customer_id}`"
+            )
+            continue
+        columns = []
+        for i, entry in enumerate(entries):
+            dataset = entry.get("dataset") if isinstance(entry, dict) else None
+            column = entry.get("column") if isinstance(entry, dict) else None
+            if not (isinstance(dataset, str) and dataset and isinstance(column, str) and column):
+                problems.append(
+                    f"units.yaml: unit {unit!r} entry #{i + 1} needs `dataset` (a name or "
+                    "glob) and `column` (a name)"
+                )
+                continue
+            other = owner.setdefault((dataset, column), unit)
+            if other != unit:
+                problems.append(
+                    f"units.yaml: column {column!r} of {dataset!r} is declared for both "
+                    f"{other!r} and {unit!r}; a column identifies one privacy unit"
+                )
+            columns.append(UnitColumn(unit, dataset, column))
+        units[unit] = tuple(columns)
+    return units
+
+
 def load_bundle(directory: str | Path | None = None) -> PolicyBundle:
     """Load and validate a bundle (default: ``LAKEWARD_POLICY_DIR``).
 
@@ -335,6 +414,7 @@ def load_bundle(directory: str | Path | None = None) -> PolicyBundle:
         if cap.purpose != "*" and cap.purpose not in purposes:
             problems.append(f"budgets.yaml: cap #{i + 1} names unknown purpose {cap.purpose!r}")
         caps.append(cap)
+    units = _load_units(directory, problems)
     policies: dict[str, PolicyInfo] = {}
     est: dict[str, Any] = {}
     if schema_text:
@@ -357,4 +437,5 @@ def load_bundle(directory: str | Path | None = None) -> PolicyBundle:
         tags=tags,
         caps=caps,
         est=est,
+        units=units,
     )

@@ -239,6 +239,8 @@ def _flow_parameters(argv: list[str]) -> tuple[tuple[str, str], dict[str, Any], 
             "propose": False,
         }
         return key, flow, params["purpose"], as_json
+    if not params["yes"]:  # `dp release` without --yes is a dry run: inline, spends nothing
+        return None
     flow = {"streams": list(params["streams"]) or None, "through": params["period"]}
     if params["now"]:
         flow["now"] = params["now"]

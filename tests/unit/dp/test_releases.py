@@ -60,6 +60,7 @@ def test_crash_after_commit_before_mark_is_finished_without_a_second_spend(
     from lakeward.dp import _service
 
     row, spec = insert_stream(catalog)
+    mark_released = _service._mark_released
 
     def crash(*_: Any) -> None:
         raise RuntimeError("killed after commit")
@@ -72,9 +73,14 @@ def test_crash_after_commit_before_mark_is_finished_without_a_second_spend(
     with catalog.session() as session:
         pending = session.scalar(select(DPRelease))
     assert pending is not None and pending.state == "pending"
-    monkeypatch.undo()
+    assert pending.outputs == {}  # sealed until paid for and released
+    from lakeward.dp._sealed import unseal
+
+    sealed = unseal(pending.sealed, stream_id=row.id, stream=row.name, period=1)
+    # Not monkeypatch.undo(): that would also undo the test's LAKEWARD_HOME (and audit key).
+    monkeypatch.setattr(_service, "_mark_released", mark_released)
     (result,) = _release(catalog, ledger, row, spec, range(1, 2))
-    assert result.values == pending.outputs["values"]
+    assert result.values == sealed.outputs
     assert ledger.spent("visitor/period", "alice", "analytics") == pytest.approx(spent)
 
 
