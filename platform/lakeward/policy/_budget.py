@@ -358,8 +358,8 @@ def _reconcile(
                 LedgerProblem(rid, f"ledger entry {rid} was changed outside Lakeward (bad MAC)")
             )
             continue
-        seen = audited.get(rid)
-        if seen is None:
+        found = audited.get(rid)
+        if found is None:
             problems.append(
                 LedgerProblem(
                     rid,
@@ -369,6 +369,7 @@ def _reconcile(
                 )
             )
             continue
+        seen = found
         same = (
             seen.get("unit") == entry.unit
             and seen.get("principal") == entry.principal
