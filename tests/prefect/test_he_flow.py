@@ -1,7 +1,8 @@
 """The he_encrypt and he_compute flows against Prefect's real (temporary) API, with local Spark:
-the owner encrypts a tagged dataset, a researcher computes on the ciphertexts, only the owner
-decrypts; a re-run reuses the stored result and a principal without ``he.compute`` fails
-closed, audited, with nothing written."""
+the owner encrypts a tagged dataset, a researcher computes an aggregate on the ciphertexts
+(the only output the flow's store declares), only the owner decrypts; a re-run reuses the
+stored result and a principal without ``he.compute`` fails closed, audited, with nothing
+written."""
 
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def test_he_flows_encrypt_compute_reuse_and_refuse(
     catalog = Catalog.open()
     values = _tagged_vitals(catalog, tmp_path / "lake")
     block = (BLOCK, len(COLUMNS))
-    keys = he.keygen([("ni,i->n", block, (len(COLUMNS),))])
+    keys = he.keygen([("ni,i->", block, (len(COLUMNS),))])
     context = str(keys.public().save(tmp_path / "compute.ctx"))  # no secret key in it
     weights = np.array([0.5, -1.0, 2.0])
     np.save(tmp_path / "weights.npy", weights)
@@ -99,7 +100,7 @@ def test_he_flows_encrypt_compute_reuse_and_refuse(
 
     params = flows.HeComputeParams(
         store=store["path"],
-        expr="ni,i->n",
+        expr="ni,i->",  # the weighted total over rows (per-row scores are not declared)
         operands=["data", str(tmp_path / "weights.npy")],
         context=context,
         out=str(tmp_path / "scores"),
@@ -108,8 +109,9 @@ def test_he_flows_encrypt_compute_reuse_and_refuse(
     erin = Principal("erin", ("researchers",), "service", "test")
     with acting_as(erin):
         first = flows.he_compute(params)
-    assert not first["reused"] and first["per_block"] and first["shape"] == [100]
-    np.testing.assert_allclose(decrypt_result(keys, first["path"]), values @ weights, atol=1e-4)
+    assert not first["reused"] and not first["per_block"] and first["shape"] == []
+    total = decrypt_result(keys, first["path"])
+    np.testing.assert_allclose(total, (values @ weights).sum(), atol=1e-4)
     markdown = latest_artifact(flows.ARTIFACT_KEY).data
     assert "encrypted computation" in markdown and first["fingerprint"] in markdown
 

@@ -1,10 +1,13 @@
 """Governed encrypted jobs on Spark: the owner encrypts columns per partition with the public
-context, a researcher computes einsums over the ciphertext blocks (aggregated
-homomorphically), only the owner decrypts; the policy layer decides and audits each step and
-a plaintext job on an ``encryption_required`` dataset fails closed."""
+context and declares the outputs it will decrypt, a researcher computes einsums over the
+ciphertext blocks (aggregated homomorphically), only the owner decrypts; the policy layer
+decides and audits each step (a per-row result needs ``he.row_level`` at compute and at
+decrypt), a plaintext job on an ``encryption_required`` dataset fails closed, and damaged or
+edited stores and results are refused."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,17 @@ def vitals(catalog: Any, tmp_path: Path) -> np.ndarray:
     acknowledge_purpose(catalog, bundle, "erin", "clinical_research")  # a researcher
     acknowledge_purpose(catalog, bundle, "alice", "analytics")  # an analyst
     return values
+
+
+def _tag_vitals(catalog: Any, tag: str, *, present: bool) -> None:
+    from lakeward.catalog import DatasetRepository, TagRepository
+
+    with catalog.session() as session:
+        dataset = DatasetRepository(session).require("health.vitals")
+        if present:
+            TagRepository(session)._add(dataset, tag)
+        else:
+            TagRepository(session)._remove(dataset, tag)
 
 
 @pytest.fixture(scope="module")
@@ -112,20 +126,36 @@ def test_encrypted_job_end_to_end(
         purpose="data_governance",
         block_rows=BLOCK,
         order_by="patient",
+        outputs=["aggregate", "ni,i->n"],  # the owner will decrypt per-row scores
     )
     weights = np.array([0.5, -1.0, 2.0])
-    scores = compute_encrypted(
-        catalog,
-        ordered.path,
-        "ni,i->n",
-        [DATA, weights],
-        tmp_path / "scores",
-        context_path=context,
-        principal="erin",
-        purpose="clinical_research",
-    )
+
+    def scores_job() -> Any:
+        return compute_encrypted(
+            catalog,
+            ordered.path,
+            "ni,i->n",
+            [DATA, weights],
+            tmp_path / "scores",
+            context_path=context,
+            principal="erin",
+            purpose="clinical_research",
+        )
+
+    with pytest.raises(PolicyDenied) as refused:  # a value per row of health data: no
+        scores_job()
+    assert "he-row-level-results-only-public-or-admin" in " ".join(refused.value.reasons)
+    assert not (tmp_path / "scores").exists()
+    _tag_vitals(catalog, "public", present=True)  # the guard lets per-row results of public data
+    scores = scores_job()
     assert scores.per_block and scores.shape == [300]
-    np.testing.assert_allclose(decrypt_result(keys, scores.path), vitals @ weights, atol=1e-4)
+    with pytest.raises(he.HEInputError, match="per-row result; pass catalog= and principal="):
+        decrypt_result(keys, scores.path)
+    rows = decrypt_result(keys, scores.path, catalog=catalog, principal="local-user")
+    np.testing.assert_allclose(rows, vitals @ weights, atol=1e-4)
+    _tag_vitals(catalog, "public", present=False)
+    with pytest.raises(PolicyDenied):  # decided again when decrypting, on the owner's side
+        decrypt_result(keys, scores.path, catalog=catalog, principal="local-user")
 
     sums = compute_encrypted(
         catalog,
@@ -154,6 +184,9 @@ def test_encrypted_job_end_to_end(
     actions = [(r.principal, r.action, r.decision) for r in AuditLog(catalog).tail(20)]
     assert ("local-user", "he.encrypt", "allow") in actions
     assert ("erin", "he.compute", "allow") in actions
+    assert ("erin", "he.row_level", "deny") in actions
+    assert ("erin", "he.row_level", "allow") in actions
+    assert ("local-user", "he.row_level", "deny") in actions
 
 
 def test_policy_refusals(
@@ -235,3 +268,89 @@ def test_bad_expressions(
             principal="local-user",
             purpose="data_governance",
         )
+
+
+def _compute(catalog: Any, store: Any, context: Path, out: Path, expr: str, *ops: Any) -> Any:
+    return compute_encrypted(
+        catalog,
+        store,
+        expr,
+        list(ops) or [DATA],
+        out,
+        context_path=context,
+        principal="erin",
+        purpose="clinical_research",
+    )
+
+
+def test_undeclared_outputs_and_damaged_stores_are_refused(
+    spark: Any, catalog: Any, vitals: np.ndarray, owner_keys: tuple[he.Keys, Path], tmp_path: Path
+) -> None:
+    import pyarrow.compute as pc
+
+    keys, context = owner_keys
+    _tag_vitals(catalog, "public", present=True)  # the policy would allow per-row results
+    store = encrypt_dataset(
+        catalog,
+        "health.vitals",
+        COLUMNS,
+        context,
+        tmp_path / "store",
+        principal="local-user",
+        purpose="data_governance",
+        block_rows=BLOCK,
+    )
+    assert store.outputs == ["aggregate"]
+    for expr, ops in (("ni->ni", [DATA]), ("ni,i->n", [DATA, np.ones(3)])):
+        with pytest.raises(he.HEInputError, match="not among the outputs the owner declared"):
+            _compute(catalog, store.path, context, tmp_path / "rows", expr, *ops)
+    assert not (tmp_path / "rows").exists()
+    with pytest.raises(he.HEInputError, match="declare"):
+        encrypt_dataset(
+            catalog,
+            "health.vitals",
+            COLUMNS,
+            context,
+            tmp_path / "s2",
+            principal="local-user",
+            purpose="data_governance",
+            outputs=["rows please"],
+        )
+
+    manifest = tmp_path / "store" / "manifest.json"
+    original = manifest.read_bytes()
+    edited = json.loads(original)
+    edited["outputs"].append("ni->ni")  # declare raw rows without the tag key
+    manifest.write_text(json.dumps(edited, indent=2))
+    with pytest.raises(he.KeyFileError, match="does not match its integrity tag"):
+        _compute(catalog, store.path, context, tmp_path / "rows", "ni->ni")
+    manifest.write_bytes(original)
+
+    sums = _compute(catalog, store.path, context, tmp_path / "sums", "ni->i")
+    np.testing.assert_allclose(decrypt_result(keys, sums.path), vitals.sum(axis=0), atol=1e-4)
+    result_manifest = Path(sums.path) / "manifest.json"
+    good = result_manifest.read_bytes()
+    edited = json.loads(good)
+    edited["per_block"], edited["expr"] = True, "ni->ni"
+    result_manifest.write_text(json.dumps(edited))
+    with pytest.raises(he.KeyFileError, match="does not match its integrity tag"):
+        decrypt_result(keys, sums.path)
+    result_manifest.write_text("[" * 50_000 + "]" * 50_000)
+    with pytest.raises(he.KeyFileError, match="nests arrays/objects 50000 deep"):
+        decrypt_result(keys, sums.path)
+    result_manifest.write_bytes(good)
+
+    part = sorted((tmp_path / "store" / "blocks").glob("*.parquet"))[0]
+    part.with_name(f".{part.name}.crc").unlink()  # Hadoop's checksum: an attacker drops it too
+    table = pq.read_table(part)
+    blob = table.column("ciphertext")[0].as_py()
+    zeroed = pa.array(
+        [blob[:100] + bytes(len(blob) - 100)] + table.column("ciphertext")[1:].to_pylist()
+    )
+    pq.write_table(table.set_column(3, "ciphertext", zeroed), part)
+    with pytest.raises(he.KeyFileError, match="does not match its integrity tag"):
+        _compute(catalog, store.path, context, tmp_path / "z", "ni,nj->ij", DATA, DATA)
+    pq.write_table(table, part)
+    pq.write_table(table.filter(pc.field("block") != 0), part)  # a block dropped
+    with pytest.raises(he.KeyFileError, match="not those the manifest lists"):
+        _compute(catalog, store.path, context, tmp_path / "z", "ni,nj->ij", DATA, DATA)

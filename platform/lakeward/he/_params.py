@@ -250,7 +250,7 @@ def rotation_schedule(step: int, slots: int, available: frozenset[int] | None) -
         raise MissingGaloisKeys(
             f"no Galois key for a rotation by {step} slots, and it cannot be composed from "
             "the context's keys; generate keys for this expression with "
-            "lakeward.he.keygen(expressions=[...]) (or `lakeward he keygen --expr ...`), or "
+            "lakeward.he.keygen(expressions=[...]) (or `lakeward he keygen --for EXPR=SHAPES`), or "
             "with the default power-of-two keys",
             steps=[step],
         )
