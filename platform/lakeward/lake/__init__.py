@@ -2,9 +2,13 @@
 
 - ``_discover``: what counts as a dataset under a lake root, its name and files.
 - ``_schema``: per-format file checks (Parquet footers, CSV/JSON heads) and the Spark read
-  plan (explicit schema, ``FAILFAST``) — errors name the dataset, the file and the fix.
+  plan (explicit schema, CSV dialect, ``FAILFAST``) — errors name the dataset, the file,
+  the line and the fix, never a value.
+- ``_text``: CSV dialect sniffing (RFC 4180, delimiter, encoding, BOM), heads cut at whole
+  records, the JSON nesting-depth scan, and locating a bad record by line.
 - ``_profile``: one Spark aggregation per dataset: rows, per-column min/max/nulls/approx
-  distinct, and the order-independent content fingerprint.
+  distinct, and the order-independent content fingerprint; columns whose later values do
+  not fit are widened (int → bigint → double → string) and the widening recorded.
 - ``_service``: register a lake and profile its datasets into the catalog, atomically per
   dataset, skipping unchanged ones.
 - ``_generate``: the seeded sample enterprise lake with planted redundancy and its manifest.

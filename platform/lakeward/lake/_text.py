@@ -312,7 +312,7 @@ def sniff_csv(stream: Stream, sniff_bytes: int) -> CsvHead:
         delimiter=_sniff_delimiter(text),
         encoding=encoding,
         bom=bom,
-        ascii_only=text.isascii() and encoding == "UTF-8",
+        ascii_only=text.isascii() and encoding == "UTF-8" and not bom,
     )
     return CsvHead(text, dialect, eof)
 
