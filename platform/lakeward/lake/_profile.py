@@ -15,6 +15,13 @@ because it is published and an unkeyed one lets a viewer test guesses for masked
 So the same rows in another order, another file layout or another format (CSV vs Parquet
 vs JSON) give the same fingerprint; a changed, added or removed row gives another (under
 the same key). It is for change detection and cheap equality checks.
+
+CSV/JSON columns are typed from the files' heads. When a value further in does not fit
+(the ``FAILFAST`` pass fails), one lenient pass finds the columns concerned and the
+narrowest type all their values fit (int → bigint → double → string, date → timestamp →
+string), and the profile pass runs again with those; :attr:`DatasetProfile.widened` lists
+each widening. A dataset never fails for a value's type, only for a record that cannot be
+parsed at all (a ragged CSV row, a line that is not JSON), reported by file and line.
 """
 
 from __future__ import annotations
