@@ -20,6 +20,7 @@ from lakeward.cli import main
 from lakeward.errors import LakeError
 from lakeward.lake import discover, profile_datasets
 from lakeward.lake._profile import profile_dataset
+from lakeward.lake._text import MAX_JSON_DEPTH
 
 pytestmark = pytest.mark.spark
 
@@ -141,6 +142,9 @@ def test_json_nested_too_deep_fails_that_dataset_only(home: Path, tmp_path: Path
     (root / "deep.jsonl").write_text('{"a": [1]}\n{"a": [2]}\n' + deep + "\n")
     (root / "deep10k.jsonl").write_text('{"a": ' + "[" * 10_000 + "]" * 10_000 + "}\n")
     (root / "ok.csv").write_text("k,v\n1,2\n")
+    # Exactly as deep as allowed: read and profiled end to end (PySpark included).
+    limit = MAX_JSON_DEPTH - 1
+    (root / "limit.jsonl").write_text('{"a": ' + "[" * limit + "1" + "]" * limit + "}\n")
     done = subprocess.run(
         [str(Path(sys.executable).parent / "lakeward"), "lake", "profile", str(root), "--json"],
         capture_output=True,
@@ -150,11 +154,12 @@ def test_json_nested_too_deep_fails_that_dataset_only(home: Path, tmp_path: Path
     )
     assert done.returncode == 2, done.stderr[-3000:]
     report = json.loads(done.stdout)
-    assert (report["profiled"], report["failed"]) == (1, 2)
-    assert "deep.jsonl line 3 (byte 539)" in report["errors"]["deep"]
-    assert "deep10k.jsonl line 1 (byte 517)" in report["errors"]["deep10k"]
+    assert (report["profiled"], report["failed"]) == (2, 2)
+    assert {d["name"] for d in report["datasets"] if d["status"] == "profiled"} == {"ok", "limit"}
+    assert "deep.jsonl line 3 (byte 155)" in report["errors"]["deep"]
+    assert "deep10k.jsonl line 1 (byte 133)" in report["errors"]["deep10k"]
     for reason in report["errors"].values():
-        assert "nested deeper than 512 levels" in reason
+        assert "nested deeper than 128 levels" in reason
     assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
 
 

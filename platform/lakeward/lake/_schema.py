@@ -324,7 +324,7 @@ def _parse_csv_head(spec: DatasetSpec, f: DataFile, head: bytes, dialect: CsvDia
                 false_values=["false", "False", "FALSE"],
             ),
         )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except pa.ArrowException:
         pass  # pyarrow's message quotes the offending row: locate it ourselves instead
     utf8 = CsvDialect(dialect.delimiter, "UTF-8", False, dialect.quote, dialect.escape)
     bad = find_bad_csv_record(io.BytesIO(head), utf8)
@@ -380,7 +380,7 @@ def _parse_json_head(
                 io.BytesIO(data), read_options=pajson.ReadOptions(block_size=len(data) + 1)
             )
             break
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        except pa.ArrowException as exc:
             path = re.search(r"Column\((/[^)]*)\) changed from", str(exc))
             if records is None:
                 bad = find_bad_json_line(io.BytesIO(head))
@@ -396,7 +396,7 @@ def _parse_json_head(
                 raise _malformed(
                     spec, f, "is not valid JSON lines (its values cannot be typed)", _FIX_RECORD
                 ) from None
-            first = next(r[key] for r in records if r.get(key) is not None)
+            first = next((r[key] for r in records if r.get(key) is not None), None)
             mixed[key] = _json_kind(first)
             data = b"".join(
                 json.dumps({k: v for k, v in r.items() if k not in mixed}).encode() + b"\n"

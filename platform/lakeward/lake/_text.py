@@ -45,8 +45,13 @@ __all__ = [
     "sniff_csv",
 ]
 
-MAX_JSON_DEPTH = 512
-"""Deepest JSON nesting (objects and arrays) a record may have; deeper files are refused."""
+MAX_JSON_DEPTH = 128
+"""Deepest JSON nesting (objects and arrays) a record may have; deeper files are refused.
+
+Parsers crash far deeper (pyarrow segfaults at 100,000 levels, Python's ``json`` overflows
+at about 1,000), but PySpark handles a schema recursively, a few Python frames per level,
+and fails from about 250 levels: 128 leaves room, and real data nests a few dozen deep.
+"""
 
 MAX_RECORD_BYTES = 64 << 20
 """Longest first record the head sniff extends to (a longer one refuses the file)."""

@@ -16,6 +16,7 @@ import pytest
 from lakeward.errors import DatasetMalformed, LakeError, SchemaConflict
 from lakeward.lake import discover
 from lakeward.lake._schema import plan_read
+from lakeward.lake._text import MAX_JSON_DEPTH
 
 SECRET = "ceo.private@corp.example"
 
@@ -183,24 +184,24 @@ def test_100k_deep_json_is_refused_without_crashing(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "deep.jsonl line 3 (byte 539)" in done.stdout  # the line starts at byte 22
-    assert "nested deeper than 512 levels" in done.stdout
+    assert "deep.jsonl line 3 (byte 155)" in done.stdout  # the line starts at byte 22
+    assert "nested deeper than 128 levels" in done.stdout
 
 
 def test_10k_deep_json_is_refused_not_a_recursion_error(tmp_path: Path) -> None:
     (tmp_path / "deep.jsonl").write_text(_deep_line(10_000) + "\n")
-    with pytest.raises(DatasetMalformed, match=r"deep.jsonl line 1 \(byte 517\)"):
+    with pytest.raises(DatasetMalformed, match=r"deep.jsonl line 1 \(byte 133\)"):
         plan_read(_one(tmp_path))
 
 
 def test_depth_limit_is_exact_and_strings_do_not_count(tmp_path: Path) -> None:
     (tmp_path / "ok.jsonl").write_text(
-        _deep_line(512) + "\n" + json.dumps({"a": [[1]], "s": "[" * 5000}) + "\n"
+        _deep_line(MAX_JSON_DEPTH) + "\n" + json.dumps({"a": [[1]], "s": "[" * 5000}) + "\n"
     )
     plan_read(_one(tmp_path))
     (tmp_path / "ok.jsonl").rename(tmp_path / "bad.jsonl")
     with open(tmp_path / "bad.jsonl", "a") as fh:
-        fh.write(_deep_line(513) + "\n")
+        fh.write(_deep_line(MAX_JSON_DEPTH + 1) + "\n")
     with pytest.raises(DatasetMalformed, match="line 3"):
         plan_read(_one(tmp_path))
 
