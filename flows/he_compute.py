@@ -43,6 +43,11 @@ class EncryptParams(BaseModel):
     requested_by: str | None = Field(default=None, description="Who asked for the run (recorded).")
     block_rows: int = Field(default=256, ge=1, description="Rows per ciphertext block.")
     order_by: str | None = Field(default=None, description="Row order for per-row results.")
+    outputs: list[str] = Field(
+        default_factory=lambda: ["aggregate"],
+        description="What the owner will decrypt: 'aggregate' (the row label summed away) "
+        "and/or exact per-row einsums such as 'ni,i->n' (those also need he.row_level).",
+    )
 
 
 class HeComputeParams(BaseModel):
@@ -84,6 +89,7 @@ def _encrypt(params: EncryptParams, principal: str) -> dict[str, Any]:
         purpose=params.purpose,
         block_rows=params.block_rows,
         order_by=params.order_by,
+        outputs=tuple(params.outputs),
     )
     return asdict(store)
 
