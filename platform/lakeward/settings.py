@@ -117,9 +117,10 @@ class LakeSettings(BaseSettings):
     sniff_bytes: int = Field(
         default=1 << 20,
         ge=4096,
-        description="Bytes read from the head of each CSV/JSON part file to infer its column "
-        "types before the Spark pass (the Spark pass then fails fast on any value that "
-        "does not fit).",
+        description="Bytes read from the head of each CSV/JSON part file to sniff its dialect "
+        "and infer its column types before the Spark pass (grown to the end of the first whole "
+        "record, up to 64 MiB). Columns whose later values do not fit are widened, and the "
+        "widening recorded.",
     )
     profile_concurrency: int = Field(
         default=4,
