@@ -30,6 +30,8 @@ def _same_catalog_as_local(tmp_path: Path, master: str, **extra: str) -> None:
     root = tmp_path / "lake"
     write_small_lake(root)
     base = {k: v for k, v in os.environ.items() if not k.startswith("LAKEWARD_")}
+    # One lake key for both installations: the published fingerprint is keyed by it.
+    base["LAKEWARD_LAKE_SECRET"] = "cluster-test-lake-secret-0123456789abcdef"
     local_env = {
         **base,
         "LAKEWARD_HOME": str(tmp_path / "local"),

@@ -318,9 +318,17 @@ class PolicyEngine:
     @staticmethod
     def _column_entity(dataset: _DatasetFacts, column: str) -> dict[str, Any]:
         own = {name for name, col in dataset.tags if col in ("", column)}
+        classified = any(col == column for _, col in dataset.tags) or (
+            ("public", "") in dataset.tags
+        )
         return {
             "uid": _uid("Column", f"{dataset.name}/{column}"),
-            "attrs": {"name": column, "dataset": dataset.name, "tags": sorted(own)},
+            "attrs": {
+                "name": column,
+                "dataset": dataset.name,
+                "tags": sorted(own),
+                "classified": classified,
+            },
             "parents": [_uid("Dataset", dataset.name)],
         }
 

@@ -87,8 +87,15 @@ def customers(catalog: Catalog, bundle_dir: Path) -> Iterator[Catalog]:
     yield catalog
 
 
+def _classify(catalog: Catalog, dataset: str = "sales.customers") -> None:
+    """A steward classifies the columns without personal data as not sensitive."""
+    for column in ("customer_id", "city") if dataset == "sales.customers" else ("customer_id",):
+        assign_tag(catalog, "carol", dataset, "not_sensitive", column=column)
+
+
 def _tag_personal_columns(catalog: Catalog) -> None:
     """What a steward does after profiling: direct identifiers and quasi-identifiers."""
+    _classify(catalog)
     for column in ("email", "phone"):
         assign_tag(catalog, "carol", "sales.customers", "pii_direct", column=column)
     for column in ("street_address", "date_of_birth"):
@@ -106,8 +113,14 @@ def _columns(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_a_column_tagged_after_profiling_is_masked_from_then_on(customers: Catalog) -> None:
-    before = _columns(describe_dataset(customers, "alice", "sales.customers"))
-    assert before["email"]["min"] == EMAIL_MIN and "masked" not in before["email"]
+    # Nobody classified anything yet: every column's min/max is withheld (fail closed).
+    before = describe_dataset(customers, "alice", "sales.customers")
+    assert all(c["masked"] and c["min"] is None for c in before["columns"])
+    assert not any(s in json.dumps(before) for s in SECRETS)
+
+    _classify(customers)
+    classified = _columns(describe_dataset(customers, "alice", "sales.customers"))
+    assert classified["city"]["min"] == "Austin" and classified["email"]["masked"] is True
 
     _tag_personal_columns(customers)
 
@@ -133,6 +146,8 @@ def test_a_column_tagged_after_profiling_is_masked_from_then_on(customers: Catal
 
 
 def test_a_dataset_tagged_pii_masks_all_its_columns(customers: Catalog) -> None:
+    _classify(customers)
+    _classify(customers, "ops.metrics")
     assign_tag(customers, "carol", "sales.customers", "pii")
     cols = _columns(describe_dataset(customers, "alice", "sales.customers"))
     assert all(c["masked"] and c["min"] is None for c in cols.values())
