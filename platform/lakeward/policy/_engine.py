@@ -283,6 +283,11 @@ class PolicyEngine:
         self.catalog = catalog
         self._policies = bundle.policy_set()
         self._schema = bundle.schema()
+        # Revisions installed before Column.classified existed do not declare it, and Cedar
+        # refuses entities with undeclared attributes: send it only where it is declared.
+        self._classified = bool(
+            re.search(r'entity\s+Column\b[^}]*"classified"', bundle.schema_text)
+        )
         explain_est, self._parts, self._parts_by_policy = _explain_set(bundle)
         self._explain_policies = cedarpy.PolicySet.from_json_str(json.dumps(explain_est))
         self._purpose_hash = {
@@ -315,20 +320,17 @@ class PolicyEngine:
             "parents": [_uid("Platform", "lakeward")],
         }
 
-    @staticmethod
-    def _column_entity(dataset: _DatasetFacts, column: str) -> dict[str, Any]:
+    def _column_entity(self, dataset: _DatasetFacts, column: str) -> dict[str, Any]:
         own = {name for name, col in dataset.tags if col in ("", column)}
         classified = any(col == column for _, col in dataset.tags) or (
             ("public", "") in dataset.tags
         )
+        attrs: dict[str, Any] = {"name": column, "dataset": dataset.name, "tags": sorted(own)}
+        if self._classified:
+            attrs["classified"] = classified
         return {
             "uid": _uid("Column", f"{dataset.name}/{column}"),
-            "attrs": {
-                "name": column,
-                "dataset": dataset.name,
-                "tags": sorted(own),
-                "classified": classified,
-            },
+            "attrs": attrs,
             "parents": [_uid("Dataset", dataset.name)],
         }
 
