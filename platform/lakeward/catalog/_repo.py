@@ -393,7 +393,8 @@ def _as_seen_by(catalog: Catalog, principal: str, summary: dict[str, Any]) -> di
                 "masked": True,
                 "masked_reason": (
                     f"value statistics withheld from {principal}: catalog.read_metadata is "
-                    f"denied on column:{name}/{column['name']} (its tags or its dataset's)"
+                    f"denied on column:{name}/{column['name']} (not classified yet, or "
+                    "tagged personal or protected on the column or its dataset)"
                 ),
             }
     return summary
