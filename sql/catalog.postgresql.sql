@@ -149,6 +149,23 @@ CREATE TABLE purpose_acks (
 	CONSTRAINT uq_purpose_acks_principal_purpose UNIQUE (principal, purpose)
 );
 
+CREATE TABLE classifications (
+	id SERIAL NOT NULL,
+	dataset_id INTEGER NOT NULL,
+	version INTEGER NOT NULL,
+	principal VARCHAR(256) NOT NULL,
+	purpose VARCHAR(128) NOT NULL,
+	seed INTEGER NOT NULL,
+	sample_rows INTEGER NOT NULL,
+	evidence JSON NOT NULL,
+	summary JSON NOT NULL,
+	started_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	finished_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	CONSTRAINT pk_classifications PRIMARY KEY (id),
+	CONSTRAINT uq_classifications_dataset_id_version UNIQUE (dataset_id, version),
+	CONSTRAINT fk_classifications_dataset_id_datasets FOREIGN KEY(dataset_id) REFERENCES datasets (id) ON DELETE CASCADE
+);
+
 CREATE TABLE containment_edges (
 	id SERIAL NOT NULL,
 	run_id INTEGER NOT NULL,
@@ -254,6 +271,11 @@ CREATE TABLE tags (
 	confidence FLOAT NOT NULL,
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	created_by VARCHAR(256),
+	status VARCHAR(16) DEFAULT 'approved' NOT NULL,
+	evidence TEXT,
+	column_signature VARCHAR(64),
+	reviewed_by VARCHAR(256),
+	reviewed_at TIMESTAMP WITH TIME ZONE,
 	CONSTRAINT pk_tags PRIMARY KEY (id),
 	CONSTRAINT uq_tags_dataset_id_column_name_name UNIQUE (dataset_id, column_name, name),
 	CONSTRAINT fk_tags_dataset_id_datasets FOREIGN KEY(dataset_id) REFERENCES datasets (id) ON DELETE CASCADE

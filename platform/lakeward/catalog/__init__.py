@@ -1,6 +1,7 @@
 """The metadata catalog: typed SQLAlchemy models, the database, and repositories.
 
-- ``_models``: tables (datasets, dataset versions, columns with statistics, tags, audit).
+- ``_models``: tables (datasets, dataset versions, columns with statistics, tags with
+  provenance and review status, classifications, audit).
 - ``_engine``: :class:`Catalog` (engine + sessions + Alembic migrations), SQLite/PostgreSQL
   parity, :func:`write_lock` for writers that must serialise.
 - ``_repo``: repositories, the only code that writes these tables; what a viewer reads of a
@@ -17,6 +18,7 @@ from lakeward.catalog._models import (
     AuditRecord,
     Base,
     BudgetEntry,
+    Classification,
     ColumnProfile,
     ContainmentEdge,
     ContainmentRun,
@@ -30,12 +32,14 @@ from lakeward.catalog._models import (
     PolicyRevision,
     PurposeAcknowledgement,
     Tag,
+    TagStatus,
 )
 from lakeward.catalog._repo import (
     ColumnStats,
     DatasetListing,
     DatasetRepository,
     TagRepository,
+    column_signature,
     dataset_summary,
     describe_dataset,
     describe_datasets,
@@ -49,10 +53,13 @@ __all__ = [
     "AuditRecord",
     "BudgetEntry",
     "ChainBreak",
+    "Classification",
     "ColumnStats",
     "DatasetListing",
     "DatasetRepository",
     "TagRepository",
+    "TagStatus",
+    "column_signature",
     "dataset_summary",
     "describe_dataset",
     "describe_datasets",

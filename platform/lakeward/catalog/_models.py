@@ -8,6 +8,7 @@ importable from :mod:`lakeward.catalog` so ``sql/`` and the drift test see it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +32,7 @@ __all__ = [
     "AuditRecord",
     "Base",
     "BudgetEntry",
+    "Classification",
     "ColumnProfile",
     "ContainmentEdge",
     "ContainmentRun",
@@ -44,6 +46,7 @@ __all__ = [
     "PolicyRevision",
     "PurposeAcknowledgement",
     "Tag",
+    "TagStatus",
     "utcnow",
 ]
 
@@ -152,10 +155,28 @@ class ColumnProfile(Base):
     version: Mapped[DatasetVersion] = relationship(back_populates="columns")
 
 
+class TagStatus(StrEnum):
+    """Where a tag stands in review; only ``approved`` tags reach the policy engine."""
+
+    SUGGESTED = "suggested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 class Tag(Base):
     """A tag on a dataset (``column_name`` is ``""``) or on one of its columns.
 
-    Column tags are keyed by name, not by version, so they survive re-profiling.
+    Column tags are keyed by name, not by version, so they survive re-profiling (and keep
+    steering decisions on a new version until it is classified again).
+
+    Provenance: ``source`` is ``glossary``, ``name``, ``values``, ``propagated`` or
+    ``manual``; ``evidence`` says why in words and counts, never a value. ``status``:
+    ``suggested`` (awaits a steward), ``approved`` (what policies see; manual tags and every
+    tag written before review existed) or ``rejected`` (kept so the classifier does not
+    suggest it again). ``column_signature`` is the column's signature
+    (:func:`lakeward.catalog.column_signature`) when the tag was last evaluated: a rejection
+    holds while the column keeps that signature. ``reviewed_by``/``reviewed_at``: the
+    steward who approved or rejected it (``NULL`` for automatic approvals).
     """
 
     __tablename__ = "tags"
@@ -171,8 +192,41 @@ class Tag(Base):
     confidence: Mapped[float] = mapped_column(Float, default=1.0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(
+        String(16), default=TagStatus.APPROVED.value, server_default=TagStatus.APPROVED.value
+    )
+    evidence: Mapped[str | None] = mapped_column(Text)
+    column_signature: Mapped[str | None] = mapped_column(String(64))
+    reviewed_by: Mapped[str | None] = mapped_column(String(256))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     dataset: Mapped[Dataset] = relationship(back_populates="tags")
+
+
+class Classification(Base):
+    """A completed classification of one dataset version (``lakeward tag classify``).
+
+    Its presence means the version was classified: the next run skips it, and a dataset's
+    classification is complete (``Dataset.classified`` in policies) when its current
+    version has one and every current column carries an approved tag. ``evidence`` maps
+    each column to every detector's evidence (type, source, confidence, text: counts and
+    fractions, never values) and its signature; ``summary`` counts what the run changed.
+    """
+
+    __tablename__ = "classifications"
+    __table_args__ = (UniqueConstraint("dataset_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    principal: Mapped[str] = mapped_column(String(256))
+    purpose: Mapped[str] = mapped_column(String(128))
+    seed: Mapped[int] = mapped_column(Integer)
+    sample_rows: Mapped[int] = mapped_column(Integer)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class AuditRecord(Base):

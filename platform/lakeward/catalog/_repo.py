@@ -8,6 +8,8 @@ together or not at all. The audit log lives in
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from lakeward.catalog._models import (
     Dataset,
     DatasetVersion,
     Tag,
+    TagStatus,
     utcnow,
 )
 from lakeward.errors import InputError, NotFound
@@ -31,6 +34,7 @@ __all__ = [
     "DatasetListing",
     "DatasetRepository",
     "TagRepository",
+    "column_signature",
     "dataset_summary",
     "describe_dataset",
     "describe_datasets",
@@ -48,6 +52,22 @@ class ColumnStats:
     max_value: str | None
     null_count: int
     distinct_approx: int
+
+
+def column_signature(column: ColumnProfile) -> str:
+    """A column's signature: SHA-256 over its type and its version's statistics.
+
+    It changes when the column does (another type, new values moving min/max, nulls or the
+    distinct count), so a rejected tag is remembered only while it holds.
+    """
+    facts = [
+        column.type,
+        column.min_value,
+        column.max_value,
+        column.null_count,
+        column.distinct_approx,
+    ]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
 
 
 class DatasetRepository:
@@ -219,29 +239,43 @@ class TagRepository:
         source: str = "manual",
         confidence: float = 1.0,
         created_by: str | None = None,
+        status: TagStatus = TagStatus.APPROVED,
+        evidence: str | None = None,
+        column_signature: str | None = None,
+        reviewed_by: str | None = None,
     ) -> Tag:
         """Attach tag ``name`` (idempotent: an existing tag is updated, not duplicated).
 
         Library-internal: tags change decisions, so they change only through
-        :func:`lakeward.policy.assign_tag`, which decides ``tag.assign`` and audits.
+        :mod:`lakeward.policy` (``assign_tag``, ``suggest_tags``, ``approve_tag``, ...),
+        which decides ``tag.assign`` and audits.
         """
         if not name or not name.strip():
             raise InputError("A tag name must be a non-empty string.")
         if not 0.0 <= confidence <= 1.0:
             raise InputError(f"Tag confidence must be in [0, 1], got {confidence}.")
-        tag = self.session.scalar(
-            select(Tag).where(
-                Tag.dataset_id == dataset.id, Tag.column_name == column, Tag.name == name
-            )
-        )
+        tag = self.get(dataset, name, column=column)
         if tag is None:
             tag = Tag(dataset_id=dataset.id, column_name=column, name=name, created_at=utcnow())
             self.session.add(tag)
         tag.source = source
         tag.confidence = confidence
         tag.created_by = created_by
+        tag.status = TagStatus(status).value
+        tag.evidence = evidence
+        tag.column_signature = column_signature
+        tag.reviewed_by = reviewed_by
+        tag.reviewed_at = utcnow() if reviewed_by else None
         self.session.flush()
         return tag
+
+    def get(self, dataset: Dataset, name: str, *, column: str = "") -> Tag | None:
+        """The tag ``name`` on the dataset (``column=""``) or one of its columns, or ``None``."""
+        return self.session.scalar(
+            select(Tag).where(
+                Tag.dataset_id == dataset.id, Tag.column_name == column, Tag.name == name
+            )
+        )
 
     def for_dataset(self, dataset: Dataset) -> list[Tag]:
         """Every tag on the dataset and its columns."""
@@ -253,14 +287,11 @@ class TagRepository:
 
     def _remove(self, dataset: Dataset, name: str, *, column: str = "") -> bool:
         """Remove a tag; returns whether it existed (internal: see :meth:`_add`)."""
-        tag = self.session.scalar(
-            select(Tag).where(
-                Tag.dataset_id == dataset.id, Tag.column_name == column, Tag.name == name
-            )
-        )
+        tag = self.get(dataset, name, column=column)
         if tag is None:
             return False
         self.session.delete(tag)
+        self.session.flush()
         return True
 
 
@@ -334,6 +365,8 @@ def dataset_summary(
                 "column": t.column_name or None,
                 "source": t.source,
                 "confidence": t.confidence,
+                "status": t.status,
+                "evidence": t.evidence,
             }
             for t in TagRepository(repo.session).for_dataset(dataset)
         ]
