@@ -7,6 +7,16 @@ redundancy: projections, selections, copies in other formats or places, renamed 
 near-copies, decoys and chains. The manifest is ground truth for deduplication work: every
 ``expected_ratio`` in it is exact.
 
+It is ground truth for tagging too: ``column_types`` names, per dataset, the semantic type
+(``type.email``, ``type.iban``, …; :data:`SEMANTIC_TYPES`) of every column that holds one;
+``hard_negatives`` lists columns built to be mistaken for a type they do not hold (an
+``email_verified`` integer, 16-digit ids that pass Luhn by chance, ZIP+4 codes, ISO 11649
+payment references, comments about email without an address in them;
+:data:`HARD_NEGATIVES`); ``unscored_columns`` lists city, state and country columns, which
+are neither. Every other column holds none of the types. ``support.tickets``,
+``finance.bank_accounts``, ``logistics.delivery_stops`` and ``web.mobile_devices`` exist for
+tagging: free text with and without contact details, IBANs, coordinates, IMEIs, IPv6.
+
 Everything is derived from the seed: each chunk of each dataset draws from its own
 ``numpy.random.Generator`` seeded with ``(seed, crc32(dataset name), chunk index)``, so the same
 seed gives byte-identical files and every chunk can be produced independently. Big tables are
@@ -47,8 +57,11 @@ from . import _names as nm
 __all__ = [
     "COLUMN_TYPES",
     "FORMAT_EXTENSIONS",
+    "HARD_NEGATIVES",
     "MANIFEST_NAME",
     "MANIFEST_VERSION",
+    "SEMANTIC_TYPES",
+    "UNSCORED_COLUMNS",
     "GeneratedLake",
     "generate_lake",
 ]
@@ -275,6 +288,10 @@ _IDS: dict[str, _Ids] = {
     "finance.ledger_entries": _Ids(80_000_000, 20),
     "hr.payroll_runs": _Ids(95_000_000, 21),
     "logistics.warehouses": _Ids(50, 22),
+    "support.tickets": _Ids(700_000_000, 23),
+    "finance.bank_accounts": _Ids(60_000_000, 24),
+    "logistics.delivery_stops": _Ids(110_000_000, 25),
+    "web.mobile_devices": _Ids(120_000_000, 26),
 }
 
 
@@ -470,6 +487,10 @@ def _counts(scale: float) -> dict[str, int]:
         "finance.ledger_entries": lin(35_000, 200),
         "hr.payroll_runs": lin(6_600, 200),
         "logistics.warehouses": sq(40, 8),
+        "support.tickets": lin(4_000, 300),
+        "finance.bank_accounts": lin(2_400, 200),
+        "logistics.delivery_stops": lin(6_000, 300),
+        "web.mobile_devices": lin(3_000, 200),
     }
 
 
@@ -936,6 +957,319 @@ def _gen_payroll(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa.Ta
     )
 
 
+# --------------------------------------------------------------------------------------------
+# Tagging ground truth: each PII column's semantic type, and hard negatives
+# --------------------------------------------------------------------------------------------
+
+SEMANTIC_TYPES: Mapping[str, str] = {
+    "first_name": "type.person_name",
+    "last_name": "type.person_name",
+    "contact_name": "type.person_name",
+    "account_holder": "type.person_name",
+    "email": "type.email",
+    "contact_email": "type.email",
+    "phone": "type.phone",
+    "contact_phone": "type.phone",
+    "street_address": "type.address",
+    "postal_code": "type.postal_code",
+    "zip": "type.postal_code",
+    "date_of_birth": "type.date_of_birth",
+    "card_number": "type.credit_card",
+    "national_id": "type.national_id",
+    "iban": "type.iban",
+    "ip_address": "type.ip_address",
+    "ipv6_address": "type.ip_address",
+    "latitude": "type.geo",
+    "longitude": "type.geo",
+    "comment": "type.free_text_pii",
+}
+"""Semantic type of each generator column that holds one (a column name means one thing in
+every dataset; renamed copies inherit their parent column's type). Store phones and
+addresses count: the types say what a value is, the policy tags say how sensitive."""
+
+HARD_NEGATIVES: Mapping[str, tuple[str, ...]] = {
+    "email_opt_in": ("type.email",),  # boolean named after email
+    "email_verified": ("type.email",),  # 0/1 integers named after email
+    "customer_ref": ("type.credit_card",),  # 16-digit ids from 4…: a tenth pass Luhn by chance
+    "tracking_number": ("type.credit_card", "type.phone"),  # 10-16 random digits
+    "device_imei": ("type.credit_card",),  # 15 digits, every one Luhn-valid, no card IIN
+    "bank_account_last4": ("type.credit_card",),
+    "zip": ("type.phone",),  # ZIP+4, 9 digits, some without the dash
+    "npi": ("type.phone", "type.national_id"),  # 10-digit provider numbers
+    "insurance_id": ("type.national_id",),
+    "payment_reference": ("type.iban",),  # ISO 11649 creditor references: mod 97 like IBANs
+    "bic": ("type.iban",),
+    "temperature_c": ("type.geo",),  # floats inside the latitude range
+    "app_version": ("type.ip_address",),  # dotted numbers
+    "agent_note": ("type.free_text_pii",),  # free text about email and phone, none in it
+    "description": ("type.free_text_pii",),
+    "query_text": ("type.free_text_pii",),
+    "supplier_name": ("type.person_name",),  # company names made of surnames
+    "hire_date": ("type.date_of_birth",),
+    "termination_date": ("type.date_of_birth",),
+}
+"""Columns that hold none of the listed types but invite a detector to say they do (their
+names, or values that pass a validator by chance)."""
+
+UNSCORED_COLUMNS: frozenset[str] = frozenset({"city", "state", "country", "location_city"})
+"""Columns a benchmark should neither count as positives nor negatives: a city, state or
+country is part of an address but not one (tools disagree on whether it is personal)."""
+
+
+def _ground_truth(
+    sources: Sequence[str], names: Sequence[str], column_map: Mapping[str, str] | None
+) -> tuple[dict[str, str], dict[str, list[str]], list[str]]:
+    """Types, hard negatives and unscored columns of a dataset, under its final names.
+
+    ``sources`` are the columns as generated (before a unit's renaming, ``names``);
+    ``column_map`` maps a renamed copy's columns to its parent's.
+    """
+    back = column_map or {}
+    types: dict[str, str] = {}
+    negatives: dict[str, list[str]] = {}
+    unscored: list[str] = []
+    for source, name in zip(sources, names, strict=True):
+        base = back.get(source, source)
+        if base in SEMANTIC_TYPES:
+            types[name] = SEMANTIC_TYPES[base]
+        if base in HARD_NEGATIVES:
+            negatives[name] = list(HARD_NEGATIVES[base])
+        if base in UNSCORED_COLUMNS:
+            unscored.append(name)
+    return types, negatives, unscored
+
+
+_TICKET_SUBJECTS = (
+    "Order not delivered",
+    "Refund request",
+    "Damaged item",
+    "Change delivery address",
+    "Account locked",
+    "Question about invoice",
+    "Size exchange",
+    "Promo code not working",
+)
+_AGENT_NOTES = (
+    "Customer asked to update email preferences; done.",
+    "Phone line was busy, will call back tomorrow.",
+    "Escalated to tier 2 per policy.",
+    "Refund issued to the original payment method.",
+    "Asked for the order number and a photo of the damage.",
+    "Verified identity with the usual security questions.",
+    "Closed after no reply for 7 days.",
+    "Sent the standard return label by email.",
+    "Shipment delayed at the carrier hub; ETA 3 days.",
+    "Duplicate of an earlier ticket, merged.",
+    "Customer prefers contact by phone, not email.",
+    "Updated the address on file as requested.",
+)
+_PLAIN_COMMENTS = (
+    "The package arrived late and the box was damaged.",
+    "Great service, thanks a lot!",
+    "I want to return the shoes, they are too small.",
+    "The promo code from the newsletter does not work at checkout.",
+    "Why was I charged twice for the same order?",
+    "The jacket colour is different from the photo.",
+    "Still waiting for my refund after two weeks.",
+    "Can I change the size before it ships?",
+    "Item missing from the order, only two of three arrived.",
+    "The tracking page has not updated since Monday.",
+)
+_PII_COMMENTS = (
+    "Please contact me at {email} about my order.",
+    "You can reach me on {phone} after 5pm.",
+    "My new address is {street}, please update it before shipping.",
+    "Call {phone} or write to {email} if the courier cannot find the house.",
+    "Send the invoice to {email}, not to my old address.",
+    "This is {name}, my order never arrived. Email {email}.",
+)
+
+
+def _gen_tickets(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa.Table:
+    """Support tickets: free-text comments with contact details in about 40% of them."""
+    n = len(ids)
+    first, last = _names(rng, n)
+    loc = _US[_pick(rng, n, _US_P)]
+    emails = _emails(rng, first, last).to_pylist()
+    phones = _phones(rng, loc).to_pylist()
+    streets = _streets(rng, n).to_pylist()
+    full = _join(_take(_FIRST, first), " ", _take(_LAST, last)).to_pylist()
+    with_pii = rng.random(n) < 0.4
+    plain = rng.integers(0, len(_PLAIN_COMMENTS), n)
+    template = rng.integers(0, len(_PII_COMMENTS), n)
+    comments = [
+        _PII_COMMENTS[template[i]].format(
+            email=emails[i], phone=phones[i], street=streets[i], name=full[i]
+        )
+        if with_pii[i]
+        else _PLAIN_COMMENTS[plain[i]]
+        for i in range(n)
+    ]
+    contact = _template(rng, [f"({x.phone[3:]}) &##-####" for x in nm.LOCATIONS], loc)
+    ts = _warp((j + rng.random(n)) / ctx.n["support.tickets"], "2023-01-01", "2025-01-01")
+    return pa.table(
+        {
+            "ticket_id": pa.array(ids),
+            "customer_ref": rng.integers(4 * 10**15, 5 * 10**15, n).astype(np.int64),
+            "opened_ts": _ts_array(ts),
+            "channel": _take(_strs(["email", "phone", "chat", "web_form"]), rng.integers(0, 4, n)),
+            "subject": _take(_strs(_TICKET_SUBJECTS), rng.integers(0, len(_TICKET_SUBJECTS), n)),
+            "comment": pa.array(comments, type=pa.string()),
+            "agent_note": _take(_strs(_AGENT_NOTES), rng.integers(0, len(_AGENT_NOTES), n)),
+            "contact_phone": _nullify(contact, _null_mask(rng, n, 0.12)),
+            "email_opt_in": rng.random(n) < 0.35,
+            "email_verified": (rng.random(n) < 0.8).astype(np.int64),
+            "satisfaction": rng.integers(1, 6, n).astype(np.int64),
+        }
+    )
+
+
+# (country, length, bank identifiers drawn from, national part template after the bank)
+_IBAN_FORMATS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("DE", ("37040044", "50010517", "10020030", "70150000"), "##########"),
+    ("GB", ("NWBK", "BARC", "LOYD", "HBUK", "MIDL"), "##############"),
+    ("FR", ("30006", "20041", "10107", "30004"), "################"),
+    ("NL", ("ABNA", "INGB", "RABO", "TRIO", "SNSB"), "##########"),
+    ("ES", ("2100", "0049", "0182", "2038"), "################"),
+    ("IT", ("X0542811101", "A0306909606", "K0300203280"), "############"),
+    ("BE", ("539", "068", "001", "363"), "#########"),
+)
+_BIC_BANKS = ("DEUT", "COBA", "NWBK", "BARC", "BNPA", "SOGE", "ABNA", "INGB", "CAIX", "UNCR")
+
+
+def _mod97(text: str) -> int:
+    """ISO 7064 MOD 97-10 of ``text`` with letters as 10-35 (IBANs, ISO 11649 references)."""
+    return int("".join(str(int(ch, 36)) for ch in text)) % 97
+
+
+def _with_check(prefix: str, body: str) -> str:
+    """``prefix`` + check digits + ``body``: the IBAN / creditor-reference scheme."""
+    return f"{prefix}{98 - _mod97(body + prefix + '00'):02d}{body}"
+
+
+def _grouped(code: str) -> str:
+    return " ".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def _gen_bank_accounts(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa.Table:
+    """Customer bank accounts: valid IBANs of seven countries, some printed in groups of 4."""
+    n = len(ids)
+    first, last = _names(rng, n)
+    country = rng.integers(0, len(_IBAN_FORMATS), n)
+    templates = [fmt for _, _, fmt in _IBAN_FORMATS]
+    national = _template(rng, templates, country).to_pylist()
+    printed = rng.random(n) < 0.3
+    bank_pick = rng.integers(0, 1 << 30, n)
+    ibans: list[str] = []
+    for i in range(n):
+        code, banks, _ = _IBAN_FORMATS[country[i]]
+        body = banks[bank_pick[i] % len(banks)] + national[i]
+        if code == "BE":  # the Belgian account number carries its own mod-97 check
+            body = body[:10] + f"{int(body[:10]) % 97 or 97:02d}"
+        elif code == "FR":  # bank, branch, account, then the RIB key
+            bank, branch, account = int(body[:5]), int(body[5:10]), int(body[10:21])
+            body += f"{97 - (89 * bank + 15 * branch + 3 * account) % 97:02d}"
+        iban = _with_check(code, body)
+        ibans.append(_grouped(iban) if printed[i] else iban)
+    refs = _template(rng, ["#" * 10, "#" * 14, "@@##########"], rng.integers(0, 3, n)).to_pylist()
+    references = [
+        _grouped(_with_check("RF", r)) if p else _with_check("RF", r)
+        for r, p in zip(refs, rng.random(n) < 0.5, strict=True)
+    ]
+    countries = [_IBAN_FORMATS[c][0] for c in country]
+    bics = [
+        f"{_BIC_BANKS[b % len(_BIC_BANKS)]}{c}{loc}"
+        for b, c, loc in zip(
+            rng.integers(0, 1 << 30, n),
+            countries,
+            _template(rng, ["@@", "@@XXX"], rng.integers(0, 2, n)).to_pylist(),
+            strict=True,
+        )
+    ]
+    opened = np.datetime64("2010-01-01") + rng.integers(0, 5400, n).astype("timedelta64[D]")
+    return pa.table(
+        {
+            "account_id": pa.array(ids),
+            "account_holder": _join(_take(_FIRST, first), " ", _take(_LAST, last)),
+            "iban": pa.array(ibans, type=pa.string()),
+            "bic": pa.array(bics, type=pa.string()),
+            "payment_reference": pa.array(references, type=pa.string()),
+            "currency": _take(_strs(["EUR", "GBP"]), (country == 1).astype(np.int64)),
+            "opened_date": _date_array(opened),
+            "balance": _money(rng.lognormal(7.5, 1.3, n)),
+        }
+    )
+
+
+def _gen_delivery_stops(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa.Table:
+    """Courier stops: coordinates, ZIP+4 codes (some without the dash), temperatures."""
+    n = len(ids)
+    loc = _US[_pick(rng, n, _US_P)]
+    plus4 = _int_str(rng.integers(1, 10_000, n), 4)
+    dash = pa.array(rng.random(n) < 0.5)
+    zip5 = _postal(rng, loc)
+    zips = pc.if_else(dash, _join(zip5, "-", plus4), _join(zip5, plus4))
+    ts = _warp((j + rng.random(n)) / ctx.n["logistics.delivery_stops"], "2024-01-01", "2025-01-01")
+    return pa.table(
+        {
+            "stop_id": pa.array(ids),
+            "shipment_ref": rng.integers(10**8, 10**9, n).astype(np.int64),
+            "latitude": np.round(rng.uniform(25.5, 48.9, n), 6),
+            "longitude": np.round(rng.uniform(-124.2, -67.5, n), 6),
+            "zip": zips,
+            "temperature_c": np.round(np.clip(rng.normal(17.0, 9.0, n), -15.0, 41.0), 1),
+            "delivered_ts": _ts_array(ts),
+            "signed": rng.random(n) < 0.7,
+        }
+    )
+
+
+_TACS = ("35", "86", "01", "99")
+
+
+def _gen_mobile_devices(ctx: _Ctx, rng: np.random.Generator, j: I64, ids: I64) -> pa.Table:
+    """App installations: IPv6 addresses, Luhn-valid IMEIs, dotted app versions."""
+    import ipaddress
+
+    n = len(ids)
+    payload = rng.integers(0, 10, (n, 14)).astype(np.int64)
+    tac = np.array([[int(d) for d in t] for t in _TACS])[rng.integers(0, len(_TACS), n)]
+    payload[:, :2] = tac
+    digits = np.concatenate([payload, _luhn_check(payload)[:, None]], axis=1)
+    imei = np.ascontiguousarray(_DIGITS[digits]).view("<U15").reshape(-1)
+    prefixes = (0x2001, 0x2600, 0x2A00, 0x2A02, 0x2604, 0x2607, 0x2409)
+    groups = rng.integers(0, 1 << 16, (n, 8))
+    groups[:, 0] = np.array(prefixes)[rng.integers(0, len(prefixes), n)]
+    sparse = rng.random(n) < 0.4
+    groups[sparse, 3:6] = 0  # compressed ("::") forms
+    ipv6 = [
+        ipaddress.IPv6Address(int("".join(f"{g:04x}" for g in row), 16)).compressed
+        for row in groups.tolist()
+    ]
+    version = _join(
+        _int_str(rng.integers(1, 9, n)),
+        ".",
+        _int_str(rng.integers(0, 30, n)),
+        ".",
+        _int_str(rng.integers(0, 12, n)),
+    )
+    seen = _warp(rng.uniform(0.5, 1.0, n), "2024-07-01", "2025-01-01")
+    return pa.table(
+        {
+            "device_id": _template(rng, ["*" * 32], np.zeros(n, dtype=np.int64)),
+            "customer_id": pa.array(
+                ctx.any_id(rng, "sales.customers", n), mask=_null_mask(rng, n, 0.2)
+            ),
+            "device_imei": pa.array(imei, type=pa.string()),
+            "ipv6_address": pa.array(ipv6, type=pa.string()),
+            "os_name": _take(_strs(["iOS", "Android"]), rng.integers(0, 2, n)),
+            "app_version": version,
+            "push_opt_in": rng.random(n) < 0.5,
+            "last_seen_ts": _ts_array(seen),
+        }
+    )
+
+
 _ORDER_START, _ORDER_END = "2022-01-01", "2025-01-01"
 _CHANNELS = ("web", "mobile_app", "in_store")
 _STATUSES = ("completed", "shipped", "processing", "cancelled", "returned")
@@ -1324,11 +1658,14 @@ class _Sink:
             self.path.mkdir()
         self.fmt, self.layout = fmt, layout
         self.schema: pa.Schema | None = None
+        self.source_names: list[str] = []  # the columns as generated, before ``rename``
         self.rows = 0
         self.files: list[Path] = []
         self._out: _FileOut | None = None
 
     def write(self, table: pa.Table) -> None:
+        if not self.source_names:
+            self.source_names = list(table.column_names)
         if self.rename is not None:
             table = table.rename_columns([self.rename(c) for c in table.column_names])
         if self.schema is None:
@@ -2055,6 +2392,11 @@ def _plan(ctx: _Ctx) -> list[_Family]:
     fams.append(_plain(ctx, "marketing.ad_spend", "csv", _gen_ad_spend))
     fams.append(_plain(ctx, "finance.ledger_entries", "parquet", _gen_ledger))
     fams.append(_plain(ctx, "hr.payroll_runs", "json", _gen_payroll))
+    # Tagging ground truth: PII the datasets above lack, beside hard negatives.
+    fams.append(_plain(ctx, "support.tickets", "parquet", _gen_tickets))
+    fams.append(_plain(ctx, "finance.bank_accounts", "parquet", _gen_bank_accounts))
+    fams.append(_plain(ctx, "logistics.delivery_stops", "parquet", _gen_delivery_stops))
+    fams.append(_plain(ctx, "web.mobile_devices", "parquet", _gen_mobile_devices))
     return fams
 
 
@@ -2102,6 +2444,9 @@ class _Builder:
         self.datasets: list[dict[str, Any]] = []
         self.derivations: list[dict[str, Any]] = []
         self.matches: dict[str, int] = {}
+        self.column_types: dict[str, dict[str, str]] = {}
+        self.hard_negatives: dict[str, dict[str, list[str]]] = {}
+        self.unscored: dict[str, list[str]] = {}
 
     def run(self) -> None:
         for family in _plan(self.ctx):
@@ -2159,6 +2504,14 @@ class _Builder:
         )
         for d in node.derivations:
             self._derivation(node, sink, d)
+        renamed = next((d.column_map for d in node.derivations if d.column_map), None)
+        types, negatives, unscored = _ground_truth(sink.source_names, sink.schema.names, renamed)
+        if types:
+            self.column_types[node.name] = types
+        if negatives:
+            self.hard_negatives[node.name] = negatives
+        if unscored:
+            self.unscored[node.name] = unscored
         if self.progress is not None:
             files = f"{len(sink.files)} files" if node.layout == "directory" else "1 file"
             self.progress(
@@ -2257,6 +2610,9 @@ class _Builder:
             "derivations": sorted(
                 self.derivations, key=lambda d: (str(d["child"]), str(d["parent"]), d["kind"])
             ),
+            "column_types": self.column_types,
+            "hard_negatives": self.hard_negatives,
+            "unscored_columns": self.unscored,
         }
 
 
@@ -2491,6 +2847,8 @@ def _add_unit(
     for d in part["derivations"]:
         d["child"] = f"{prefix}.{d['child']}"
         d["parent"] = f"{prefix}.{d['parent']}"
+    for key in ("column_types", "hard_negatives", "unscored_columns"):
+        manifest[key].update({f"{prefix}.{name}": v for name, v in part[key].items()})
     manifest["datasets"] = sorted(
         manifest["datasets"] + part["datasets"], key=lambda d: str(d["name"])
     )
