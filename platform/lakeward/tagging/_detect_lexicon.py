@@ -1,0 +1,233 @@
+"""Word lists behind the person-name and street-address validators.
+
+**Person names.** First and last names come from the ``faker`` package's per-locale person
+providers (a runtime dependency, read in place, never copied into this repository): the union
+of ``first_names*`` and ``last_names*`` over :data:`NAME_LOCALES`, folded to lower case without
+accents. The lists are loaded on first use (~0.2 s, cached for the process). Words that are
+names *and* everyday category values (colours, months, "Hope", "Park") are kept out of
+single-word matches, because a ``colour`` column is not a ``first_name`` column.
+
+**Street addresses.** Street-type words in English (USPS suffixes and their abbreviations),
+German, Dutch, French, Spanish, Italian and Portuguese, including Germanic compounds
+(``Lindenstraße``, ``Kerkstraat``); written for Lakeward.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import re
+import unicodedata
+
+NAME_LOCALES: tuple[str, ...] = (
+    "en_US", "en_GB", "en_IE", "en_IN", "en_NZ", "de_DE", "de_AT", "de_CH", "fr_FR", "fr_CA",
+    "es_ES", "es_MX", "es_AR", "it_IT", "nl_NL", "nl_BE", "pt_BR", "pt_PT", "pl_PL", "sv_SE",
+    "da_DK", "no_NO", "fi_FI", "cs_CZ", "sk_SK", "ro_RO", "hu_HU", "tr_TR", "ga_IE", "en_NG",
+    "ig_NG", "yo_NG", "en_KE", "en_PK", "id_ID", "vi_VN", "ja_JP", "zh_CN", "zh_TW", "ru_RU",
+)  # fmt: skip
+"""Faker locales whose first and last names make up the person-name lexicon."""
+
+_CATEGORY_WORDS = frozenset(
+    # colours, seasons and status words: category values that happen to be names somewhere
+    "black white green brown gray grey red blue silver gold golden rose violet amber ruby olive "
+    "jade hazel ivory coral pearl scarlet orange pink purple yellow cyan navy teal indigo "
+    "spring summer autumn winter standard premium basic gift online direct active pending "
+    "closed open new old yes no true false none male female other unknown smart eco".split()
+)
+_EVERYDAY_WORDS = _CATEGORY_WORDS | frozenset(
+    # words a capitalised second word of a non-name often is ("Jordan River", "Grace Church")
+    "hope grace joy faith love king young long little hill wood stone street lane park bank "
+    "church field day price cash bell hall ward cross rice case cook page sky storm river lake "
+    "dale north south east west saint san santa more good best star sun moon card cards store "
+    "shop home office mobile web glass oak".split()
+)
+
+_TITLES_AND_PARTICLES = frozenset(
+    "mr mrs ms miss mx dr prof sir dame herr frau mme mlle m sr sra srta jr ii iii iv phd md "
+    "ing dipl pan pani sig dott dottssa sigra "
+    "van von der den de la le du da di del dos das ter ten bin al y e".split()
+)
+
+_ORG_WORDS = frozenset(
+    "llc inc ltd limited gmbh group co corp corporation company plc ag sa sas sarl bv nv srl spa "
+    "kg ohg oy ab as university college bank hospital clinic school store shop services solutions "
+    "systems technologies technology international holdings partners associates foundation "
+    "institute department team and und et".split()
+)
+
+_NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?\.?")
+_INITIAL = re.compile(r"[^\W\d_]\.?")
+
+
+@functools.lru_cache(maxsize=65_536)
+def fold(word: str) -> str:
+    """Lower case without accents, for comparing names (``Zoë`` → ``zoe``)."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@functools.cache
+def name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
+    """``(first names, last names)`` folded, from Faker's person providers."""
+    first: set[str] = set()
+    last: set[str] = set()
+    for locale in NAME_LOCALES:
+        try:
+            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        except ImportError:  # a locale dropped by a future Faker: the others still count
+            continue
+        for attr in dir(provider):
+            target = first if "first_name" in attr else None
+            target = last if "last_name" in attr else target
+            if target is None or attr.startswith("_"):
+                continue
+            names = getattr(provider, attr)
+            if isinstance(names, dict | tuple | list):
+                for name in names:
+                    if isinstance(name, str):
+                        for part in re.split(r"[\s-]+", name):
+                            if len(part) > 1:
+                                target.add(fold(part))
+    return frozenset(first), frozenset(last)
+
+
+def _split_parts(token: str) -> list[str]:
+    return [p for p in token.split("-") if p]
+
+
+def person_name(value: str) -> bool:
+    """Whether ``value`` reads as a person's name (``Jane Doe``, ``Doe, Jane``, ``J. Doe``).
+
+    One word: a known first or last name that is not an everyday word. Two to four words
+    (titles and particles such as ``van`` or ``de`` aside): the first is a known first name
+    or an initial, and the last is a known name or a capitalised word that is not a street or
+    organisation word. Digits, ``@``, organisation words (``LLC``, ``GmbH``) fail.
+    """
+    if len(value) > 80 or any(ch.isdigit() or ch in "@/_#:" for ch in value):
+        return False
+    if value.count(",") == 1:
+        last_part, first_part = value.split(",")
+        value = f"{first_part.strip()} {last_part.strip()}"
+    raw = value.split()
+    if not raw or len(raw) > 7:
+        return False
+    first_names, last_names = name_lexicon()
+    core: list[str] = []
+    for word in raw:
+        folded = fold(word.rstrip("."))
+        if folded in _ORG_WORDS or word == "&":
+            return False
+        if len(raw) > 1 and (
+            folded.replace(".", "") in _TITLES_AND_PARTICLES
+            or ("." in word and not _INITIAL.fullmatch(word))  # B.Sc., Univ.Prof., Dott.
+        ):
+            continue
+        if not all(_NAME_TOKEN.fullmatch(p) for p in _split_parts(word)):
+            return False
+        core.append(word)
+    if not 1 <= len(core) <= 4:
+        return False
+    if len(core) == 1:
+        word = core[0]
+        if len(word) < 3 or word.isupper() and len(word) <= 3:
+            return False
+        parts = [fold(p) for p in _split_parts(word)]
+        return all(
+            (p in first_names or p in last_names) and p not in _CATEGORY_WORDS for p in parts
+        )
+    head, tail = core[0], core[-1]
+    head_parts = [fold(p.rstrip(".")) for p in _split_parts(head)]
+    head_ok = bool(_INITIAL.fullmatch(head)) or all(
+        p in first_names and p not in _CATEGORY_WORDS for p in head_parts
+    )
+    if not head_ok:
+        return False
+    tail_parts = [fold(p) for p in _split_parts(tail)]
+    if any(is_street_word(p) for p in tail_parts):  # "Omar Way", "Martin Green"
+        return False
+    if all(p in last_names or p in first_names for p in tail_parts):
+        return True
+    if _INITIAL.fullmatch(head):
+        return False
+    return (
+        tail[:1].isupper() and len(tail) >= 2 and not any(p in _EVERYDAY_WORDS for p in tail_parts)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Street addresses
+# --------------------------------------------------------------------------------------------
+
+_STREET_WORDS_AFTER_NUMBER = frozenset(
+    # English (USPS suffixes and abbreviations, UK usage): "221B Baker Street", number first
+    "street st streets avenue ave av road rd roads boulevard blvd lane ln drive dr drives court "
+    "ct courts way ways place pl terrace ter parkway pkwy parkways circle cir circles highway "
+    "hwy square sq squares trail trl crescent cres close grove groves gardens gdns garden mews "
+    "row walk walks heights hts crossing xing ridge ridges mountain mountains mtn pines trace "
+    "stream springs loop path pike plaza plz point points pt run view views vista village "
+    "villages ville estates estate fork forks ford fords creek crk brook brooks canyon center "
+    "ctr centre commons corner corners cove coves expressway expy freeway fwy junction jct "
+    "keys knoll knolls landing lakes meadow meadows mill mills mission motorway neck orchard "
+    "oval pass passage port ports prairie ranch rapids rest shoal shoals shore shores skyway "
+    "station stravenue summit throughway trafficway tunnel turnpike tpke underpass union unions "
+    "valley valleys via viaduct wells alley aly annex arcade bayou beach bend bluff bluffs "
+    "bottom branch bridge burg burgs bypass byp camp cape causeway cswy cliff cliffs club curve "
+    "dam divide extension ext falls ferry fields flat flats forest forge forges fort glen glens "
+    "greens harbor harbour harbors haven hills hollow inlet island islands isle isles lights "
+    "lock locks lodge manor manors mount overpass parks radial ramp route track wall".split()
+)
+_STREET_WORDS_ANY_ORDER = frozenset(
+    # German, Dutch, French, Spanish, Italian, Portuguese: "Hauptstraße 5", "12 rue de la Paix"
+    "straße strasse str weg platz allee gasse ring damm ufer chaussee steig pfad markt "
+    "straat laan plein gracht kade singel steeg dijk dreef hof "
+    "rue avenue bd boulevard chemin allée impasse quai cours voie sentier "
+    "calle avenida avda plaza paseo carrera camino ronda pasaje travesía travesia carretera "
+    "glorieta urbanización via viale piazza corso largo vicolo strada piazzale lungomare "
+    "contrada rua travessa praça praca estrada alameda".split()
+)
+_STREET_WORDS = _STREET_WORDS_AFTER_NUMBER | _STREET_WORDS_ANY_ORDER
+_STREET_COMPOUND_SUFFIXES: tuple[str, ...] = (
+    "straße", "strasse", "str.", "weg", "platz", "allee", "gasse", "damm", "ufer", "chaussee",
+    "straat", "laan", "plein", "gracht", "kade", "singel", "steeg", "dijk", "dreef",
+)  # fmt: skip
+
+_HOUSE_NUMBER = re.compile(r"(?<![\w.,])\d{1,6}[A-Za-z]?(?:[/-]\d{1,4}[A-Za-z]?)?(?![\w]|[.,]\d)")
+_PO_BOX = re.compile(r"\b(?:p\.?\s?o\.?\s?box|postfach|apartado|casilla|b\.?p\.?)\s*\d{1,7}\b")
+_ADDRESS_WORD = re.compile(r"[^\W\d_]+\.?")
+
+
+def is_street_word(word: str) -> bool:
+    """Whether a folded word is a street type or ends in a Germanic street compound."""
+    bare = word.rstrip(".")
+    if bare in _STREET_WORDS:
+        return True
+    return any(bare.endswith(s) and len(bare) >= len(s) + 3 for s in _STREET_COMPOUND_SUFFIXES)
+
+
+def street_address(value: str) -> bool:
+    """Whether ``value`` is a street address line: a house number plus a street-type word.
+
+    ``221B Baker Street``, ``12 rue de la Paix``, ``Hauptstraße 5``, ``Calle Mayor 3``, ``P.O.
+    Box 12``. An English street type must come after the number (``Distribution Center 3`` is
+    a building); continental ones may stand either side. At most 200 characters, 24 words, no
+    ``@`` or URL.
+    """
+    if not 5 <= len(value) <= 200 or "@" in value or "://" in value:
+        return False
+    lowered = value.lower()
+    if _PO_BOX.search(lowered):
+        return True
+    number = _HOUSE_NUMBER.search(value)
+    if number is None:
+        return False
+    words = _ADDRESS_WORD.findall(lowered)
+    if not 1 <= len(words) <= 24:
+        return False
+    after = _ADDRESS_WORD.findall(lowered[number.end() :])
+    for word in words:
+        bare = word.rstrip(".")
+        if bare in _STREET_WORDS_ANY_ORDER or (
+            bare not in _STREET_WORDS_AFTER_NUMBER and is_street_word(bare)
+        ):
+            return True
+    return any(w.rstrip(".") in _STREET_WORDS_AFTER_NUMBER for w in after)

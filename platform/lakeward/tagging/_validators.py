@@ -1,0 +1,533 @@
+"""Per-value validators: does one value have the structure and check digits of a type?
+
+Every function here takes one already-normalised value (a stripped ``str`` cut to
+:data:`MAX_VALUE_CHARS`, or a number or date) and answers with a small label (the card
+network, the IBAN country, the national-id scheme, the phone region) or ``None``. They never
+log, print or keep a value. Column-level statistics live in ``_detectors``.
+
+Check rules implemented (all written for Lakeward from the public specifications):
+
+- **Cards**: Luhn mod 10 plus the network's IIN prefix *and* its allowed lengths (Visa, Mastercard,
+  American Express, Discover, JCB, Diners Club, UnionPay, Maestro, Mir).
+- **IBAN**: ISO 13616 country length table and the ISO 7064 mod 97-10 check.
+- **National ids** (six schemes): US SSN (area not 000/666/9xx, group not 00, serial not 0000,
+  advertised specimens rejected; the bare 9-digit form only when the caller allows it), UK
+  National Insurance number (prefix letter rules), NL BSN (11-proof), FR NIR (key = 97 − n mod
+  97, Corsica 2A/2B), DE Steuer-ID (digit-repetition rule and ISO 7064 mod 11,10), ES DNI/NIE
+  (mod 23 letter).
+- **Email**: RFC 5322 dot-atom local part, LDH domain labels, an alphabetic TLD that is not a
+  common file extension (``icon@2x.png`` is a file name).
+- **Phone**: a cheap shape filter, then ``phonenumbers`` validity with region guesses; bare
+  digit strings pass only when the caller allows it (they are ids as often as phones).
+- **IP**: :mod:`ipaddress` (IPv4 without leading zeros, IPv6).
+- **Dates, coordinates, postal codes, street addresses**: shapes and ranges; see each function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+
+import phonenumbers
+
+MAX_VALUE_CHARS = 65_536
+"""Only this many leading characters of a value are ever looked at (a 10 MB cell costs 64 KiB)."""
+
+# --------------------------------------------------------------------------------------------
+# Luhn, cards
+# --------------------------------------------------------------------------------------------
+
+_CARD_SHAPE = re.compile(
+    r"\d{12,19}|\d{4}(?:[ -]\d{4}){2,3}(?:[ -]\d{1,3})?|\d{4}[ -]\d{6}[ -]\d{4,5}"
+)
+
+# (network, prefix ranges as (low, high) over the first len(str(low)) digits, allowed lengths)
+_NETWORKS: tuple[tuple[str, tuple[tuple[int, int], ...], frozenset[int]], ...] = (
+    ("American Express", ((34, 34), (37, 37)), frozenset({15})),
+    ("Visa", ((4, 4),), frozenset({13, 16, 19})),
+    ("Mastercard", ((51, 55), (2221, 2720)), frozenset({16})),
+    ("Mir", ((2200, 2204),), frozenset({16, 17, 18, 19})),
+    ("Discover", ((6011, 6011), (644, 649), (65, 65), (622126, 622925)), frozenset(range(16, 20))),
+    ("JCB", ((3528, 3589),), frozenset(range(16, 20))),
+    ("Diners Club", ((300, 305), (3095, 3095), (36, 36), (38, 39)), frozenset(range(14, 20))),
+    ("UnionPay", ((62, 62),), frozenset(range(16, 20))),
+    (
+        "Maestro",
+        ((5018, 5018), (5020, 5020), (5038, 5038), (5893, 5893), (6304, 6304), (6759, 6759)),
+        frozenset(range(12, 20)),
+    ),
+    ("Maestro", ((6761, 6763),), frozenset(range(12, 20))),
+)
+
+
+def luhn_ok(digits: str) -> bool:
+    """Whether a digit string passes the Luhn mod 10 check."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def card_network(digits: str) -> str | None:
+    """The card network whose IIN prefix and length fit ``digits``, or ``None``."""
+    n = len(digits)
+    for name, ranges, lengths in _NETWORKS:
+        if n not in lengths:
+            continue
+        for low, high in ranges:
+            width = len(str(low))
+            head = int(digits[:width])
+            if low <= head <= high:
+                return name
+    return None
+
+
+def card(value: str) -> str | None:
+    """Network of a card number (Luhn, IIN prefix and length all fit), or ``None``.
+
+    Accepts the bare digits or groups of four separated by spaces or dashes (and Amex 4-6-5).
+    """
+    if len(value) > 23 or not _CARD_SHAPE.fullmatch(value):
+        return None
+    digits = value.replace(" ", "").replace("-", "")
+    network = card_network(digits)
+    if network is None or not luhn_ok(digits):
+        return None
+    return network
+
+
+# --------------------------------------------------------------------------------------------
+# IBAN
+# --------------------------------------------------------------------------------------------
+
+IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BI": 27, "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27,
+    "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27,
+    "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22,
+    "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32,
+    "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
+    "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24,
+    "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31,
+    "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28, "TL": 23,
+    "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}  # fmt: skip
+"""IBAN length per ISO 3166 country code (ISO 13616 registry)."""
+
+_IBAN_SHAPE = re.compile(r"[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}")
+
+
+def iban(value: str) -> str | None:
+    """Country code of a valid IBAN (length for the country and mod 97 == 1), or ``None``."""
+    if len(value) > 42 or not _IBAN_SHAPE.fullmatch(value):
+        return None
+    compact = value.replace(" ", "").upper()
+    country = compact[:2]
+    if IBAN_LENGTHS.get(country) != len(compact):
+        return None
+    moved = compact[4:] + compact[:4]
+    numeric = "".join(str(int(ch, 36)) for ch in moved)
+    return country if int(numeric) % 97 == 1 else None
+
+
+# --------------------------------------------------------------------------------------------
+# National ids
+# --------------------------------------------------------------------------------------------
+
+_SSN_DASHED = re.compile(r"(\d{3})[- ](\d{2})[- ](\d{4})")
+_SSN_BARE = re.compile(r"(\d{3})(\d{2})(\d{4})")
+_SSN_SPECIMENS = frozenset({"078051120", "219099999", "123456789"})
+_NINO = re.compile(
+    r"([A-CEGHJ-PR-TW-Z])([A-CEGHJ-NPR-TW-Z]) ?(\d{2}) ?(\d{2}) ?(\d{2}) ?([A-D])", re.IGNORECASE
+)
+_NINO_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
+_BSN = re.compile(r"\d{9}|\d{4}\.\d{2}\.\d{3}")
+_NIR = re.compile(
+    r"([1-478]) ?(\d{2}) ?(0[1-9]|1[0-2]|[2-9]\d) ?(\d{2}|2[AB]) ?(\d{3}) ?(\d{3}) ?(\d{2})",
+    re.IGNORECASE,
+)
+_STEUER_ID = re.compile(r"[1-9]\d{10}|[1-9]\d (?:\d{3} ){2}\d{3}")
+_DNI = re.compile(r"([XYZ]?)-?(\d{7,8})-?([A-Z])", re.IGNORECASE)
+_DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+
+
+def us_ssn(value: str, *, allow_bare: bool) -> bool:
+    """US Social Security number structure (dashed ``AAA-GG-SSSS``, bare digits if allowed)."""
+    m = _SSN_DASHED.fullmatch(value) or (_SSN_BARE.fullmatch(value) if allow_bare else None)
+    if m is None:
+        return False
+    area, group, serial = m.groups()
+    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+        return False
+    return area + group + serial not in _SSN_SPECIMENS
+
+
+def uk_nino(value: str) -> bool:
+    """UK National Insurance number: two prefix letters, six digits, suffix A-D."""
+    m = _NINO.fullmatch(value)
+    return m is not None and (m[1] + m[2]).upper() not in _NINO_BAD_PREFIXES
+
+
+def nl_bsn(value: str) -> bool:
+    """Dutch citizen service number: nine digits passing the 11-proof."""
+    if not _BSN.fullmatch(value):
+        return False
+    d = [ord(c) - 48 for c in value if c != "."]
+    total = sum((9 - i) * d[i] for i in range(8)) - d[8]
+    return total % 11 == 0 and any(d)
+
+
+def fr_nir(value: str) -> bool:
+    """French NIR (social security number): 13 digits plus the mod 97 key."""
+    m = _NIR.fullmatch(value)
+    if m is None:
+        return False
+    sex, yy, mm, dept, commune, order, key = m.groups()
+    dept_num = {"2A": "19", "2B": "18"}.get(dept.upper(), dept)
+    body = int(sex + yy + mm + dept_num + commune + order)
+    return 97 - body % 97 == int(key)
+
+
+def de_steuer_id(value: str) -> bool:
+    """German tax identification number: digit-repetition rule and ISO 7064 mod 11,10."""
+    if not _STEUER_ID.fullmatch(value):
+        return False
+    digits = value.replace(" ", "")
+    head = digits[:10]
+    counts = sorted((head.count(c) for c in set(head)), reverse=True)
+    if counts[0] not in (2, 3) or (len(counts) > 1 and counts[1] != 1):
+        return False
+    product = 10
+    for ch in head:
+        total = (ord(ch) - 48 + product) % 10 or 10
+        product = (total * 2) % 11
+    check = (11 - product) % 10
+    return check == ord(digits[10]) - 48
+
+
+def es_dni(value: str) -> bool:
+    """Spanish DNI (8 digits + letter) or NIE (X/Y/Z + 7 digits + letter), mod 23 letter."""
+    m = _DNI.fullmatch(value)
+    if m is None:
+        return False
+    prefix, number, letter = m.groups()
+    if prefix:
+        if len(number) != 7:
+            return False
+        number = str("XYZ".index(prefix.upper())) + number
+    elif len(number) != 8:
+        return False
+    return _DNI_LETTERS[int(number) % 23] == letter.upper()
+
+
+def national_id(value: str, *, allow_bare_ssn: bool) -> str | None:
+    """The national-id scheme whose format and check rule ``value`` passes, or ``None``."""
+    if len(value) > 24:
+        return None
+    if us_ssn(value, allow_bare=allow_bare_ssn):
+        return "US SSN"
+    if uk_nino(value):
+        return "UK NINO"
+    if nl_bsn(value):
+        return "NL BSN"
+    if fr_nir(value):
+        return "FR NIR"
+    if de_steuer_id(value):
+        return "DE Steuer-ID"
+    if es_dni(value):
+        return "ES DNI/NIE"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Email
+# --------------------------------------------------------------------------------------------
+
+_ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
+_LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+_EMAIL = re.compile(
+    rf"({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+)([^\W\d_]{{2,24}}|xn--[a-z0-9-]{{2,59}})"
+)
+_ANGLE = re.compile(r"[^<>@]*<([^<>]+)>")
+_FILE_EXTENSIONS = frozenset(
+    "png jpg jpeg gif svg webp bmp ico tif tiff pdf txt csv tsv json xml yaml yml html htm css js "
+    "ts py rb java php exe dll bin gz tgz bz2 xz zip rar doc docx xls xlsx ppt pptx mp3 mp4 wav "
+    "avi mkv log md ini cfg conf lock tmp bak".split()
+)
+
+
+def email(value: str) -> bool:
+    """RFC 5322-lite address syntax with an alphabetic TLD (``Name <addr>`` is accepted)."""
+    if len(value) > 320 or "@" not in value:
+        return False
+    if value.endswith(">"):
+        m = _ANGLE.fullmatch(value)
+        if m is None:
+            return False
+        value = m[1].strip()
+    m = _EMAIL.fullmatch(value)
+    if m is None or len(m[1]) > 64 or len(m[2]) + len(m[3]) > 255:
+        return False
+    return m[3].lower() not in _FILE_EXTENSIONS
+
+
+# --------------------------------------------------------------------------------------------
+# Phone numbers
+# --------------------------------------------------------------------------------------------
+
+_PHONE_SHAPE = re.compile(
+    r"(\+|00)?[\d\s().\-/]{6,24}?(?:\s*(?:ext\.?|x|#)\s*\d{1,6})?", re.IGNORECASE
+)
+_PHONE_EXT = re.compile(r"\s*(?:ext\.?|x|#)\s*\d{1,6}$", re.IGNORECASE)
+_NOT_PHONE = re.compile(
+    r"\d{5}-\d{4}"  # US ZIP+4
+    r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"  # dates
+    r"|\d{1,3}(?:[.,]\d{3})+(?:[.,]\d+)?"  # grouped amounts
+    r"|\d+\.\d+"  # decimals
+)
+TRUNK_ZERO_REGIONS: tuple[str, ...] = (
+    "GB", "DE", "FR", "NL", "IT", "AU", "CH", "AT", "BE", "IE", "SE", "FI", "NZ", "ZA", "JP", "TR",
+)  # fmt: skip
+"""Regions tried, in column-learned order, for national numbers written with a leading 0."""
+
+
+class PhoneChecker:
+    """Validates phone numbers with ``phonenumbers``, learning a column's regions as it goes.
+
+    International numbers (``+`` or ``00``) are parsed as such. National numbers need phone
+    formatting (spaces, dashes, dots or parentheses) unless ``allow_bare`` is set, because a
+    bare digit string is an id as often as a phone: 40-90% of random 10-digit strings are valid
+    numbers in some region. A leading 0 means a trunk prefix (tried in
+    :data:`TRUNK_ZERO_REGIONS`, best region so far first); otherwise NANP (10 digits, or 11
+    starting with 1), Spain (9 digits starting 6-9) and India (10 digits starting 6-9).
+    """
+
+    def __init__(self, *, allow_bare: bool) -> None:
+        self.allow_bare = allow_bare
+        self._hits: dict[str, int] = dict.fromkeys(TRUNK_ZERO_REGIONS, 0)
+        self._cache: dict[str, str | None] = {}
+
+    def region(self, value: str) -> str | None:
+        """ISO region of a valid phone number, or ``None``."""
+        if len(value) > 32 or len(value) < 7:
+            return None
+        if value in self._cache:
+            return self._cache[value]
+        result = self._region(value)
+        self._cache[value] = result
+        return result
+
+    def _region(self, value: str) -> str | None:
+        if not _PHONE_SHAPE.fullmatch(value):
+            return None
+        body = _PHONE_EXT.sub("", value)
+        if _NOT_PHONE.fullmatch(body):
+            return None
+        digits = "".join(ch for ch in body if ch.isdigit())
+        if not 7 <= len(digits) <= 15:
+            return None
+        stripped = body.lstrip()
+        if stripped.startswith("+"):
+            return _parse_valid(body, None)
+        if stripped.startswith("00"):
+            return _parse_valid("+" + stripped[2:], None)
+        if not self.allow_bare and digits == stripped:
+            return None
+        if digits[0] == "0":
+            for region in sorted(self._hits, key=self._hits.__getitem__, reverse=True):
+                if _parse_valid(body, region) == region:
+                    self._hits[region] += 1
+                    return region
+            return None
+        if len(digits) == 10 or (len(digits) == 11 and digits[0] == "1"):
+            found = _parse_valid(body, "US")
+            if found is not None:
+                return found
+        if len(digits) == 9 and digits[0] in "6789":
+            return _parse_valid(body, "ES")
+        if len(digits) == 10 and digits[0] in "6789":
+            return _parse_valid(body, "IN")
+        return None
+
+
+def _parse_valid(text: str, region: str | None) -> str | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    # the calling code's main region: cheaper than region_code_for_number, enough for a label
+    return phonenumbers.region_code_for_country_code(number.country_code or 0)
+
+
+# --------------------------------------------------------------------------------------------
+# IP addresses
+# --------------------------------------------------------------------------------------------
+
+_IP_CHARS = frozenset("0123456789abcdefABCDEF.:%")
+
+
+def ip_version(value: str) -> str | None:
+    """``"IPv4"`` or ``"IPv6"`` for a single address (no port, no prefix length), else ``None``."""
+    if not 7 <= len(value) <= 45 or not (("." in value) or (":" in value)):
+        return None
+    if not _IP_CHARS.issuperset(value.split("%", 1)[0]):
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    return "IPv4" if address.version == 4 else "IPv6"
+
+
+# --------------------------------------------------------------------------------------------
+# Dates
+# --------------------------------------------------------------------------------------------
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?")
+_DMY = re.compile(r"(\d{1,2})([./-])(\d{1,2})\2(\d{4})")
+_YMD_SLASH = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})")
+
+
+def as_date(value: object) -> dt.date | None:
+    """A calendar date from a ``date``, a midnight ``datetime`` or a date string, else ``None``.
+
+    Timestamps with a time of day are not dates of birth: event times are what they usually
+    are. Strings: ``YYYY-MM-DD`` (optionally ``T00:00:00``), ``YYYY/MM/DD``, and
+    ``DD.MM.YYYY`` / ``DD/MM/YYYY`` / ``MM/DD/YYYY`` (day-first unless impossible).
+    """
+    if isinstance(value, dt.datetime):
+        if value.time() != dt.time(0, 0):
+            return None
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not 8 <= len(value) <= 30:
+        return None
+    m = _ISO_DATE.fullmatch(value) or _YMD_SLASH.fullmatch(value)
+    try:
+        if m is not None:
+            return dt.date(int(m[1]), int(m[2]), int(m[3]))
+        m = _DMY.fullmatch(value)
+        if m is None:
+            return None
+        first, second, year = int(m[1]), int(m[3]), int(m[4])
+        if first > 12:
+            return dt.date(year, second, first)
+        if second > 12:
+            return dt.date(year, first, second)
+        return dt.date(year, second, first)
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Coordinates
+# --------------------------------------------------------------------------------------------
+
+_NUM = r"[-+]?\d{1,3}(?:\.\d+)?"
+_LAT_LON = re.compile(rf"\(?\s*({_NUM})\s*[,; ]\s*({_NUM})\s*\)?")
+_WKT_POINT = re.compile(rf"POINT\s*\(\s*({_NUM})\s+({_NUM})\s*\)", re.IGNORECASE)
+
+
+def decimals(number: float | Decimal) -> int:
+    """Digits after the decimal point, ignoring binary floating-point noise."""
+    if isinstance(number, Decimal):
+        exponent = number.normalize().as_tuple().exponent
+        return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    text = repr(round(float(number), 10))
+    if "e" in text or "E" in text:
+        return 10
+    head, _, tail = text.partition(".")
+    return 0 if tail == "0" else len(tail)
+
+
+def _text_decimals(text: str) -> int:
+    return len(text.partition(".")[2])
+
+
+def coordinate_pair(value: str) -> bool:
+    """``"lat,lon"`` / ``"lat lon"`` / ``"(lat, lon)"`` / WKT ``POINT(lon lat)`` in range.
+
+    Both numbers need at least two decimals, so ``"12,34"`` or ``"3 4"`` are not places.
+    """
+    if len(value) > 64:
+        return False
+    m = _WKT_POINT.fullmatch(value)
+    if m is not None:
+        lon_text, lat_text = m[1], m[2]
+    else:
+        m = _LAT_LON.fullmatch(value)
+        if m is None:
+            return False
+        lat_text, lon_text = m[1], m[2]
+    if _text_decimals(lat_text) < 2 or _text_decimals(lon_text) < 2:
+        return False
+    return abs(float(lat_text)) <= 90 and abs(float(lon_text)) <= 180
+
+
+def coordinate_list(value: Sequence[object]) -> bool:
+    """A two-number sequence ``[lat, lon]`` (or GeoJSON ``[lon, lat]``) with decimals, in range."""
+    if len(value) != 2:
+        return False
+    a, b = value
+    if not all(isinstance(x, float | Decimal) and not isinstance(x, bool) for x in (a, b)):
+        return False
+    fa, fb = float(a), float(b)  # type: ignore[arg-type]
+    if decimals(a) < 2 or decimals(b) < 2:  # type: ignore[arg-type]
+        return False
+    return (abs(fa) <= 90 and abs(fb) <= 180) or (abs(fa) <= 180 and abs(fb) <= 90)
+
+
+def to_decimal(value: object) -> Decimal | None:
+    """A finite :class:`~decimal.Decimal` from a float or Decimal, else ``None``."""
+    try:
+        d = Decimal(repr(round(value, 10))) if isinstance(value, float) else value
+    except (InvalidOperation, ValueError, OverflowError):
+        return None
+    if not isinstance(d, Decimal) or not d.is_finite():
+        return None
+    return d
+
+
+# --------------------------------------------------------------------------------------------
+# Postal codes
+# --------------------------------------------------------------------------------------------
+
+# (country, pattern, specific): "specific" formats mix letters and digits or use a separator
+# that few other codes use; digit-only formats are any small number and need the column name.
+_POSTAL_FORMATS: tuple[tuple[str, re.Pattern[str], bool], ...] = (
+    ("CA", re.compile(r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d"), True),
+    ("GB", re.compile(r"GIR ?0AA|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}"), True),
+    ("NL", re.compile(r"[1-9]\d{3} ?(?!SA|SD|SS)[A-Z]{2}"), True),
+    ("US", re.compile(r"\d{5}-\d{4}"), True),
+    ("JP", re.compile(r"\d{3}-\d{4}"), True),
+    ("BR", re.compile(r"\d{5}-\d{3}"), True),
+    ("PT", re.compile(r"\d{4}-\d{3}"), True),
+    ("PL", re.compile(r"\d{2}-\d{3}"), True),
+    ("SE", re.compile(r"[1-9]\d{2} \d{2}"), True),
+    ("5-digit (US, DE, FR, IT, ES)", re.compile(r"\d{5}"), False),
+    ("4-digit (AU, AT, BE, CH, DK, NO)", re.compile(r"[1-9]\d{3}"), False),
+    ("6-digit (IN, RU, CN)", re.compile(r"[1-9]\d{5}"), False),
+    ("US ZIP+4 without dash", re.compile(r"\d{9}"), False),
+)
+
+
+def postal_code(value: str) -> tuple[str, bool] | None:
+    """``(country or format, specific)`` for a postal code of a known country format."""
+    if not 3 <= len(value) <= 10:
+        return None
+    upper = value.upper()
+    for country, pattern, specific in _POSTAL_FORMATS:
+        if pattern.fullmatch(upper):
+            return country, specific
+    return None
