@@ -52,7 +52,8 @@ _ORG_WORDS = frozenset(
     "llc inc ltd limited gmbh group co corp corporation company plc ag sa sas sarl bv nv srl spa "
     "kg ohg oy ab as university college bank hospital clinic school store shop services solutions "
     "systems technologies technology international holdings partners associates foundation "
-    "institute department team and und et".split()
+    "institute department team and und et fils sons brothers bros freres hijos figli sohne "
+    "cie".split()
 )
 
 _NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?\.?")
@@ -115,7 +116,7 @@ def person_name(value: str) -> bool:
     core: list[str] = []
     for word in raw:
         folded = fold(word.rstrip("."))
-        if folded in _ORG_WORDS or word == "&":
+        if folded.replace(".", "") in _ORG_WORDS or word == "&":
             return False
         if len(raw) > 1 and (
             folded.replace(".", "") in _TITLES_AND_PARTICLES
@@ -160,7 +161,7 @@ def person_name(value: str) -> bool:
 
 _STREET_WORDS_AFTER_NUMBER = frozenset(
     # English (USPS suffixes and abbreviations, UK usage): "221B Baker Street", number first
-    "street st streets avenue ave av road rd roads boulevard blvd lane ln drive dr drives court "
+    "street st streets avenue ave road rd roads boulevard blvd lane ln drive dr drives court "
     "ct courts way ways place pl terrace ter parkway pkwy parkways circle cir circles highway "
     "hwy square sq squares trail trl crescent cres close grove groves gardens gdns garden mews "
     "row walk walks heights hts crossing xing ridge ridges mountain mountains mtn pines trace "
@@ -174,21 +175,24 @@ _STREET_WORDS_AFTER_NUMBER = frozenset(
     "bottom branch bridge burg burgs bypass byp camp cape causeway cswy cliff cliffs club curve "
     "dam divide extension ext falls ferry fields flat flats forest forge forges fort glen glens "
     "greens harbor harbour harbors haven hills hollow inlet island islands isle isles lights "
-    "lock locks lodge manor manors mount overpass parks radial ramp route track wall".split()
+    "lock locks lodge manor manors mount overpass parks radial ramp route track wall gateway "
+    "gateways spur spurs common mall dale lake river key course junctions".split()
 )
 _STREET_WORDS_ANY_ORDER = frozenset(
     # German, Dutch, French, Spanish, Italian, Portuguese: "Hauptstraße 5", "12 rue de la Paix"
-    "straße strasse str weg platz allee gasse ring damm ufer chaussee steig pfad markt "
+    "av straße strasse str weg platz allee gasse ring damm ufer chaussee steig pfad markt "
     "straat laan plein gracht kade singel steeg dijk dreef hof "
     "rue avenue bd boulevard chemin allée impasse quai cours voie sentier "
     "calle avenida avda plaza paseo carrera camino ronda pasaje travesía travesia carretera "
     "glorieta urbanización via viale piazza corso largo vicolo strada piazzale lungomare "
-    "contrada rua travessa praça praca estrada alameda".split()
+    "contrada rua travessa praça praca estrada alameda rambla cañada pasadizo cuesta vial "
+    "callejón acceso bulevar carrer rotonda borgo stretto canale incrocio salita traversa".split()
 )
 _STREET_WORDS = _STREET_WORDS_AFTER_NUMBER | _STREET_WORDS_ANY_ORDER
 _STREET_COMPOUND_SUFFIXES: tuple[str, ...] = (
-    "straße", "strasse", "str.", "weg", "platz", "allee", "gasse", "damm", "ufer", "chaussee",
-    "straat", "laan", "plein", "gracht", "kade", "singel", "steeg", "dijk", "dreef",
+    "straße", "strasse", "str", "weg", "platz", "allee", "gasse", "damm", "ufer", "chaussee",
+    "ring", "straat", "laan", "plein", "gracht", "kade", "singel", "steeg", "dijk", "dreef",
+    "baan", "pad", "hof", "boulevard", "plantsoen",
 )  # fmt: skip
 
 _HOUSE_NUMBER = re.compile(r"(?<![\w.,])\d{1,6}[A-Za-z]?(?:[/-]\d{1,4}[A-Za-z]?)?(?![\w]|[.,]\d)")
@@ -201,7 +205,9 @@ def is_street_word(word: str) -> bool:
     bare = word.rstrip(".")
     if bare in _STREET_WORDS:
         return True
-    return any(bare.endswith(s) and len(bare) >= len(s) + 3 for s in _STREET_COMPOUND_SUFFIXES)
+    return any(
+        bare.endswith(s) and len(bare) >= max(6, len(s) + 3) for s in _STREET_COMPOUND_SUFFIXES
+    )
 
 
 def street_address(value: str) -> bool:

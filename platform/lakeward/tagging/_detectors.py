@@ -135,7 +135,7 @@ VALUE_GATES: dict[str, Gate] = {
 }
 """Per-type ramp from the Wilson lower bound of the pass fraction to a value confidence."""
 
-_WEAK_ALONE_CAP = 0.6
+_WEAK_ALONE_CAP = 0.55
 """Cap for value evidence that is ambiguous without a supporting name (dates of birth, postal
 codes in letter-digit formats)."""
 

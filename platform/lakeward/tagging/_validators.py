@@ -8,7 +8,8 @@ log, print or keep a value. Column-level statistics live in ``_detectors``.
 Check rules implemented (all written for Lakeward from the public specifications):
 
 - **Cards**: Luhn mod 10 plus the network's IIN prefix *and* its allowed lengths (Visa, Mastercard,
-  American Express, Discover, JCB, Diners Club, UnionPay, Maestro, Mir).
+  American Express, Discover, JCB incl. the old 15-digit 1800/2131, Diners Club, UnionPay,
+  Maestro in its broad 50/56-69 range, Mir).
 - **IBAN**: ISO 13616 country length table and the ISO 7064 mod 97-10 check.
 - **National ids** (six schemes): US SSN (area not 000/666/9xx, group not 00, serial not 0000,
   advertised specimens rejected; the bare 9-digit form only when the caller allows it), UK
@@ -52,6 +53,7 @@ _NETWORKS: tuple[tuple[str, tuple[tuple[int, int], ...], frozenset[int]], ...] =
     ("Mir", ((2200, 2204),), frozenset({16, 17, 18, 19})),
     ("Discover", ((6011, 6011), (644, 649), (65, 65), (622126, 622925)), frozenset(range(16, 20))),
     ("JCB", ((3528, 3589),), frozenset(range(16, 20))),
+    ("JCB", ((1800, 1800), (2131, 2131)), frozenset({15})),
     ("Diners Club", ((300, 305), (3095, 3095), (36, 36), (38, 39)), frozenset(range(14, 20))),
     ("UnionPay", ((62, 62),), frozenset(range(16, 20))),
     (
@@ -60,6 +62,7 @@ _NETWORKS: tuple[tuple[str, tuple[tuple[int, int], ...], frozenset[int]], ...] =
         frozenset(range(12, 20)),
     ),
     ("Maestro", ((6761, 6763),), frozenset(range(12, 20))),
+    ("Maestro", ((50, 50), (56, 69)), frozenset(range(12, 20))),
 )
 
 
@@ -307,7 +310,8 @@ class PhoneChecker:
     bare digit string is an id as often as a phone: 40-90% of random 10-digit strings are valid
     numbers in some region. A leading 0 means a trunk prefix (tried in
     :data:`TRUNK_ZERO_REGIONS`, best region so far first); otherwise NANP (10 digits, or 11
-    starting with 1), Spain (9 digits starting 6-9) and India (10 digits starting 6-9).
+    starting with 1), Spain (9 digits starting 6-9) and India (10 digits starting 6-9). Allowed
+    bare strings of 11+ digits are tried as MSISDNs (country code without ``+``) first.
     """
 
     def __init__(self, *, allow_bare: bool) -> None:
@@ -339,8 +343,13 @@ class PhoneChecker:
             return _parse_valid(body, None)
         if stripped.startswith("00"):
             return _parse_valid("+" + stripped[2:], None)
-        if not self.allow_bare and digits == stripped:
-            return None
+        if digits == stripped:
+            if not self.allow_bare:
+                return None
+            if len(digits) >= 11 and digits[0] != "0":  # MSISDN: country code, no "+"
+                found = _parse_valid("+" + digits, None)
+                if found is not None:
+                    return found
         if digits[0] == "0":
             for region in sorted(self._hits, key=self._hits.__getitem__, reverse=True):
                 if _parse_valid(body, region) == region:
