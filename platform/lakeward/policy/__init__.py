@@ -6,8 +6,11 @@
   privileged library function calls (decide, audit, raise or return obligations; a bundle
   that cannot load or an edited installed revision denies, audited; nobody acts on another
   authenticated principal's behalf).
-- ``_governance``: :func:`assign_tag` / :func:`remove_tag` (``tag.assign``) and
-  :func:`record_event` (``audit.append``).
+- ``_governance``: tag changes, each decided as ``tag.assign`` and audited:
+  :func:`assign_tag` / :func:`remove_tag` (a steward's own), :func:`suggest_tags` (a
+  classifier's findings, auto-approved above the bundle's threshold; rejections remembered
+  until the column changes), :func:`approve_tag` / :func:`reject_tag` (review),
+  :func:`propagate_tags` (along containment edges); :func:`record_event` (``audit.append``).
 - ``_purposes``: purpose acknowledgements.
 - ``_budget``: :class:`BudgetLedger` — rho-zCDP reserve/commit/release under caps.
 - ``_approvals``: :class:`Approvals` — two-person approvals, consumed once.
@@ -22,6 +25,7 @@ from lakeward.policy._bundle import (
     PolicyBundle,
     PolicyBundleError,
     PolicyInfo,
+    TagSpec,
     load_bundle,
 )
 from lakeward.policy._engine import (
@@ -34,7 +38,19 @@ from lakeward.policy._engine import (
     engine_for,
     guard,
 )
-from lakeward.policy._governance import TagChange, assign_tag, record_event, remove_tag
+from lakeward.policy._governance import (
+    ClassificationRecord,
+    TagChange,
+    TagSource,
+    TagSuggestion,
+    approve_tag,
+    assign_tag,
+    propagate_tags,
+    record_event,
+    reject_tag,
+    remove_tag,
+    suggest_tags,
+)
 from lakeward.policy._purposes import acknowledge_purpose
 from lakeward.policy._revisions import (
     DecisionChange,
@@ -50,6 +66,7 @@ __all__ = [
     "Approvals",
     "BudgetCap",
     "BudgetLedger",
+    "ClassificationRecord",
     "Decision",
     "DecisionChange",
     "NearestPermit",
@@ -59,11 +76,15 @@ __all__ = [
     "PolicyInfo",
     "Reservation",
     "TagChange",
+    "TagSource",
+    "TagSpec",
+    "TagSuggestion",
     "TestReport",
     "acknowledge_purpose",
     "active_bundle",
     "active_bundle_dir",
     "apply_bundle",
+    "approve_tag",
     "assign_tag",
     "decide",
     "default_engine",
@@ -72,8 +93,11 @@ __all__ = [
     "engine_for",
     "guard",
     "load_bundle",
+    "propagate_tags",
     "record_event",
+    "reject_tag",
     "remove_tag",
     "revisions",
     "run_policy_tests",
+    "suggest_tags",
 ]

@@ -8,7 +8,11 @@ A bundle is a directory (``policies/`` by default, ``LAKEWARD_POLICY_DIR``)::
                          (embedded mode; ``"*"`` matches any OS user, an explicit name wins)
                          and ``oidc_subjects`` (OIDC ``sub`` claims at the server)
     purposes.yaml        purposes and the text a principal acknowledges
-    tags.yaml            the tag vocabulary policies and the catalog may use
+    tags.yaml            the tag vocabulary policies and the catalog may use: ``name:
+                         description``, or ``name: {description, implies: [tags],
+                         auto_approve: 0..1}`` (what the tag implies for policies, and the
+                         confidence from which a classifier's suggestion is approved
+                         without a steward)
     budgets.yaml         rho-zCDP caps per (unit, principal, purpose)
     units.yaml           privacy units and the dataset columns that identify each one; a DP
                          stream's ``unit_column`` must be declared here for its ``unit``
@@ -17,7 +21,8 @@ A bundle is a directory (``policies/`` by default, ``LAKEWARD_POLICY_DIR``)::
 
 Loading validates everything and fails with :class:`PolicyBundleError` naming file and line:
 Cedar syntax, schema validation (unknown actions, attributes, entity types), missing or
-duplicate ``@id``, tags that are not in the vocabulary, unknown groups or purposes. The
+duplicate ``@id``, tags that are not in the vocabulary (or imply unknown tags, or carry an
+``auto_approve`` outside [0, 1]), unknown groups or purposes. The
 bundle's **revision** is the SHA-256 of every file's name and bytes; each decision records it.
 """
 
@@ -25,7 +30,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -40,6 +47,7 @@ __all__ = [
     "PolicyBundle",
     "PolicyBundleError",
     "PolicyInfo",
+    "TagSpec",
     "UnitColumn",
     "load_bundle",
 ]
@@ -69,6 +77,21 @@ class PolicyInfo:
     description: str
     obligations: tuple[str, ...]
     est: dict[str, Any]  # Cedar JSON (EST) of the policy
+
+
+@dataclass(frozen=True)
+class TagSpec:
+    """One tag of the vocabulary (``tags.yaml``).
+
+    ``implies``: the tags it implies, directly and through them (closed, without itself);
+    ``auto_approve``: a classifier's suggestion of this tag at this confidence or above is
+    approved without a steward (``None``: a steward always decides).
+    """
+
+    name: str
+    description: str
+    implies: frozenset[str] = frozenset()
+    auto_approve: float | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +134,22 @@ class PolicyBundle:
     caps: list[BudgetCap]
     est: dict[str, Any] = field(repr=False, default_factory=dict)
     units: dict[str, tuple[UnitColumn, ...]] = field(default_factory=dict)
+    vocabulary: dict[str, TagSpec] = field(default_factory=dict)
+
+    def expand_tags(self, names: Iterable[str]) -> set[str]:
+        """``names`` with every tag they imply (``type.email`` → ``pii``, ``pii_direct``)."""
+        expanded: set[str] = set()
+        for name in names:
+            expanded.add(name)
+            spec = self.vocabulary.get(name)
+            if spec is not None:
+                expanded |= spec.implies
+        return expanded
+
+    def auto_approve(self, tag: str) -> float | None:
+        """The confidence from which a suggested ``tag`` is approved automatically, if any."""
+        spec = self.vocabulary.get(tag)
+        return None if spec is None else spec.auto_approve
 
     def units_identified_by(self, dataset: str, column: str) -> list[str]:
         """The privacy units ``units.yaml`` says ``column`` of ``dataset`` identifies."""
@@ -332,6 +371,75 @@ def _load_units(directory: Path, problems: list[str]) -> dict[str, tuple[UnitCol
     return units
 
 
+_TAG_KEYS = frozenset({"description", "implies", "auto_approve"})
+
+
+def _load_vocabulary(raw: Any, problems: list[str]) -> dict[str, TagSpec]:
+    """``tags.yaml``'s ``tags``: each ``name: description`` or ``name: {description, ...}``."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append("tags.yaml: `tags` must be a mapping of tag name to its description")
+        return {}
+    direct: dict[str, tuple[str, list[str], float | None]] = {}
+    for key, entry in raw.items():
+        name = str(key)
+        where = f"tags.yaml: tag {name!r}"
+        if isinstance(entry, str):
+            direct[name] = (entry, [], None)
+            continue
+        if not isinstance(entry, dict):
+            problems.append(
+                f"{where} must be a description, or a mapping with `description` (and "
+                "optionally `implies`, `auto_approve`)"
+            )
+            continue
+        unknown = sorted(str(k) for k in entry if k not in _TAG_KEYS)
+        if unknown:
+            problems.append(f"{where} has unknown keys {unknown}; use {sorted(_TAG_KEYS)}")
+        description = entry.get("description")
+        if not isinstance(description, str) or not description.strip():
+            problems.append(f"{where} needs a non-empty `description`")
+            description = ""
+        implies = entry.get("implies") or []
+        if not isinstance(implies, list) or not all(isinstance(t, str) for t in implies):
+            problems.append(f"{where}: `implies` must be a list of tag names")
+            implies = []
+        threshold = entry.get("auto_approve")
+        if threshold is not None:
+            if (
+                isinstance(threshold, bool)
+                or not isinstance(threshold, int | float)
+                or not math.isfinite(threshold)
+                or not 0.0 <= threshold <= 1.0
+            ):
+                problems.append(
+                    f"{where}: `auto_approve` must be a confidence in [0, 1], got {threshold!r}"
+                )
+                threshold = None
+            else:
+                threshold = float(threshold)
+        direct[name] = (description, list(implies), threshold)
+    for name, (_, implies, _) in direct.items():
+        for implied in implies:
+            if implied not in direct:
+                problems.append(
+                    f"tags.yaml: tag {name!r} implies unknown tag {implied!r}; add it to the "
+                    "vocabulary or fix the spelling"
+                )
+    vocabulary: dict[str, TagSpec] = {}
+    for name, (description, _, threshold) in direct.items():
+        closure: set[str] = set()
+        pending = [t for t in direct[name][1] if t in direct]
+        while pending:
+            tag = pending.pop()
+            if tag not in closure:
+                closure.add(tag)
+                pending += [t for t in direct[tag][1] if t in direct]
+        vocabulary[name] = TagSpec(name, description, frozenset(closure - {name}), threshold)
+    return vocabulary
+
+
 def load_bundle(directory: str | Path | None = None) -> PolicyBundle:
     """Load and validate a bundle (default: ``LAKEWARD_POLICY_DIR``).
 
@@ -358,10 +466,8 @@ def load_bundle(directory: str | Path | None = None) -> PolicyBundle:
         except ValueError as exc:
             problems.append(f"schema.cedarschema: {exc}")
             schema_text = ""
-    tags = {
-        str(k): str(v)
-        for k, v in (_yaml(directory / "tags.yaml", problems).get("tags") or {}).items()
-    }
+    vocabulary = _load_vocabulary(_yaml(directory / "tags.yaml", problems).get("tags"), problems)
+    tags = {name: spec.description for name, spec in vocabulary.items()}
     principals = _yaml(directory / "principals.yaml", problems)
     groups = tuple(str(g) for g in principals.get("groups") or [])
     users: dict[str, tuple[str, ...]] = {}
@@ -438,4 +544,5 @@ def load_bundle(directory: str | Path | None = None) -> PolicyBundle:
         caps=caps,
         est=est,
         units=units,
+        vocabulary=vocabulary,
     )

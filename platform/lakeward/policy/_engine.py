@@ -14,6 +14,14 @@ Cedar, Lakeward adds what admins need and Cedar lacks:
   for every column of a dataset whose ``lake.read_column`` is denied when reading contents
   (or whose ``catalog.read_metadata`` is denied when reading the dataset's metadata).
 
+What Cedar sees of tags: only **approved** ones (suggested and rejected tags steer nothing),
+each with every tag it implies in ``tags.yaml`` (``type.email`` → ``pii``, ``pii_direct``). A
+column's ``tags`` are its own and its dataset's; a dataset's ``tags`` are its own and its
+columns' (a dataset holds what its columns hold), except ``not_sensitive`` and ``public``,
+which would loosen decisions about its other columns. ``Column.classified``: the column has
+an approved tag of its own, or its dataset is tagged public; ``Dataset.classified``: its
+current version was classified and every current column is classified (or it is public).
+
 Resources are written ``dataset:NAME`` (or just ``NAME``), ``column:DATASET/COLUMN``,
 ``document:ID`` or ``platform``.
 """
@@ -35,11 +43,13 @@ from sqlalchemy import select
 from lakeward.catalog import (
     AuditLog,
     Catalog,
+    Classification,
     ColumnProfile,
     Dataset,
     DatasetVersion,
     PurposeAcknowledgement,
     Tag,
+    TagStatus,
 )
 from lakeward.errors import PolicyDenied
 from lakeward.policy._bundle import PolicyBundle, PolicyBundleError, PolicyInfo, load_bundle
@@ -68,6 +78,10 @@ _COLUMN_ACTIONS = {
     "he.encrypt": "lake.read_column",
     "catalog.read_metadata": "catalog.read_metadata",
 }
+# Tags that say a column may be shown rather than protected: a column's tag is also its
+# dataset's (a dataset holds what its columns hold), except these, which would loosen
+# decisions about the dataset's other columns.
+_COLUMN_ONLY_TAGS = frozenset({"not_sensitive", "public"})
 _PATH_PARENS = re.compile(r"\(((?:principal|action|resource|context)(?:\.\w+)*)\)")
 
 
@@ -205,8 +219,20 @@ class _DatasetFacts:
     name: str
     format: str
     owner: str
-    tags: tuple[tuple[str, str], ...]  # (tag, column or "")
+    tags: tuple[tuple[str, str], ...]  # approved (tag, column or ""): what policies see
     columns: list[str]
+    classification_recorded: bool = False  # the current version was classified
+
+    def column_classified(self, column: str) -> bool:
+        """An approved tag of its own (a steward or the classifier decided), or public data."""
+        return any(col == column for _, col in self.tags) or ("public", "") in self.tags
+
+    @property
+    def classified(self) -> bool:
+        """The current version's classification is complete: run, and nothing awaits review."""
+        if ("public", "") in self.tags:
+            return True
+        return self.classification_recorded and all(self.column_classified(c) for c in self.columns)
 
 
 @dataclass(frozen=True)
@@ -283,10 +309,14 @@ class PolicyEngine:
         self.catalog = catalog
         self._policies = bundle.policy_set()
         self._schema = bundle.schema()
-        # Revisions installed before Column.classified existed do not declare it, and Cedar
-        # refuses entities with undeclared attributes: send it only where it is declared.
+        # Revisions installed before Column.classified (or Dataset.classified) existed do not
+        # declare it, and Cedar refuses entities with undeclared attributes: send it only
+        # where it is declared.
         self._classified = bool(
             re.search(r'entity\s+Column\b[^}]*"classified"', bundle.schema_text)
+        )
+        self._dataset_classified = bool(
+            re.search(r'entity\s+Dataset\b[^}]*"classified"', bundle.schema_text)
         )
         explain_est, self._parts, self._parts_by_policy = _explain_set(bundle)
         self._explain_policies = cedarpy.PolicySet.from_json_str(json.dumps(explain_est))
@@ -307,27 +337,28 @@ class PolicyEngine:
             *({"uid": _uid("Group", g), "attrs": {}, "parents": []} for g in groups),
         ]
 
-    @staticmethod
-    def _dataset_entity(dataset: _DatasetFacts) -> dict[str, Any]:
+    def _dataset_entity(self, dataset: _DatasetFacts) -> dict[str, Any]:
+        own = {name for name, column in dataset.tags if not column}
+        lifted = {name for name, column in dataset.tags if column and name not in _COLUMN_ONLY_TAGS}
+        attrs: dict[str, Any] = {
+            "name": dataset.name,
+            "format": dataset.format,
+            "owner": dataset.owner,
+            "tags": sorted(self.bundle.expand_tags(own | lifted)),
+        }
+        if self._dataset_classified:
+            attrs["classified"] = dataset.classified
         return {
             "uid": _uid("Dataset", dataset.name),
-            "attrs": {
-                "name": dataset.name,
-                "format": dataset.format,
-                "owner": dataset.owner,
-                "tags": sorted({name for name, column in dataset.tags if not column}),
-            },
+            "attrs": attrs,
             "parents": [_uid("Platform", "lakeward")],
         }
 
     def _column_entity(self, dataset: _DatasetFacts, column: str) -> dict[str, Any]:
-        own = {name for name, col in dataset.tags if col in ("", column)}
-        classified = any(col == column for _, col in dataset.tags) or (
-            ("public", "") in dataset.tags
-        )
+        own = self.bundle.expand_tags(name for name, col in dataset.tags if col in ("", column))
         attrs: dict[str, Any] = {"name": column, "dataset": dataset.name, "tags": sorted(own)}
         if self._classified:
-            attrs["classified"] = classified
+            attrs["classified"] = dataset.column_classified(column)
         return {
             "uid": _uid("Column", f"{dataset.name}/{column}"),
             "attrs": attrs,
@@ -358,8 +389,16 @@ class PolicyEngine:
             if row is None:
                 return None, acknowledged
             tags = conn.execute(
-                select(Tag.name, Tag.column_name).where(Tag.dataset_id == row.id)
+                select(Tag.name, Tag.column_name).where(
+                    Tag.dataset_id == row.id, Tag.status == TagStatus.APPROVED.value
+                )
             ).all()
+            recorded = conn.execute(
+                select(Classification.id).where(
+                    Classification.dataset_id == row.id,
+                    Classification.version == row.current_version,
+                )
+            ).first()
             columns = (
                 conn.execute(
                     select(ColumnProfile.name)
@@ -379,6 +418,7 @@ class PolicyEngine:
             row.owner or "",
             tuple((t.name, t.column_name) for t in tags),
             list(columns),
+            recorded is not None and row.current_version > 0,
         )
         return facts, acknowledged
 

@@ -3,13 +3,18 @@
 Each file declares fixtures and cases::
 
     datasets:                      # catalog entries the cases refer to, with their tags
-      sales.customers: {tags: [pii, financial], columns: {email: [pii_direct]}}
+      sales.customers: {tags: [pii, financial], columns: {email: [pii_direct]},
+                        classified: true}
     acknowledged: [[bob, fraud_detection]]
     cases:
       - name: fraud team reads payments, emails masked
         request: {principal: bob, action: lake.read_content, resource: sales.customers,
                   context: {purpose: fraud_detection}}
         expect: {decision: allow, policies: [fraud-reads-payments], obligations: [mask:email]}
+
+A dataset's columns are ``id`` plus those listed. ``classified: true`` records a complete
+classification of it, as ``lakeward tag classify`` leaves one: untagged columns are tagged
+``not_sensitive``. Tags are approved (as a steward's are).
 
 ``expect.policies`` and ``expect.obligations`` are compared as sets when given. Coverage
 lists, per policy id, how many cases it decided; a policy no case exercises is reported.
@@ -24,7 +29,13 @@ from typing import Any
 
 import yaml
 
-from lakeward.catalog import Catalog, ColumnStats, DatasetRepository, TagRepository
+from lakeward.catalog import (
+    Catalog,
+    Classification,
+    ColumnStats,
+    DatasetRepository,
+    TagRepository,
+)
 from lakeward.errors import InputError
 from lakeward.policy._bundle import PolicyBundle
 from lakeward.policy._engine import PolicyEngine
@@ -73,7 +84,11 @@ class TestReport:
 
 
 def seed_datasets(catalog: Catalog, datasets: dict[str, Any]) -> None:
-    """Register profiled test datasets: ``{name: {tags: [..], columns: {col: [tags]}}}``."""
+    """Register profiled test datasets: ``{name: {tags: [..], columns: {col: [tags]}}}``.
+
+    ``classified: true`` records a complete classification of the dataset's version, with
+    ``not_sensitive`` on its untagged columns.
+    """
     with catalog.session() as session:
         repo = DatasetRepository(session)
         tags = TagRepository(session)
@@ -107,6 +122,22 @@ def seed_datasets(catalog: Catalog, datasets: dict[str, Any]) -> None:
             for column, ctags in columns.items():
                 for tag in ctags or []:
                     tags._add(dataset, tag, column=column)
+            if ds.get("classified"):
+                for column in ["id", *columns]:
+                    if not columns.get(column):
+                        tags._add(dataset, "not_sensitive", column=column, source="values")
+                session.add(
+                    Classification(
+                        dataset_id=dataset.id,
+                        version=dataset.current_version,
+                        principal="policy-test",
+                        purpose="data_governance",
+                        seed=0,
+                        sample_rows=0,
+                        evidence={},
+                        summary={},
+                    )
+                )
 
 
 def _fixtures(catalog: Catalog, bundle: PolicyBundle, spec: dict[str, Any]) -> None:

@@ -22,9 +22,18 @@ def bundle_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def add_dataset(
-    catalog: Catalog, name: str, tags: list[str], column_tags: dict[str, list[str]] | None = None
+    catalog: Catalog,
+    name: str,
+    tags: list[str],
+    column_tags: dict[str, list[str]] | None = None,
+    *,
+    classified: bool = True,
 ) -> None:
-    seed_datasets(catalog, {name: {"tags": tags, "columns": column_tags or {}}})
+    """A profiled dataset with approved tags; ``classified``: as a complete classification
+    leaves it (untagged columns ``not_sensitive``), else as nobody classified it."""
+    seed_datasets(
+        catalog, {name: {"tags": tags, "columns": column_tags or {}, "classified": classified}}
+    )
 
 
 @pytest.fixture

@@ -118,8 +118,9 @@ def test_apply_dry_run_then_yes_then_log_and_diff(
         (candidate / "access.cedar")
         .read_text()
         .replace(
-            'when { context.purpose == "analytics" && !resource.tags.contains("pii") };',
-            'when { context.purpose == "analytics" };',
+            '  context.purpose == "analytics" &&\n'
+            '  !resource.tags.containsAny(["pii", "pii_direct", "phi", "dp_required"])\n',
+            '  context.purpose == "analytics"\n',
         )
     )
     (candidate / "access.cedar").write_text(text)
@@ -128,7 +129,8 @@ def test_apply_dry_run_then_yes_then_log_and_diff(
     code, out, err = run(capsys, "policy", "apply", str(candidate), "--yes", "--json", as_="dave")
     assert code == 1 and "has no policy tests" in err  # nothing checks it: refused
     (candidate / "tests" / "new.yaml").write_text(
-        "datasets:\n  sales.customers: {tags: [pii]}\nacknowledged: [[alice, analytics]]\n"
+        "datasets:\n  sales.customers: {tags: [pii], classified: true}\n"
+        "acknowledged: [[alice, analytics]]\n"
         "cases:\n  - name: analysts now read personal data\n"
         "    request: {principal: alice, action: lake.read_content, resource: sales.customers,"
         " context: {purpose: analytics}}\n"

@@ -53,7 +53,9 @@ def test_default_deny_explains_nearest_permit_and_failed_condition(
     assert not d.allowed and d.policy_ids == ()
     assert "default deny" in d.reasons[0]
     nearest = {n.policy: n.failed for n in d.nearest}
-    assert nearest["analysts-read-non-pii"] == ('!(resource.tags.contains("pii"))',)
+    assert nearest["analysts-read-non-pii"] == (
+        '!(resource.tags.containsAny(["pii", "pii_direct", "phi", "dp_required"]))',
+    )
     assert 'principal in Lakeward::Group::"fraud_team"' in nearest["fraud-reads-payments"]
     assert "analysts-read-non-pii" == d.nearest[0].policy
 

@@ -29,7 +29,9 @@ def test_any_dataset_name_is_decided_by_the_policies(
     assert not denied.allowed and not denied.errors
     assert "default deny" in denied.reasons[0]
     nearest = {n.policy: n.failed for n in denied.nearest}  # the entity's tags were seen
-    assert nearest["analysts-read-non-pii"] == ('!(resource.tags.contains("pii"))',)
+    assert nearest["analysts-read-non-pii"] == (
+        '!(resource.tags.containsAny(["pii", "pii_direct", "phi", "dp_required"]))',
+    )
 
 
 @pytest.mark.parametrize("name", ODD_NAMES)

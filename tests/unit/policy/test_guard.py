@@ -66,7 +66,7 @@ def test_candidate_without_policy_tests_is_refused(
 
 
 def test_tags_change_only_through_tag_assign(catalog: Catalog, bundle_dir: Path) -> None:
-    add_dataset(catalog, "ops.metrics", [])
+    add_dataset(catalog, "ops.metrics", [], classified=False)
     assert not hasattr(TagRepository, "add") and not hasattr(TagRepository, "remove")
     with pytest.raises(PolicyDenied):
         assign_tag(catalog, "alice", "ops.metrics", "pii", purpose="analytics")
