@@ -285,6 +285,7 @@ class _Tally(NamedTuple):
     passes: int
     checked: int
     labels: Counter[str]
+    total: int  # values there were to check; more than ``checked`` after an early stop
 
 
 def _tally(
@@ -297,7 +298,8 @@ def _tally(
     """Count items that pass ``check``; stop early when the pass rate is hopeless."""
     labels: Counter[str] = Counter()
     passes = checked = 0
-    for item in items if limit is None else items[:limit]:
+    todo = items if limit is None else items[:limit]
+    for item in todo:
         checked += 1
         label = check(item)
         if label is not None:
@@ -309,7 +311,7 @@ def _tally(
             and passes < _EARLY_EXIT_RATE * _EARLY_EXIT_AFTER
         ):
             break
-    return _Tally(passes, checked, labels)
+    return _Tally(passes, checked, labels, len(todo))
 
 
 class _Finding(NamedTuple):
@@ -330,7 +332,11 @@ def _simple(
     if cap is not None:
         gate = gate._replace(cap=min(gate.cap, cap))
     confidence = _ramp(tally.passes, tally.checked, gate)
-    text = f"{_fmt(tally.passes)} of {_fmt(tally.checked)} sampled values {what}"
+    if tally.checked < tally.total:
+        seen = f"the first {_fmt(tally.checked)} of {_fmt(tally.total)}"
+    else:
+        seen = _fmt(tally.checked)
+    text = f"{_fmt(tally.passes)} of {seen} sampled values {what}"
     return _Finding(type_, confidence, text + _labels(tally.labels) + note)
 
 
@@ -346,7 +352,11 @@ def _as_label(ok: bool, label: str) -> str | None:
 def _email(s: _Sample, hints: set[str]) -> _Finding | None:
     if s.kind != nm.STRING or not s.texts_only:
         return None
-    tally = _tally(s.texts_only, lambda x: _as_label(v.email(str(x)), ""))
+    tally = _tally(
+        s.texts_only,
+        lambda x: _as_label(v.email(str(x)), ""),
+        early_exit="type.email" not in hints,
+    )
     return _simple("type.email", tally._replace(labels=Counter()), "are valid email addresses")
 
 
@@ -354,7 +364,12 @@ def _phone(s: _Sample, hints: set[str]) -> _Finding | None:
     if s.kind != nm.STRING or not s.texts_only:
         return None
     checker = v.PhoneChecker(allow_bare="type.phone" in hints)
-    tally = _tally(s.texts_only, lambda x: checker.region(str(x)), limit=_PHONE_CHECK_LIMIT)
+    tally = _tally(
+        s.texts_only,
+        lambda x: checker.region(str(x)),
+        limit=_PHONE_CHECK_LIMIT,
+        early_exit=not checker.allow_bare,
+    )
     note = "" if checker.allow_bare else "; bare digit strings are not counted without a name"
     return _simple(
         "type.phone", tally, "are valid phone numbers (phonenumbers) in their region", note=note
@@ -364,7 +379,11 @@ def _phone(s: _Sample, hints: set[str]) -> _Finding | None:
 def _person_name(s: _Sample, hints: set[str]) -> _Finding | None:
     if s.kind != nm.STRING or not s.texts_only:
         return None
-    tally = _tally(s.texts_only, lambda x: _as_label(lex.person_name(str(x)), ""))
+    tally = _tally(
+        s.texts_only,
+        lambda x: _as_label(lex.person_name(str(x)), ""),
+        early_exit="type.person_name" not in hints,
+    )
     finding = _simple(
         "type.person_name",
         tally._replace(labels=Counter()),
@@ -382,7 +401,11 @@ def _person_name(s: _Sample, hints: set[str]) -> _Finding | None:
 def _address(s: _Sample, hints: set[str]) -> _Finding | None:
     if s.kind != nm.STRING or not s.texts_only:
         return None
-    tally = _tally(s.texts_only, lambda x: _as_label(lex.street_address(str(x)), ""))
+    tally = _tally(
+        s.texts_only,
+        lambda x: _as_label(lex.street_address(str(x)), ""),
+        early_exit="type.address" not in hints,
+    )
     return _simple(
         "type.address",
         tally._replace(labels=Counter()),
@@ -405,7 +428,7 @@ def _postal(s: _Sample, hints: set[str]) -> _Finding | None:
             specific[found[0]] += 1
         return found[0]
 
-    tally = _tally(items, check)
+    tally = _tally(items, check, early_exit=not hinted)
     if not hinted and specific.total() * 2 < tally.passes:
         return None  # digit-only codes are any small number: they need the column name
     cap = 1.0 if hinted else _WEAK_ALONE_CAP
@@ -445,7 +468,7 @@ def _date_of_birth(s: _Sample, hints: set[str]) -> _Finding | None:
         days.add(day)
         return ""
 
-    tally = _tally(s.dates, check)
+    tally = _tally(s.dates, check, early_exit=not hinted)
     if tally.passes == 0 and not hinted:
         return None
     finding = _simple(
@@ -473,7 +496,7 @@ def _date_of_birth(s: _Sample, hints: set[str]) -> _Finding | None:
 def _credit_card(s: _Sample, hints: set[str]) -> _Finding | None:
     if s.kind not in (nm.STRING, nm.INTEGER, nm.DECIMAL) or not s.strings:
         return None
-    tally = _tally(s.strings, lambda x: v.card(str(x)))
+    tally = _tally(s.strings, lambda x: v.card(str(x)), early_exit="type.credit_card" not in hints)
     return _simple("type.credit_card", tally, "pass Luhn and a card network's IIN and length")
 
 
@@ -489,7 +512,7 @@ def _national_id(s: _Sample, hints: set[str]) -> _Finding | None:
             text = text.zfill(9)  # an SSN stored as a number lost its leading zeros
         return v.national_id(text, allow_bare_ssn=hinted)
 
-    tally = _tally(s.strings, check)
+    tally = _tally(s.strings, check, early_exit=not hinted)
     note = "" if hinted else "; bare 9-digit SSNs are not counted without a name"
     return _simple("type.national_id", tally, "pass a national-id format and check rule", note=note)
 
@@ -497,14 +520,16 @@ def _national_id(s: _Sample, hints: set[str]) -> _Finding | None:
 def _iban(s: _Sample, hints: set[str]) -> _Finding | None:
     if s.kind != nm.STRING or not s.texts_only:
         return None
-    tally = _tally(s.texts_only, lambda x: v.iban(str(x)))
+    tally = _tally(s.texts_only, lambda x: v.iban(str(x)), early_exit="type.iban" not in hints)
     return _simple("type.iban", tally, "are IBANs (country length and mod 97 check)")
 
 
 def _ip(s: _Sample, hints: set[str]) -> _Finding | None:
     if s.kind != nm.STRING or not s.texts_only:
         return None
-    tally = _tally(s.texts_only, lambda x: v.ip_version(str(x)))
+    tally = _tally(
+        s.texts_only, lambda x: v.ip_version(str(x)), early_exit="type.ip_address" not in hints
+    )
     return _simple("type.ip_address", tally, "are IP addresses")
 
 
@@ -516,7 +541,11 @@ def _geo(s: _Sample, hints: set[str]) -> _Finding | None:
             "type.geo", tally._replace(labels=Counter()), "are coordinate pairs in range"
         )
     if s.kind == nm.STRING and s.texts_only:
-        tally = _tally(s.texts_only, lambda x: _as_label(v.coordinate_pair(str(x)), ""))
+        tally = _tally(
+            s.texts_only,
+            lambda x: _as_label(v.coordinate_pair(str(x)), ""),
+            early_exit=not hinted,
+        )
         if tally.passes or hinted:
             return _simple(
                 "type.geo",

@@ -293,7 +293,7 @@ _PHONE_EXT = re.compile(r"\s*(?:ext\.?|x|#)\s*\d{1,6}$", re.IGNORECASE)
 _NOT_PHONE = re.compile(
     r"\d{5}-\d{4}"  # US ZIP+4
     r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"  # dates
-    r"|\d{1,3}(?:[.,]\d{3})+(?:[.,]\d+)?"  # grouped amounts
+    r"|\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?"  # grouped amounts
     r"|\d+\.\d+"  # decimals
 )
 TRUNK_ZERO_REGIONS: tuple[str, ...] = (
