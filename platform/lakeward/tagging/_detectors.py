@@ -17,6 +17,20 @@ Three functions, pure Python, no Spark, no I/O, nothing downloaded (``phonenumbe
 Evidence texts hold counts, fractions, check names, regions and the column's own words — never
 a sampled value.
 
+**What needs the name.** Some checks are too weak alone and only count, or only count fully,
+when the column's words suggest the type: bare 9-digit SSNs and bare digit phone numbers (ids
+pass them), digit-only postal codes (any small number), floats in coordinate range (totals and
+rates), dates 10-120 years old (capped at 0.55 without a name: old order dates look the same).
+
+**Cost.** Values are cut at 64 KiB; a validator stops after 64 values when fewer than a quarter
+pass (not for a type the name suggests); ``phonenumbers`` sees at most 250 values; free text is
+scanned up to 2 MB per column. About 1-20 ms per 1,000-value column; the first call in a
+process also loads Faker's name lists (~0.2 s) and ``phonenumbers`` metadata.
+
+**Dependencies.** ``phonenumbers`` (validity per region) and ``faker`` (its per-locale first
+and last name lists, read in place as the person-name lexicon; see ``_detect_lexicon``). Both
+are ordinary installed packages: nothing is downloaded at run time.
+
 **Combination rule.** Per type, ``N`` is the best name confidence (at most :data:`NAME_CAP`)
 and ``V`` the best value confidence. With value evidence the result is ``V + (1 − V)·N·V``:
 values decide, and a supporting name closes part of the remaining gap in proportion to how
@@ -83,7 +97,8 @@ _DOB_MAX_AGE_YEARS = 120
 _DOB_MIN_AGE_YEARS = 10
 _EARLY_EXIT_AFTER = 64
 _EARLY_EXIT_RATE = 0.25
-_PHONE_CHECK_LIMIT = 250
+_PHONE_CHECK_LIMIT = 250  # phonenumbers costs ~60 µs a value; 250 give a Wilson bound of 0.985
+_FREE_TEXT_BUDGET_CHARS = 2_000_000  # free text scanned per column, at most
 
 
 @dataclass(frozen=True)
@@ -593,8 +608,12 @@ def _free_text(s: _Sample, hints: set[str]) -> _Finding | None:
     phones = v.PhoneChecker(allow_bare=False)
     kinds: Counter[str] = Counter()
     weight = 0.0
-    with_pii = 0
+    with_pii = scanned = budget = 0
     for text in prose:
+        if budget > _FREE_TEXT_BUDGET_CHARS:
+            break
+        scanned += 1
+        budget += min(len(text), v.MAX_VALUE_CHARS)
         found = txt.find_kinds(text, phones)
         if found:
             with_pii += 1
@@ -603,8 +622,13 @@ def _free_text(s: _Sample, hints: set[str]) -> _Finding | None:
             weight += 1.0 if strong else 0.5
     confidence = min(0.95, 1 - 0.5**weight)
     detail = ", ".join(f"{kind} {_fmt(kinds[kind])}" for kind in txt.KINDS if kinds[kind])
+    seen = (
+        _fmt(scanned)
+        if scanned == len(prose)
+        else f"the first {_fmt(scanned)} of {_fmt(len(prose))}"
+    )
     text = (
-        f"{_fmt(with_pii)} of {_fmt(len(prose))} sampled free-text values contain personal data "
+        f"{_fmt(with_pii)} of {seen} sampled free-text values contain personal data "
         f"found by validated patterns" + (f" ({detail})" if detail else "")
     )
     return _Finding("type.free_text_pii", confidence, text)

@@ -311,7 +311,8 @@ class PhoneChecker:
     numbers in some region. A leading 0 means a trunk prefix (tried in
     :data:`TRUNK_ZERO_REGIONS`, best region so far first); otherwise NANP (10 digits, or 11
     starting with 1), Spain (9 digits starting 6-9) and India (10 digits starting 6-9). Allowed
-    bare strings of 11+ digits are tried as MSISDNs (country code without ``+``) first.
+    bare strings of 11+ digits are tried as MSISDNs (country code without ``+``) first, 10-digit
+    ones after the national rules.
     """
 
     def __init__(self, *, allow_bare: bool) -> None:
@@ -363,7 +364,11 @@ class PhoneChecker:
         if len(digits) == 9 and digits[0] in "6789":
             return _parse_valid(body, "ES")
         if len(digits) == 10 and digits[0] in "6789":
-            return _parse_valid(body, "IN")
+            found = _parse_valid(body, "IN")
+            if found is not None:
+                return found
+        if digits == stripped and len(digits) == 10:  # a short MSISDN (+49 30 …)
+            return _parse_valid("+" + digits, None)
         return None
 
 
