@@ -4,7 +4,8 @@
 ``policy`` (validate, test, explain, diff, apply, log, audit, budget, purpose, approval),
 ``dp`` (stream, release, series, budget, plot, error), ``he`` (keygen, encrypt, einsum,
 decrypt, explain), ``dedup`` (find, plan, propose, approve, apply, restore, reconstruct,
-purge, status), ``whoami``, ``token`` (issue, list, revoke), ``server``, ``demo``.
+purge, status), ``tag`` (classify, ls, approve, reject, add, remove, explain), ``whoami``,
+``token`` (issue, list, revoke), ``server``, ``demo``.
 
 Who acts is authenticated, never a flag: the OS user (embedded mode) or, with
 ``LAKEWARD_SERVER_URL`` set, the token's principal at ``lakeward server``; then every
@@ -38,7 +39,19 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from lakeward.cli import catalog, config, dedup, demo, dp, he, identity, lake, policy, server
+    from lakeward.cli import (
+        catalog,
+        config,
+        dedup,
+        demo,
+        dp,
+        he,
+        identity,
+        lake,
+        policy,
+        server,
+        tag,
+    )
 
     cli.add_command(lake.lake)
     cli.add_command(catalog.catalog)
@@ -48,6 +61,7 @@ def _register() -> None:
     cli.add_command(dp.dp)
     cli.add_command(he.he)
     cli.add_command(dedup.dedup)
+    cli.add_command(tag.tag)
     cli.add_command(identity.whoami)
     cli.add_command(identity.token)
     cli.add_command(server.server)
