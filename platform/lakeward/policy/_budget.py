@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hmac
 import math
+import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from numbers import Real
 from typing import Any
@@ -141,7 +142,7 @@ class BudgetLedger:
             raise BudgetExhausted(reason, reasons=[reason])
         with self.catalog.session(immediate=True) as session, write_lock(session, "budget_entries"):
             expired = self._expire(session)
-            problems = reconcile(session, unit=unit, principal=principal, purpose=purpose)
+            problems = _spend_check(session, str(self.catalog.engine.url), unit, principal, purpose)
             held = self._total(session, unit, principal, purpose, "reserved", "committed")
             refused = held + rho > cap.rho + _SLACK
             described: dict[str, Any] = {}
@@ -315,6 +316,65 @@ def reconcile(
     - an unsealed row (written before revision 0006 or inserted by hand) with no audit record.
     """
     return [p for p in _reconcile(session, unit, principal, purpose) if p.serious]
+
+
+@dataclass
+class _Tally:
+    """What the audit log says about one triple's reservations, read incrementally."""
+
+    seq: int = 0  # the last audit record read
+    states: dict[str, tuple[str, float]] = field(default_factory=dict)  # id -> (state, rho)
+
+
+_tallies: dict[tuple[str, str, str, str], _Tally] = {}
+_tallies_lock = threading.Lock()
+
+
+def _spend_check(
+    session: Session, catalog_key: str, unit: str, principal: str, purpose: str
+) -> list[LedgerProblem]:
+    """The reserve path's check: the ledger never shows less committed than the audit log.
+
+    The audited transitions of the triple are read incrementally (each process remembers
+    how far it read), so a reservation costs one indexed read of the new audit records and
+    one aggregate over the ledger, whatever the history. Deleting committed rows or moving
+    them to ``released``/``expired`` by SQL lowers the ledger's sum below the audited one and
+    stops spending. Field-level tampering that keeps the sums (and everything else) is found
+    by :func:`reconcile_ledger` (``lakeward policy audit verify``), which checks every row's
+    MAC and every audited reservation.
+    """
+    key = (catalog_key, unit, principal, purpose)
+    with _tallies_lock:
+        tally = _tallies.setdefault(key, _Tally())
+        records = (
+            select(AuditRecord.seq, AuditRecord.action, AuditRecord.request)
+            .where(
+                AuditRecord.principal == principal,
+                AuditRecord.resource == f"budget:{unit}",
+                AuditRecord.purpose == purpose,
+                AuditRecord.action.in_(_AUDITED),
+                AuditRecord.decision == "allow",
+                AuditRecord.seq > tally.seq,
+            )
+            .order_by(AuditRecord.seq)
+        )
+        for seq, action, request in session.execute(records):
+            tally.seq = seq
+            rid = (request or {}).get("reservation")
+            if isinstance(rid, str):
+                rho = tally.states.get(rid, ("", float((request or {}).get("rho") or 0.0)))[1]
+                tally.states[rid] = (_FINAL[action], rho)
+        audited = sum(rho for state, rho in tally.states.values() if state == "committed")
+    ledger = BudgetLedger._total(session, unit, principal, purpose, "committed")
+    if ledger + _SLACK * (1 + len(tally.states)) < audited:
+        return [
+            LedgerProblem(
+                "*",
+                f"the ledger shows rho {ledger:g} committed, the audit log {audited:g} "
+                "(rows deleted or moved out of committed outside Lakeward)",
+            )
+        ]
+    return []
 
 
 def reconcile_ledger(catalog: Catalog) -> list[LedgerProblem]:
