@@ -441,12 +441,11 @@ def describe_dataset(catalog: Catalog, principal: str, name: str) -> dict[str, A
     they were profiled. Includes tags and the version history.
 
     Which columns are masked is the bundle's call, per viewer and column: the default
-    bundle masks every column carrying (itself or through its dataset) a personal or
-    protected tag (``pii``, ``pii_direct``, ``phi``, ``region_eu``, ``restricted``,
-    ``encryption_required``, ``dp_required``). A column nobody tagged shows its min/max to
-    whoever may read the dataset's metadata, even when they are sensitive (salaries, a
-    rare diagnosis code): tag the column or its dataset, or narrow
-    ``catalog.read_metadata`` on ``Column`` for the groups that should not see them.
+    bundle masks every column not classified yet (no approved tag of its own:
+    ``lakeward tag classify``, or a steward) and every column carrying (itself or through
+    its dataset) a personal or protected tag (``pii``, ``pii_direct``, ``phi``,
+    ``region_eu``, ``restricted``, ``encryption_required``, ``dp_required``, and the
+    ``type.*`` tags that imply them). Only approved tags count.
 
     Raises:
         NotFound: no dataset of that name.

@@ -486,9 +486,10 @@ def suggest_tags(
             signature = signatures.get(s.column)
             status = _status_for(bundle.auto_approve(s.tag), s)
             row = existing.get(key)
+            rejected = row is not None and row.status == TagStatus.REJECTED.value
             if row is not None and (
-                row.source == TagSource.MANUAL.value
-                or (row.status == TagStatus.REJECTED.value and row.column_signature == signature)
+                (rejected and row.column_signature == signature)
+                or (not rejected and row.source == TagSource.MANUAL.value)
             ):
                 changes.append(_change(dataset, row, "kept", False))
                 continue
@@ -589,17 +590,13 @@ def propagate_tags(
         for key, s in best.items():
             row = existing.get(key)
             signature = signatures.get(s.column)
-            if row is not None and row.source != TagSource.PROPAGATED.value:
-                if row.status == TagStatus.APPROVED.value or (
-                    row.status == TagStatus.REJECTED.value and row.column_signature == signature
-                ):
+            if row is not None:
+                if row.status == TagStatus.REJECTED.value and row.column_signature == signature:
+                    continue  # a steward rejected it for this state of the column
+                if row.status == TagStatus.APPROVED.value:
+                    if row.source == TagSource.PROPAGATED.value:  # still inherited: refresh
+                        row.confidence, row.evidence = s.confidence, s.evidence
                     continue
-            if (
-                row is not None
-                and row.source == TagSource.PROPAGATED.value
-                and row.evidence == s.evidence
-            ):
-                continue
             row = tags._add(
                 target,
                 s.tag,

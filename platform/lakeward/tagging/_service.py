@@ -20,9 +20,10 @@ reported, the rest are classified):
    the classifier no longer finds, and records the classification, all in one transaction.
 5. **not_sensitive.** A column for which no type reaches its ``auto_approve`` gets
    ``not_sensitive`` with confidence ``1 − (the strongest type's confidence)``; the bundle
-   approves it at 0.5 (``tags.yaml``), i.e. when every type's confidence is below 0.5 (names
-   alone never exceed 0.5, so a name-only hit leaves the column not sensitive with the type
-   suggested for review). Between 0.5 and a type's threshold both wait for a steward, and the
+   approves it at 0.5 (``tags.yaml``), i.e. when no type's confidence is above 0.5. Names
+   alone never exceed 0.5, so a name-only hit (an all-NULL ``email`` column) leaves the
+   column not sensitive with the type suggested for review; a changed column is judged again
+   on its values. Above 0.5 and below a type's threshold both wait for a steward, and the
    column stays unclassified (masked, fail closed) until one decides.
 6. **Propagate.** :func:`propagate` gives each child of a ``contained`` edge of the latest
    containment run (both ends still at the versions the edge was found for) its parents'

@@ -329,6 +329,21 @@ def test_suggestions_wait_for_review_and_rejections_hold_until_the_column_change
         approve_tag(lake, "alice", "crm.leads", "type.email", column="email", purpose="analytics")
 
 
+def test_a_rejection_made_before_any_suggestion_also_lasts_until_the_column_changes(
+    lake: Catalog,
+) -> None:
+    profile(lake, "crm.leads", {"lead_id": "bigint", "email": "string"})
+    empty = FakeSampler(
+        {"crm.leads": [("lead_id", "bigint", list(range(50))), ("email", "string", [None] * 50)]}
+    )
+    reject_tag(lake, "carol", "crm.leads", "type.email", column="email")
+    classify(lake, "carol", datasets=["crm.leads"], sampler=empty)
+    assert tags(lake, "crm.leads")[("email", "type.email")] == ("rejected", "manual")
+    profile(lake, "crm.leads", {"lead_id": "bigint", "email": "string"}, salt="5")
+    classify(lake, "carol", datasets=["crm.leads"], sampler=empty)
+    assert tags(lake, "crm.leads")[("email", "type.email")] == ("suggested", "name")
+
+
 def test_approving_not_sensitive_rejects_pending_suggestions(lake: Catalog) -> None:
     profile(lake, "crm.leads", {"lead_id": "bigint", "email": "string"})
     empty = FakeSampler(
@@ -450,6 +465,16 @@ def test_approved_tags_propagate_to_contained_children(lake: Catalog) -> None:
         "bob", "lake.read_column", "column:sales.customers_2024_q1/mail"
     ).allowed
     assert propagate(lake, "carol") == []  # nothing new
+    reject_tag(lake, "carol", "sales.customers_2024_q1", "region_eu", column="id")
+    _contained(  # a later containment run finds the same edges
+        lake,
+        [
+            ("sales.customers_2024", "sales.customers", {"id": "customer_id", "mail": "email"}),
+            ("sales.customers_2024_q1", "sales.customers_2024", {"id": "id", "mail": "mail"}),
+        ],
+    )
+    assert [c.changed for c in propagate(lake, "carol")] == []
+    assert tags(lake, "sales.customers_2024_q1")[("id", "region_eu")][0] == "rejected"
 
     remove_tag(lake, "carol", "sales.customers", "type.email", column="email")
     propagate(lake, "carol")
