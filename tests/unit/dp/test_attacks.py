@@ -2,8 +2,10 @@
 over-time differencing, retry/re-run, and noise independence from the data.
 
 Each attack ends in refusal at budget exhaustion, and the best attack's accuracy over 2,000
-simulated targets stays within the DP bound Φ(√(2ρ)/2) plus 3 standard errors. Released noise
-in the simulations comes from OpenDP's exact samplers, as in releases.
+simulated targets stays within the DP bound Φ(√(2ρ)/2) plus 4 standard errors. Released noise
+in the simulations comes from OpenDP's exact samplers, as in releases, which take no seed: the
+optimal attack sits *at* the bound, so 3 SE failed about once in 700 runs per counter; 4 SE
+makes that about once in 30,000 (4 SE is 4.1 accuracy points at rho = 0.5).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ TARGETS = 2000
 
 
 def _bound(rho: float, n: int = TARGETS) -> float:
-    """Φ(√(2ρ)/2) + 3 standard errors of an accuracy estimated from n targets."""
+    """Φ(√(2ρ)/2) + 4 standard errors of an accuracy estimated from n targets."""
     p = float(norm.cdf(math.sqrt(2 * rho) / 2))
-    return p + 3 * math.sqrt(p * (1 - p) / n)
+    return p + 4 * math.sqrt(p * (1 - p) / n)
 
 
 def _release_all(catalog: Any, ledger: Any, row: Any, spec: Any, x: np.ndarray) -> list[Any]:
@@ -119,7 +121,7 @@ def _noise_operator(kind: str, horizon: int, rho: float) -> np.ndarray:
 def test_best_differencing_attack_over_time_stays_within_the_bound(kind: str) -> None:
     # The adversary knows every event but the target's (at step t* = 1, the most exposed) and
     # sees all T released prefix sums; the generalised-least-squares test below is the most
-    # powerful linear test. Its accuracy over 2,000 targets must stay within Φ(√(2ρ)/2) + 3 SE.
+    # powerful linear test. Its accuracy over 2,000 targets must stay within Φ(√(2ρ)/2) + 4 SE.
     horizon, rho = 32, 0.5
     counter = make_counter(kind, horizon, rho, width=TARGETS)
     source = release_source(counter.distribution, counter.node_scale)
@@ -142,9 +144,9 @@ def test_best_differencing_attack_over_time_stays_within_the_bound(kind: str) ->
     naive = float(np.mean((released[0] > 0.5) == (bits == 1)))
     assert naive <= _bound(rho)
     # The square-root factorization spends its budget exactly where the attack looks: the
-    # optimal test's power equals the bound (accuracy within 3 SE of it, from both sides).
+    # optimal test's power equals the bound (accuracy within 4 SE of it, from both sides).
     theory = float(norm.cdf(math.sqrt(a @ w) / 2))
-    assert abs(accuracy - theory) <= 3 * math.sqrt(theory * (1 - theory) / TARGETS)
+    assert abs(accuracy - theory) <= 4 * math.sqrt(theory * (1 - theory) / TARGETS)
     if kind == "sqrt":
         assert theory == pytest.approx(norm.cdf(math.sqrt(2 * rho) / 2), rel=1e-9)
 
