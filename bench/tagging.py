@@ -23,10 +23,11 @@ Methods, run on the same rows:
 - **values-only**: Lakeward's value detectors (``value_evidence``) on the sampled values, the
   column name withheld;
 - **lakeward**: ``lakeward.tagging.classify`` end to end (sampling job, names + values,
-  tags written to the catalog); a column counts as tagged with a type when classify left a
-  suggested or approved tag (``all``) or an auto-approved one (``approved``). Before the
-  classify service exists, the detectors' own combination (``combine``) of names and values
-  on the same samples stands in (``detectors``).
+  tags written to the catalog, read back with ``list_tags``); a column counts as tagged with
+  a type when classify auto-approved it (``approved``: the bundle's ``auto_approve``, what
+  policies see without a steward) or left it suggested or approved at ``--threshold`` or
+  more (``>=0.5``); every suggestion down to the service's floor (the review queue) is
+  summarised on one line.
 
 Cost: per dataset, ``sample_dataset`` (the tagging Spark job, 1,000 rows) beside
 ``profile_one`` (the profiling Spark job), both one dataset at a time on one warm session.
@@ -418,31 +419,31 @@ def regex_predictions(samples: dict[str, list[Any]]) -> Predictions:
 
 
 def classify_predictions(
-    catalog: Any, names: list[str], rows: int, seed: int
-) -> tuple[Predictions, Predictions, float] | None:
-    """Run ``lakeward.tagging.classify``; (all tags left, approved ones, seconds), or None."""
-    try:
-        from lakeward.tagging import classify  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    from lakeward.catalog import Dataset, Tag
+    catalog: Any, names: list[str], rows: int, seed: int, threshold: float
+) -> tuple[dict[str, Predictions], float]:
+    """Run ``lakeward.tagging.classify`` and read back the type tags it left.
+
+    Returns the predictions at three operating points (auto-approved tags; suggested or
+    approved tags at ``threshold`` or more; every suggestion, down to the service's floor)
+    and the seconds classify took.
+    """
+    from lakeward.tagging import classify, list_tags
 
     started = time.perf_counter()
     classify(catalog, "local-user", datasets=names, seed=seed, sample_rows=rows)
     seconds = time.perf_counter() - started
-    every: Predictions = {}
-    approved: Predictions = {}
-    with catalog.session() as session:
-        for tag, dataset in session.query(Tag, Dataset).join(Dataset, Tag.dataset_id == Dataset.id):
-            if not tag.name.startswith("type.") or not tag.column_name:
-                continue
-            key = (dataset.name, tag.column_name)
-            status = getattr(tag, "status", "approved")
-            if status in ("suggested", "approved"):
-                every.setdefault(key, set()).add(tag.name)
-            if status == "approved":
-                approved.setdefault(key, set()).add(tag.name)
-    return every, approved, seconds
+    points: dict[str, Predictions] = {"approved": {}, f">={threshold:g}": {}, "all": {}}
+    for record in list_tags(catalog, "local-user", datasets=names):
+        if not record.tag.startswith("type.") or not record.column:
+            continue
+        key = (record.dataset, record.column)
+        if record.status == "approved":
+            points["approved"].setdefault(key, set()).add(record.tag)
+        if record.status in ("suggested", "approved"):
+            points["all"].setdefault(key, set()).add(record.tag)
+            if record.confidence >= threshold:
+                points[f">={threshold:g}"].setdefault(key, set()).add(record.tag)
+    return points, seconds
 
 
 def profile_seconds(catalog: Any, names: Iterable[str]) -> dict[str, float]:
@@ -472,17 +473,19 @@ def evaluate(
         "name-regex": regex_predictions(samples),
         "values-only": detector_predictions(samples, args.threshold, names=False),
     }
-    classified = classify_predictions(catalog, names, args.rows, args.seed)
-    if classified is None:
-        results["lakeward detectors"] = detector_predictions(samples, args.threshold, names=True)
-    else:
-        every, approved, seconds = classified
-        print(f"{title}: classify took {seconds:.1f} s for {len(names)} datasets")
-        results["lakeward approved"] = approved
-        results["lakeward all"] = every
+    points, seconds = classify_predictions(catalog, names, args.rows, args.seed, args.threshold)
+    results["lakeward approved"] = points["approved"]
+    results[f"lakeward >={args.threshold:g}"] = points[f">={args.threshold:g}"]
+    print(f"\n{title}: classify took {seconds:.1f} s for {len(names)} datasets")
     out = {"scores": print_table(title, truth, results)}
+    review = score(truth, points["all"])["micro"]
+    print(
+        f"{'every suggestion (review queue, down to the floor)':<52} "
+        f"P {review['p']:.2f} R {review['r']:.2f} F1 {review['f1']:.2f}"
+    )
+    out["scores"]["lakeward all"] = score(truth, points["all"])
     if negatives:
-        hard_negative_report(negatives, results)
+        hard_negative_report(negatives, {**results, "lakeward all": points["all"]})
     return out
 
 
