@@ -7,6 +7,8 @@
   re-export them as file-path entrypoints for deployments.
 - ``_artifacts``: report rendering for Prefect artifacts.
 - ``_dedup``: the ``dedup`` flow (find → plan → propose) and its artifacts.
+- ``_tagging``: the ``tag_lake`` flow (classify changed datasets) and its artifacts.
+- ``_dp_flow``: the ``dp_release`` flow.
 """
 
 from __future__ import annotations
