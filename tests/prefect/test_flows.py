@@ -87,3 +87,14 @@ def test_demo_end_to_end_then_idempotent(
     assert main(["catalog", "ls", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
     assert {d["name"] for d in listing} == {d["name"] for d in manifest["datasets"]}
+    # The demo classifies every column once; the re-run finds nothing changed.
+    assert first["tagging"]["classified"] == first["profiled"]
+    assert first["tagging"]["approved"] > 0 and second["tagging"]["classified"] == 0
+    assert main(["tag", "ls", "--dataset", "sales.customers", "--json"]) == 0
+    tags = json.loads(capsys.readouterr().out)
+    assert {"dataset": "sales.customers", "column": "email", "tag": "type.email"}.items() <= next(
+        t for t in tags if t["column"] == "email" and t["tag"] == "type.email"
+    ).items()
+    assert main(["catalog", "show", "sales.customers", "--json"]) == 0
+    shown = {c["name"]: c for c in json.loads(capsys.readouterr().out)["columns"]}
+    assert shown["email"]["masked"] is True and shown["email"]["min"] is None

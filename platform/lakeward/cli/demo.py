@@ -25,7 +25,7 @@ def _manifest_matches(root: Path, seed: int, size_mb: float) -> bool:
 @click.option("--seed", default=7, show_default=True, type=int, help="Sample lake seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the flow's summary as JSON.")
 def demo(size_mb: float, seed: int, as_json: bool) -> None:
-    """Generate the sample lake, profile it through the profile_lake Prefect flow, summarise.
+    """Generate the sample lake, profile it and classify its columns through Prefect flows.
 
     Runs on embedded defaults: local Spark, the SQLite catalog under LAKEWARD_HOME and
     Prefect's own temporary API (its home under LAKEWARD_HOME/prefect). Re-running reuses
@@ -48,21 +48,32 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
     catalog = Catalog.shared()
     bundle = engine_for(catalog).bundle
     principal = me(catalog).name  # the OS user's principal (local-user in the default bundle)
+    for purpose in ("catalog_maintenance", "data_governance"):
+        err.print(
+            f"      {principal} acknowledges purpose {purpose}: "
+            f"{bundle.purposes[purpose]!r} (recorded in the audit log)",
+            highlight=False,
+        )
+        acknowledge_purpose(catalog, bundle, principal, purpose)
     err.print(
-        f"      {principal} acknowledges purpose catalog_maintenance: "
-        f"{bundle.purposes['catalog_maintenance']!r} (recorded in the audit log)",
-        highlight=False,
-    )
-    acknowledge_purpose(catalog, bundle, principal, "catalog_maintenance")
-    err.print(
-        "[2/3] profiling it on Spark through the profile_lake flow "
+        "[2/4] profiling it on Spark through the profile_lake flow "
         "(Prefect starts a temporary API first) ...",
         highlight=False,
     )
     from lakeward.orchestration._flows import profile_lake
+    from lakeward.orchestration._tagging import tag_lake
 
     summary = profile_lake(str(root), purpose="catalog_maintenance")
-    err.print("[3/3] done", highlight=False)
+    err.print(
+        "[3/4] classifying every column (names and a seeded sample of values) through the "
+        "tag_lake flow ...",
+        highlight=False,
+    )
+    tags = tag_lake()
+    summary["tagging"] = {
+        k: tags[k] for k in ("classified", "new_suggestions", "approved", "seconds") if k in tags
+    }
+    err.print("[4/4] done", highlight=False)
     if as_json:
         emit_json(summary)
         return
@@ -77,7 +88,15 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
         f"\n{summary['profiled']} profiled, {summary['unchanged']} unchanged, "
         f"{summary['failed']} failed: {summary['rows']:,} rows, "
         f"{summary['bytes'] / 1e6:.1f} MB in {summary['seconds']:.1f} s.\n"
+        f"Tagging: {_tagging_line(summary['tagging'])}\n"
         f"Catalog: {settings.catalog_url}\n"
-        f"Next: `lakeward catalog ls`, `lakeward catalog show <dataset>`, "
+        f"Next: `lakeward catalog show sales.customers` (min/max of personal columns masked), "
+        f"`lakeward tag ls --status suggested`, `lakeward tag explain sales.customers.email`, "
         f"`lakeward lake profile` (re-profiles only changed datasets)."
     )
+
+
+def _tagging_line(tagging: dict[str, object]) -> str:
+    parts = [f"{tagging[k]} {k.replace('_', ' ')}" for k in tagging if k != "seconds"]
+    seconds = tagging.get("seconds")
+    return ", ".join(parts) + (f" in {seconds:.1f} s" if isinstance(seconds, float) else "")
