@@ -379,15 +379,22 @@ def _phone(s: _Sample, hints: set[str]) -> _Finding | None:
     if s.kind != nm.STRING or not s.texts_only:
         return None
     checker = v.PhoneChecker(allow_bare="type.phone" in hints)
+
+    def check(x: object) -> str | None:
+        text = str(x)
+        if v.national_id(text, allow_bare_ssn=False) is not None:
+            return None  # a formatted id with its check digit ("123 456 782") is not a phone
+        return checker.region(text)
+
     tally = _tally(
         s.texts_only,
-        lambda x: checker.region(str(x)),
+        check,
         limit=_PHONE_CHECK_LIMIT,
         early_exit=not checker.allow_bare,
     )
     note = "" if checker.allow_bare else "; bare digit strings are not counted without a name"
     return _simple(
-        "type.phone", tally, "are valid phone numbers (phonenumbers) in their region", note=note
+        "type.phone", tally, "are valid (or, written as phones, possible) phone numbers", note=note
     )
 
 
@@ -605,7 +612,7 @@ def _free_text(s: _Sample, hints: set[str]) -> _Finding | None:
             0.0,
             f"only {_fmt(len(prose))} of {_fmt(len(s.texts_only))} sampled values are free text",
         )
-    phones = v.PhoneChecker(allow_bare=False)
+    phones = v.PhoneChecker(allow_bare=False, allow_possible=False)
     kinds: Counter[str] = Counter()
     weight = 0.0
     with_pii = scanned = budget = 0

@@ -231,6 +231,184 @@ def es_dni(value: str) -> bool:
     return _DNI_LETTERS[int(number) % 23] == letter.upper()
 
 
+def _date_ok(yy: int, mm: int, dd: int) -> bool:
+    """Whether day ``dd`` of month ``mm`` exists in some year ending in ``yy``."""
+    if not 1 <= mm <= 12 or dd < 1:
+        return False
+    days = (31, 29 if yy % 4 == 0 else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+    return dd <= days[mm - 1]
+
+
+def _weighted(digits: str, weights: Sequence[int]) -> int:
+    return sum((ord(c) - 48) * w for c, w in zip(digits, weights, strict=False))
+
+
+_SIN = re.compile(r"([1-79]\d{2})([ -])(\d{3})\2(\d{3})")
+_AHV = re.compile(r"756\.\d{4}\.\d{4}\.\d{2}")
+_NORDIC = re.compile(r"(\d{2})(\d{2})(\d{2})([-+A-FU-Y])(\d{3})([0-9A-Y])", re.IGNORECASE)
+_SE_PNR = re.compile(r"(?:19|20)?(\d{2})(\d{2})(\d{2})[-+](\d{4})")
+_KR_RRN = re.compile(r"(\d{2})(\d{2})(\d{2})-([1-8]\d{6})")
+_CUIT = re.compile(r"(2[03-7]|3[034])-(\d{8})-(\d)")
+_CF = re.compile(r"[A-Z]{6}\d{2}[ABCDEHLMPRST]\d{2}[A-Z]\d{3}[A-Z]", re.IGNORECASE)
+_CF_ODD = (1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25,
+           24, 23)  # fmt: skip
+_HETU_CHARS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+
+
+def ca_sin(value: str) -> bool:
+    """Canadian Social Insurance Number, written ``### ### ###`` or with dashes, Luhn."""
+    m = _SIN.fullmatch(value)
+    return m is not None and luhn_ok(m[1] + m[3] + m[4])
+
+
+def ch_ahv(value: str) -> bool:
+    """Swiss AHV/AVS number ``756.####.####.##`` (EAN-13 check digit)."""
+    if not _AHV.fullmatch(value):
+        return False
+    digits = value.replace(".", "")
+    total = _weighted(digits[:12], (1, 3) * 6)
+    return (10 - total % 10) % 10 == ord(digits[12]) - 48
+
+
+def fi_hetu(value: str) -> bool:
+    """Finnish personal identity code ``DDMMYYCZZZQ`` (century sign, mod 31 check character)."""
+    m = _NORDIC.fullmatch(value)
+    if m is None or not _date_ok(int(m[3]), int(m[2]), int(m[1])):
+        return False
+    return _HETU_CHARS[int(m[1] + m[2] + m[3] + m[5]) % 31] == m[6].upper()
+
+
+def se_personnummer(value: str) -> bool:
+    """Swedish personal identity number ``YYMMDD-NNNN`` (date, day + 60 allowed; Luhn)."""
+    m = _SE_PNR.fullmatch(value)
+    if m is None:
+        return False
+    day = int(m[3])
+    if not _date_ok(int(m[1]), int(m[2]), day - 60 if day > 60 else day):
+        return False
+    return luhn_ok(m[1] + m[2] + m[3] + m[4])
+
+
+def kr_rrn(value: str) -> bool:
+    """South Korean resident registration number ``YYMMDD-SNNNNNC`` (date, mod 11 check)."""
+    m = _KR_RRN.fullmatch(value)
+    if m is None or not _date_ok(int(m[1]), int(m[2]), int(m[3])):
+        return False
+    digits = m[1] + m[2] + m[3] + m[4]
+    total = _weighted(digits, (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5))
+    return (11 - total % 11) % 10 == ord(digits[12]) - 48
+
+
+def ar_cuit(value: str) -> bool:
+    """Argentine CUIT/CUIL ``XX-XXXXXXXX-X`` (mod 11 check digit)."""
+    m = _CUIT.fullmatch(value)
+    if m is None:
+        return False
+    total = _weighted(m[1] + m[2], (5, 4, 3, 2, 7, 6, 5, 4, 3, 2))
+    check = 11 - total % 11
+    return {11: 0, 10: 9}.get(check, check) == int(m[3])
+
+
+def it_codice_fiscale(value: str) -> bool:
+    """Italian codice fiscale (16 characters, date and sex part, check letter)."""
+    if len(value) != 16 or not _CF.fullmatch(value):
+        return False
+    text = value.upper()
+    day = int(text[9:11])
+    if not 1 <= day <= 31 and not 41 <= day <= 71:
+        return False
+    total = 0
+    for i, ch in enumerate(text[:15]):
+        n = ord(ch) - 48 if ch.isdigit() else ord(ch) - 65
+        total += _CF_ODD[n] if i % 2 == 0 else n
+    return chr(65 + total % 26) == text[15]
+
+
+def pl_pesel(value: str) -> bool:
+    """Polish PESEL: 11 digits, a birth date (century in the month) and a check digit."""
+    if len(value) != 11 or not value.isdigit():
+        return False
+    month = int(value[2:4]) % 20
+    if not _date_ok(int(value[:2]), month, int(value[4:6])) or int(value[2:4]) > 92:
+        return False
+    total = _weighted(value, (1, 3, 7, 9, 1, 3, 7, 9, 1, 3))
+    return (10 - total % 10) % 10 == ord(value[10]) - 48
+
+
+def no_fodselsnummer(value: str) -> bool:
+    """Norwegian national identity number: 11 digits, a birth date, two mod 11 checks."""
+    if len(value) != 11 or not value.isdigit():
+        return False
+    day = int(value[:2])
+    if not _date_ok(int(value[4:6]), int(value[2:4]), day - 40 if day > 40 else day):
+        return False
+    k1 = 11 - _weighted(value, (3, 7, 6, 1, 8, 9, 4, 5, 2)) % 11
+    k2 = 11 - _weighted(value, (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)) % 11
+    return (k1 % 11) == ord(value[9]) - 48 and (k2 % 11) == ord(value[10]) - 48
+
+
+def be_national_number(value: str) -> bool:
+    """Belgian national register number: 11 digits, ``YYMMDD`` (or 0000), mod 97 check."""
+    if len(value) != 11 or not value.isdigit():
+        return False
+    yy, mm, dd = int(value[:2]), int(value[2:4]), int(value[4:6])
+    if not (mm == dd == 0 or _date_ok(yy, mm, dd)):
+        return False
+    check = int(value[9:])
+    return 97 - int(value[:9]) % 97 == check or 97 - int("2" + value[:9]) % 97 == check
+
+
+def ro_cnp(value: str) -> bool:
+    """Romanian personal numeric code: 13 digits, sex/century, a birth date, a check digit."""
+    if len(value) != 13 or not value.isdigit() or value[0] == "0":
+        return False
+    if not _date_ok(int(value[1:3]), int(value[3:5]), int(value[5:7])):
+        return False
+    check = _weighted(value, (2, 7, 9, 1, 4, 6, 3, 5, 8, 2, 7, 9)) % 11
+    return (1 if check == 10 else check) == ord(value[12]) - 48
+
+
+def tr_kimlik(value: str) -> bool:
+    """Turkish identity number: 11 digits, no leading 0, two check digits."""
+    if len(value) != 11 or not value.isdigit() or value[0] == "0":
+        return False
+    d = [ord(c) - 48 for c in value]
+    if (7 * sum(d[0:9:2]) - sum(d[1:8:2])) % 10 != d[9]:
+        return False
+    return sum(d[:10]) % 10 == d[10]
+
+
+def br_cpf(value: str) -> bool:
+    """Brazilian CPF: 11 digits (or ``###.###.###-##``), two mod 11 check digits."""
+    digits = value.replace(".", "").replace("-", "") if len(value) == 14 else value
+    if len(digits) != 11 or not digits.isdigit() or len(set(digits)) == 1:
+        return False
+    if len(value) == 14 and not re.fullmatch(r"\d{3}\.\d{3}\.\d{3}-\d{2}", value):
+        return False
+    for n in (9, 10):
+        total = _weighted(digits, range(n + 1, 1, -1))
+        if (total * 10 % 11) % 10 != ord(digits[n]) - 48:
+            return False
+    return True
+
+
+def gr_amka(value: str) -> bool:
+    """Greek social security number (AMKA): 11 digits, ``DDMMYY`` birth date, Luhn."""
+    if len(value) != 11 or not value.isdigit():
+        return False
+    return _date_ok(int(value[4:6]), int(value[2:4]), int(value[:2])) and luhn_ok(value)
+
+
+_BARE_11 = (
+    ("PL PESEL", pl_pesel),
+    ("NO fodselsnummer", no_fodselsnummer),
+    ("BE national number", be_national_number),
+    ("TR kimlik", tr_kimlik),
+    ("BR CPF", br_cpf),
+    ("GR AMKA", gr_amka),
+)
+
+
 def national_id(value: str, *, allow_bare_ssn: bool) -> str | None:
     """The national-id scheme whose format and check rule ``value`` passes, or ``None``."""
     if len(value) > 24:
@@ -247,6 +425,28 @@ def national_id(value: str, *, allow_bare_ssn: bool) -> str | None:
         return "DE Steuer-ID"
     if es_dni(value):
         return "ES DNI/NIE"
+    n = len(value)
+    if n == 11 and value.isdigit():
+        for label, check in _BARE_11:
+            if check(value):
+                return label
+        return None
+    if n == 14 and br_cpf(value):
+        return "BR CPF"
+    if n == 11 and (se_personnummer(value) or fi_hetu(value)):
+        return "SE/FI personal number"
+    if n == 13 and (value.isdigit() and ro_cnp(value)):
+        return "RO CNP"
+    if n == 14 and kr_rrn(value):
+        return "KR RRN"
+    if n == 13 and ar_cuit(value):
+        return "AR CUIT/CUIL"
+    if n == 11 and ca_sin(value):
+        return "CA SIN"
+    if n == 16 and ch_ahv(value):
+        return "CH AHV"
+    if n == 16 and it_codice_fiscale(value):
+        return "IT codice fiscale"
     return None
 
 
@@ -287,7 +487,7 @@ def email(value: str) -> bool:
 # --------------------------------------------------------------------------------------------
 
 _PHONE_SHAPE = re.compile(
-    r"(\+|00)?[\d\s().\-/]{6,24}?(?:\s*(?:ext\.?|x|#)\s*\d{1,6})?", re.IGNORECASE
+    r"(\+|00|\(\+)?[\d\s().\-/]{6,24}?(?:\s*(?:ext\.?|x|#)\s*\d{1,6})?", re.IGNORECASE
 )
 _PHONE_EXT = re.compile(r"\s*(?:ext\.?|x|#)\s*\d{1,6}$", re.IGNORECASE)
 _NOT_PHONE = re.compile(
@@ -309,24 +509,42 @@ class PhoneChecker:
     formatting (spaces, dashes, dots or parentheses) unless ``allow_bare`` is set, because a
     bare digit string is an id as often as a phone: 40-90% of random 10-digit strings are valid
     numbers in some region. A leading 0 means a trunk prefix (tried in
-    :data:`TRUNK_ZERO_REGIONS`, best region so far first); otherwise NANP (10 digits, or 11
-    starting with 1), Spain (9 digits starting 6-9) and India (10 digits starting 6-9). Allowed
-    bare strings of 11+ digits are tried as MSISDNs (country code without ``+``) first, 10-digit
-    ones after the national rules.
+    :data:`TRUNK_ZERO_REGIONS`, best region so far first); otherwise the regions whose national
+    numbers have that many digits and no trunk prefix (:data:`NO_TRUNK_REGIONS`: NANP for 10
+    digits or 11 starting with 1, Spain, Poland, Denmark, ...). Allowed bare strings of 11+
+    digits are tried as MSISDNs (country code without ``+``) first, 10-digit ones after the
+    national rules.
+
+    **Possible, not valid.** Many real-looking numbers fail ``is_valid_number`` (a new or
+    unassigned range; generated test data draws random digits), so a number that is not valid
+    still passes, labelled ``"possible"``, when the *writing* says phone: an explicit ``+``
+    (or a formatted ``00``) with a length that is possible for its country code; or a formatted
+    national number with a trunk ``0`` and a length possible in a trunk-zero region, or in the
+    NANP punctuation (``(415) 555-2671``, ``415-555-2671``, ``415.555.2671``). Shapes that other
+    identifiers use are never phones: ZIP+4, dates, amounts, the SSN's ``3-2-4`` dashes, the
+    Nordic personal number's ``6-4`` and numbers with one repeated digit. Free text, where a
+    run of digits is anything, passes ``allow_possible=False``: valid numbers only, and without
+    a trunk prefix only NANP and Spanish mobile numbers ("ref 123456-78" is valid in Denmark).
     """
 
-    def __init__(self, *, allow_bare: bool) -> None:
+    def __init__(self, *, allow_bare: bool, allow_possible: bool = True) -> None:
         self.allow_bare = allow_bare
+        self.allow_possible = allow_possible
         self._hits: dict[str, int] = dict.fromkeys(TRUNK_ZERO_REGIONS, 0)
+        self._plain_hits: dict[str, int] = dict.fromkeys(
+            {r for regions in NO_TRUNK_REGIONS.values() for r in regions}, 0
+        )
         self._cache: dict[str, str | None] = {}
 
     def region(self, value: str) -> str | None:
-        """ISO region of a valid phone number, or ``None``."""
+        """ISO region of a valid phone number, ``"possible"`` for a possible one, or ``None``."""
         if len(value) > 32 or len(value) < 7:
             return None
         if value in self._cache:
             return self._cache[value]
         result = self._region(value)
+        if result == "possible" and not self.allow_possible:
+            result = None
         self._cache[value] = result
         return result
 
@@ -334,17 +552,18 @@ class PhoneChecker:
         if not _PHONE_SHAPE.fullmatch(value):
             return None
         body = _PHONE_EXT.sub("", value)
-        if _NOT_PHONE.fullmatch(body):
+        if _NOT_PHONE.fullmatch(body) or _ID_SHAPES.fullmatch(body):
             return None
         digits = "".join(ch for ch in body if ch.isdigit())
-        if not 7 <= len(digits) <= 15:
+        if not 7 <= len(digits) <= 15 or len(set(digits)) <= 2:
             return None
         stripped = body.lstrip()
+        bare = digits == stripped
         if stripped.startswith("+"):
-            return _parse_valid(body, None)
+            return _parse_valid(body, None, possible=True)
         if stripped.startswith("00"):
-            return _parse_valid("+" + stripped[2:], None)
-        if digits == stripped:
+            return _parse_valid("+" + stripped[2:], None, possible=not bare)
+        if bare:
             if not self.allow_bare:
                 return None
             if len(digits) >= 11 and digits[0] != "0":  # MSISDN: country code, no "+"
@@ -352,35 +571,89 @@ class PhoneChecker:
                 if found is not None:
                     return found
         if digits[0] == "0":
-            for region in sorted(self._hits, key=self._hits.__getitem__, reverse=True):
+            order = sorted(self._hits, key=self._hits.__getitem__, reverse=True)
+            for region in order:
                 if _parse_valid(body, region) == region:
                     self._hits[region] += 1
                     return region
+            if not bare and len(digits) >= 8:
+                for region in order[:4]:
+                    if _parse_valid(body, region, possible=True) is not None:
+                        return "possible"
             return None
-        if len(digits) == 10 or (len(digits) == 11 and digits[0] == "1"):
-            found = _parse_valid(body, "US")
-            if found is not None:
-                return found
-        if len(digits) == 9 and digits[0] in "6789":
-            return _parse_valid(body, "ES")
+        if not bare and len(digits) == 11 and digits[0] == "8":  # 8 = trunk prefix (RU, KZ)
+            return _parse_valid("+7" + digits[1:], None, possible=True)
+        found = self._no_trunk(body, digits)
+        if found is not None:
+            return found
         if len(digits) == 10 and digits[0] in "6789":
             found = _parse_valid(body, "IN")
             if found is not None:
                 return found
-        if digits == stripped and len(digits) == 10:  # a short MSISDN (+49 30 …)
+        if bare and len(digits) == 10:  # a short MSISDN (+49 30 …)
             return _parse_valid("+" + digits, None)
+        if not bare and (_NANP_WRITTEN.fullmatch(body) or _AREA_IN_PARENS.fullmatch(body)):
+            return "possible"
+        return None
+
+    def _no_trunk(self, body: str, digits: str) -> str | None:
+        regions = NO_TRUNK_REGIONS.get(len(digits), ())
+        if len(digits) == 11 and digits[0] == "1":
+            regions = ("US",)
+        elif not self.allow_possible:  # free text: NANP and Spanish mobiles only
+            regions = tuple(r for r in regions if r == "US" or (r == "ES" and digits[0] in "6789"))
+        for region in sorted(regions, key=self._plain_hits.__getitem__, reverse=True):
+            found = _parse_valid(body, region)
+            if found is not None:
+                self._plain_hits[region] += 1
+                return found
         return None
 
 
-def _parse_valid(text: str, region: str | None) -> str | None:
+NO_TRUNK_REGIONS: dict[int, tuple[str, ...]] = {
+    8: ("DK", "NO"),
+    9: ("ES", "PL", "CZ", "PT", "SK"),
+    10: ("US", "GR"),
+}
+"""National numbers without a trunk prefix, by digit count: the regions tried (NANP first)."""
+
+_ID_SHAPES = re.compile(
+    r"\d{3}-\d{2}-\d{4}"  # US SSN
+    r"|\d{6}[-+]\d{4}"  # Nordic personal numbers (SE, DK)
+    r"|\d{5}-\d{3}|\d{4}-\d{3}"  # postal codes (BR, PT)
+    r"|\d{3}\.\d{4}\.\d{4}\.\d{2}"  # Swiss AHV number
+    r"|\d-\d{3}-\d{5}-\d|\d{1,5}-\d{1,7}-\d{1,6}-[\dX]"  # ISBN-10 groups
+)
+_NANP_WRITTEN = re.compile(
+    r"(?:\+?1[ .-]?|001[ .-]?)?(?:\(\d{3}\) ?\d{3}[-. ]?|\d{3}([-. ])\d{3}\1)\d{4}"
+)
+_AREA_IN_PARENS = re.compile(  # "(0)30 1234567", "8 (972) 228-58-39", "(+30) 6994 591727"
+    r"(?:\+?\d{1,3}[ -]?)?\((?:\+?\d{1,4}|0)\)[ -]?\d{1,5}(?:[ .-]?\d{2,8}){1,3}"
+)
+
+
+def _parse_valid(text: str, region: str | None, *, possible: bool = False) -> str | None:
+    """Region of a valid number; with ``possible``, ``"possible"`` for a possible length."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(number):
+        if possible and _possible(number):
+            return "possible"
         return None
     # the calling code's main region: cheaper than region_code_for_number, enough for a label
     return phonenumbers.region_code_for_country_code(number.country_code or 0)
+
+
+def _possible(number: phonenumbers.PhoneNumber) -> bool:
+    if phonenumbers.region_code_for_country_code(number.country_code or 0) == "ZZ":
+        return False
+    national = str(number.national_number)
+    if len(set(national)) <= 2:
+        return False
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return bool(reason == phonenumbers.ValidationResult.IS_POSSIBLE)
 
 
 # --------------------------------------------------------------------------------------------
