@@ -24,6 +24,8 @@ NAME_LOCALES: tuple[str, ...] = (
     "es_ES", "es_MX", "es_AR", "it_IT", "nl_NL", "nl_BE", "pt_BR", "pt_PT", "pl_PL", "sv_SE",
     "da_DK", "no_NO", "fi_FI", "cs_CZ", "sk_SK", "ro_RO", "hu_HU", "tr_TR", "ga_IE", "en_NG",
     "ig_NG", "yo_NG", "en_KE", "en_PK", "id_ID", "vi_VN", "ja_JP", "zh_CN", "zh_TW", "ru_RU",
+    "ko_KR", "el_GR", "uk_UA", "bg_BG", "hr_HR", "sl_SI", "lt_LT", "lv_LV", "et_EE", "is_IS",
+    "es_CO", "es_CL", "fr_BE", "de_LU", "he_IL", "fa_IR", "hi_IN", "th_TH", "ka_GE", "hy_AM",
 )  # fmt: skip
 """Faker locales whose first and last names make up the person-name lexicon."""
 
@@ -87,7 +89,7 @@ def name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
                 for name in names:
                     if isinstance(name, str):
                         for part in re.split(r"[\s-]+", name):
-                            if len(part) > 1:
+                            if len(part) > 1 or _is_ideographic(part):
                                 target.add(fold(part))
     return frozenset(first), frozenset(last)
 
@@ -130,6 +132,8 @@ def person_name(value: str) -> bool:
         return False
     if len(core) == 1:
         word = core[0]
+        if _is_ideographic(word):
+            return _ideographic_name(word, first_names, last_names)
         if len(word) < 3 or word.isupper() and len(word) <= 3:
             return False
         parts = [fold(p) for p in _split_parts(word)]
@@ -137,6 +141,8 @@ def person_name(value: str) -> bool:
             (p in first_names or p in last_names) and p not in _CATEGORY_WORDS for p in parts
         )
     head, tail = core[0], core[-1]
+    if _family_name_first(core, first_names, last_names):
+        return True
     head_parts = [fold(p.rstrip(".")) for p in _split_parts(head)]
     head_ok = bool(_INITIAL.fullmatch(head)) or all(
         p in first_names and p not in _CATEGORY_WORDS for p in head_parts
@@ -151,7 +157,93 @@ def person_name(value: str) -> bool:
     if _INITIAL.fullmatch(head):
         return False
     return (
-        tail[:1].isupper() and len(tail) >= 2 and not any(p in _EVERYDAY_WORDS for p in tail_parts)
+        (tail[:1].isupper() or _is_ideographic(tail))
+        and len(tail) >= 2
+        and not any(p in _EVERYDAY_WORDS for p in tail_parts)
+    )
+
+
+def _is_ideographic(word: str) -> bool:
+    """Han, kana or Hangul (names of one or two characters are normal there)."""
+    return all(
+        "\u3040" <= ch <= "\u30ff" or "\u3400" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af"
+        for ch in word
+    )
+
+
+def _ideographic_name(word: str, first: frozenset[str], last: frozenset[str]) -> bool:
+    """A known CJK name, or a family and a given name written without a space (``김서연``)."""
+    if not 1 <= len(word) <= 5:
+        return False
+    if fold(word) in first or fold(word) in last:
+        return True
+    return any(fold(word[:k]) in last and fold(word[k:]) in first for k in (1, 2))
+
+
+def _family_name_first(core: list[str], first: frozenset[str], last: frozenset[str]) -> bool:
+    """Family name first: ``Nagy Vivien``, ``Родионова Марина Станиславовна``.
+
+    The first word a known last name, a later word a known first name, none a street,
+    organisation or everyday word, every word capitalised (or ideographic).
+    """
+    folded = [fold(w.rstrip(".")) for w in core]
+    if folded[0] not in last or folded[0] in _CATEGORY_WORDS:
+        return False
+    if not any(f in first and f not in _CATEGORY_WORDS for f in folded[1:]):
+        return False
+    for word, f in zip(core, folded, strict=True):
+        if f in _EVERYDAY_WORDS or is_street_word(f):
+            return False
+        if not (word[:1].isupper() or _is_ideographic(word)):
+            return False
+    return True
+
+
+_SHAPE_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*")
+
+
+def name_shape(value: str) -> bool:
+    """Whether ``value`` is *shaped* like a name (``Ochab``, ``Zinaida Hamrlík``).
+
+    One to three capitalised words of letters or ideographic words, none a street,
+    organisation, everyday or category word. Weak alone (a city or a brand is shaped the same):
+    :func:`person_name_loose` only counts it beside a name the lexicon knows.
+    """
+    if not 2 <= len(value) <= 60:
+        return False
+    words = value.split()
+    if not 1 <= len(words) <= 3:
+        return False
+    for word in words:
+        if _is_ideographic(word):
+            continue
+        if not _SHAPE_WORD.fullmatch(word) or not word[:1].isupper() or len(word) < 2:
+            return False
+        if word.isupper() and len(word) > 1:
+            return False
+        f = fold(word)
+        if f in _EVERYDAY_WORDS or f in _ORG_WORDS or is_street_word(f):
+            return False
+    return True
+
+
+def person_name_loose(value: str) -> bool:
+    """:func:`person_name`, or two or three name-shaped words, one of them a known name.
+
+    For given names outside the lexicon (``Cherryl Anthony``, ``Darzybór Galewicz``); one
+    unknown word alone is never enough.
+    """
+    if person_name(value):
+        return True
+    if not name_shape(value):
+        return False
+    words = value.split()
+    if len(words) < 2:
+        return False
+    first_names, last_names = name_lexicon()
+    return any(
+        (f := fold(w)) not in _CATEGORY_WORDS and (f in first_names or f in last_names)
+        for w in words
     )
 
 

@@ -403,13 +403,13 @@ def _person_name(s: _Sample, hints: set[str]) -> _Finding | None:
         return None
     tally = _tally(
         s.texts_only,
-        lambda x: _as_label(lex.person_name(str(x)), ""),
+        lambda x: _as_label(lex.person_name_loose(str(x)), ""),
         early_exit="type.person_name" not in hints,
     )
     finding = _simple(
         "type.person_name",
         tally._replace(labels=Counter()),
-        "read as person names (known first or last names)",
+        "read as person names (known first or last names, or name-shaped words beside one)",
     )
     distinct = len(set(s.texts_only))
     if distinct < min(20, tally.checked / 2):
