@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from faker import Faker
 
+from lakeward.tagging import _detect_lexicon as lex
 from lakeward.tagging import _validators as v
 from lakeward.tagging._detect_lexicon import person_name, street_address
 from lakeward.tagging._detect_names import tokens
@@ -518,3 +519,72 @@ def test_a_typical_column_of_1000_values_takes_under_50_ms() -> None:
         timings[name] = (time.perf_counter() - start) * 1000
     assert statistics.median(timings.values()) < 50, timings
     assert max(timings.values()) < 250, timings
+
+
+@pytest.mark.parametrize(
+    ("text", "scheme"),
+    [
+        ("44051401359", "PL PESEL"),
+        ("44051401358", None),  # check digit off by one
+        ("529.982.247-25", "BR CPF"),
+        ("513 383 547", "CA SIN"),
+        ("513 383 548", None),
+        ("756.9217.0769.85", "CH AHV"),
+        ("131052-308T", "SE/FI personal number"),
+        ("131052-308U", None),
+        ("811218-9876", "SE/FI personal number"),
+        ("10000000146", "TR kimlik"),
+        ("RSSMRA85T10A562S", "IT codice fiscale"),
+        ("20-12345678-6", "AR CUIT/CUIL"),
+    ],
+)
+def test_more_national_id_schemes(text: str, scheme: str | None) -> None:
+    assert v.national_id(text, allow_bare_ssn=False) == scheme
+
+
+def test_random_eleven_digit_ids_rarely_pass_a_national_id_scheme() -> None:
+    rnd = random.Random(5)
+    ids = [str(rnd.randint(10**10, 10**11 - 1)) for _ in range(2000)]
+    passed = sum(v.national_id(x, allow_bare_ssn=False) is not None for x in ids)
+    assert passed / len(ids) < 0.1  # far under the national-id gate's 0.6
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("+43-1-0574180", "possible"),  # "+" and a possible length: a phone, if not valid
+        ("(472)259-5988", "US"),
+        ("122-285-8391 x116", "possible"),  # NANP punctuation, area code unassigned
+        ("8 (972) 228-58-39", "RU"),  # trunk prefix 8
+        ("(+30) 6994 591727", "possible"),
+        ("+1 000 000 0000", None),
+        ("123-45-6789", None),  # SSN shape
+        ("640510-5906", None),  # Nordic personal number shape
+        ("40633-871", None),  # Brazilian postal code
+        ("0-306-40615-2", None),  # ISBN-10
+    ],
+)
+def test_phone_possible_when_written_as_a_phone(text: str, found: str | None) -> None:
+    assert v.PhoneChecker(allow_bare=False).region(text) == found
+
+
+def test_free_text_phones_stay_valid_only() -> None:
+    checker = v.PhoneChecker(allow_bare=False, allow_possible=False)
+    assert checker.region("+43-1-0574180") is None
+    assert checker.region("123456-78") is None  # valid in Denmark, a reference in prose
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("Nagy Vivien", True),  # family name first
+        ("Родионова Марина Станиславовна", True),
+        ("김서연", True),  # Korean, no space
+        ("Cherryl Anthony", True),  # an unknown given name beside a known surname
+        ("Lake Jennifer", False),
+        ("Quendrith", False),  # one unknown word is never enough
+        ("Account Manager", False),
+    ],
+)
+def test_person_name_loose(text: str, ok: bool) -> None:
+    assert lex.person_name_loose(text) is ok
