@@ -98,6 +98,7 @@ _DOB_MIN_AGE_YEARS = 10
 _EARLY_EXIT_AFTER = 64
 _EARLY_EXIT_RATE = 0.25
 _PHONE_CHECK_LIMIT = 250  # phonenumbers costs ~60 µs a value; 250 give a Wilson bound of 0.985
+_PHONE_MIXED_ANCHOR = 0.3  # written phones that let a column's bare digit strings count
 _FREE_TEXT_BUDGET_CHARS = 2_000_000  # free text scanned per column, at most
 
 
@@ -378,21 +379,27 @@ def _email(s: _Sample, hints: set[str]) -> _Finding | None:
 def _phone(s: _Sample, hints: set[str]) -> _Finding | None:
     if s.kind != nm.STRING or not s.texts_only:
         return None
-    checker = v.PhoneChecker(allow_bare="type.phone" in hints)
+    hinted = "type.phone" in hints
 
-    def check(x: object) -> str | None:
-        text = str(x)
-        if v.national_id(text, allow_bare_ssn=False) is not None:
-            return None  # a formatted id with its check digit ("123 456 782") is not a phone
-        return checker.region(text)
+    def run(checker: v.PhoneChecker) -> _Tally:
+        def check(x: object) -> str | None:
+            text = str(x)
+            if v.national_id(text, allow_bare_ssn=False) is not None:
+                return None  # a formatted id with its check digit ("123 456 782") is no phone
+            return checker.region(text)
 
-    tally = _tally(
-        s.texts_only,
-        check,
-        limit=_PHONE_CHECK_LIMIT,
-        early_exit=not checker.allow_bare,
-    )
-    note = "" if checker.allow_bare else "; bare digit strings are not counted without a name"
+        return _tally(
+            s.texts_only, check, limit=_PHONE_CHECK_LIMIT, early_exit=not checker.allow_bare
+        )
+
+    tally = run(v.PhoneChecker(allow_bare=hinted))
+    note = "" if hinted else "; bare digit strings are not counted without a name"
+    if not hinted and tally.passes >= _PHONE_MIXED_ANCHOR * tally.checked and tally.passes:
+        # the column's written phones ("+91 …", "(0 30) …") vouch for its bare digit strings
+        mixed = run(v.PhoneChecker(allow_bare=True))
+        if mixed.passes > tally.passes:
+            tally = mixed
+            note = "; bare digit strings counted beside the written phone numbers"
     return _simple(
         "type.phone", tally, "are valid (or, written as phones, possible) phone numbers", note=note
     )
