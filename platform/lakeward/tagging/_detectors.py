@@ -380,13 +380,19 @@ def _phone(s: _Sample, hints: set[str]) -> _Finding | None:
     if s.kind != nm.STRING or not s.texts_only:
         return None
     hinted = "type.phone" in hints
+    seen: dict[str, str | None] = {}
 
     def run(checker: v.PhoneChecker) -> _Tally:
         def check(x: object) -> str | None:
             text = str(x)
+            if text in seen and not (checker.allow_bare and text.isdigit()):
+                return seen[text]  # only bare digit strings change with allow_bare
             if v.national_id(text, allow_bare_ssn=False) is not None:
-                return None  # a formatted id with its check digit ("123 456 782") is no phone
-            return checker.region(text)
+                found = None  # a formatted id with its check digit ("123 456 782") is no phone
+            else:
+                found = checker.region(text)
+            seen[text] = found
+            return found
 
         return _tally(
             s.texts_only, check, limit=_PHONE_CHECK_LIMIT, early_exit=not checker.allow_bare

@@ -583,6 +583,8 @@ class PhoneChecker:
             return None
         if not bare and len(digits) == 11 and digits[0] == "8":  # 8 = trunk prefix (RU, KZ)
             return _parse_valid("+7" + digits[1:], None, possible=True)
+        if not bare and _NANP_WRITTEN.fullmatch(body):
+            return _parse_valid(body, "US", possible=True)  # no other region to try
         found = self._no_trunk(body, digits)
         if found is not None:
             return found
@@ -592,7 +594,7 @@ class PhoneChecker:
                 return found
         if bare and len(digits) == 10:  # a short MSISDN (+49 30 …)
             return _parse_valid("+" + digits, None)
-        if not bare and (_NANP_WRITTEN.fullmatch(body) or _AREA_IN_PARENS.fullmatch(body)):
+        if not bare and _AREA_IN_PARENS.fullmatch(body):
             return "possible"
         return None
 
@@ -638,6 +640,10 @@ def _parse_valid(text: str, region: str | None, *, possible: bool = False) -> st
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
+    if region is not None and phonenumbers.is_valid_number_for_region(number, region):
+        return region  # cheaper than is_valid_number, which tries every region of the code
+    if possible and region is not None and _possible(number):
+        return "possible"  # passes either way: skip the search through the code's regions
     if not phonenumbers.is_valid_number(number):
         if possible and _possible(number):
             return "possible"
