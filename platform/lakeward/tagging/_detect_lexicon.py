@@ -5,7 +5,10 @@ providers (a runtime dependency, read in place, never copied into this repositor
 of ``first_names*`` and ``last_names*`` over :data:`NAME_LOCALES`, folded to lower case without
 accents. The lists are loaded on first use (~0.2 s, cached for the process). Words that are
 names *and* everyday category values (colours, months, "Hope", "Park") are kept out of
-single-word matches, because a ``colour`` column is not a ``first_name`` column.
+single-word matches, because a ``colour`` column is not a ``first_name`` column. Names are read
+given-name first or family-name first (``Nagy Vivien``); CJK names may be one or two
+characters, Korean ones written without a space. :func:`person_name_loose` also takes two or
+three name-shaped words when one is a known name (given names outside the lists).
 
 **Street addresses.** Street-type words in English (USPS suffixes and their abbreviations),
 German, Dutch, French, Spanish, Italian and Portuguese, including Germanic compounds
