@@ -89,8 +89,7 @@ def load_pepper(home: Path) -> bytes:
         home / "keys" / PEPPER_FILE,
         size=_PEPPER_BYTES,
         what="the token pepper",
-        lost="if it is lost, delete it and issue new tokens (every existing token stops "
-        "working).",
+        lost="if it is lost, delete it and issue new tokens (every existing token stops working).",
     )
 
 
