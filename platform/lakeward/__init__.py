@@ -20,6 +20,8 @@ Map of the package (each subpackage's docstring maps its own modules):
 - :mod:`lakeward.policy` — Cedar decisions, audit, budget ledger, approvals, purposes.
 - :mod:`lakeward.dp` — continual-release DP: counters, streams, releases, MaxSum.
 - :mod:`lakeward.he` — einsum on CKKS ciphertexts: planner, keys, executor, Spark jobs.
+- :mod:`lakeward.tagging` — column classification: detectors (names, sampled values), the
+  Spark sampler, the classify service with provenance, review and propagation.
 
 Capabilities (dedup, glossary, tagging, dp, rag, he) are their own subpackages; they meet
 in the catalog and the policy layer, never in each other.
