@@ -183,7 +183,7 @@ def release(
     """
     from lakeward.cli._identity import me
     from lakeward.dp import ReleaseIncomplete, plan_releases, release_streams
-    from lakeward.errors import InputError
+    from lakeward.errors import InputError, PolicyDenied
 
     when = None
     if now:
@@ -214,10 +214,11 @@ def release(
                 text = "nothing due"
             out.print(f"{plan.stream}: {text}", highlight=False)
         err.print("dry run: nothing released or spent; pass --yes to release", highlight=False)
-        if refused:  # exit as the release would
-            raise InputError(
-                "; ".join(f"{p.stream}: {(p.error or '').splitlines()[0]}" for p in refused)
-            )
+        if refused:  # exit as the release would: 2 for input errors, 1 for refusals
+            message = "; ".join(f"{p.stream}: {(p.error or '').splitlines()[0]}" for p in refused)
+            if all(p.refused_by == "input" for p in refused):
+                raise InputError(message)
+            raise PolicyDenied(message)
         return
     failed: ReleaseIncomplete | None = None
     try:

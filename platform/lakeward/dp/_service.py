@@ -122,7 +122,9 @@ class ReleaseResult:
 class PlannedRelease:
     """What ``release`` would do for one stream now: the due periods and the ρ they cost.
 
-    ``error`` says why the stream would release nothing (halted, a period not ended).
+    ``error`` says why the stream would release nothing: ``refused_by`` is ``input``
+    (halted, a period not ended), ``policy`` (``dp.release`` would be denied for the
+    creator) or ``budget`` (the spend would exceed the cap).
     """
 
     stream: str
@@ -130,6 +132,7 @@ class PlannedRelease:
     rho: float
     ledger: tuple[str, str, str]  # (unit, principal, purpose) charged
     error: str | None = None
+    refused_by: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly."""
@@ -140,6 +143,7 @@ class PlannedRelease:
             "rho": self.rho,
             "ledger": {"unit": unit, "principal": principal, "purpose": purpose},
             "error": self.error,
+            "refused_by": self.refused_by,
         }
 
 
@@ -914,8 +918,10 @@ def plan_releases(
 ) -> list[PlannedRelease]:
     """What :func:`release_streams` would release and charge now: a dry run.
 
-    Spends nothing, decides nothing, runs no Spark. A stream that would fail a check
-    (halted, ``through`` not ended) is planned with its ``error``.
+    Spends nothing, audits nothing, runs no Spark. A stream that would fail a check is
+    planned with its ``error``: halted or ``through`` not ended; ``dp.release`` denied for its
+    creator on a source (asked of the policy engine as a dry question, like ``policy
+    explain``); or a spend beyond what remains of the cap.
 
     Raises:
         NotFound: a named stream does not exist.
@@ -929,14 +935,57 @@ def plan_releases(
             spec = _spec(row)
             periods = _due_periods(catalog, row, spec, now, through)
         except InputError as exc:
-            plans.append(PlannedRelease(row.name, [], 0.0, ledger, str(exc)))
+            plans.append(PlannedRelease(row.name, [], 0.0, ledger, str(exc), "input"))
             continue
         rho = 0.0
+        refusal: tuple[str, str] | None = None
         if periods:
             counter = stream_counter(spec)
             rho = counter.rho_through(periods[-1]) - counter.rho_through(periods[0] - 1)
-        plans.append(PlannedRelease(row.name, periods, rho, ledger))
+            refusal = _dry_refusal(catalog, spec, ledger, rho)
+        if refusal is None:
+            plans.append(PlannedRelease(row.name, periods, rho, ledger))
+        else:
+            plans.append(PlannedRelease(row.name, periods, rho, ledger, *refusal))
     return plans
+
+
+def _dry_refusal(
+    catalog: Catalog, spec: StreamSpec, ledger: tuple[str, str, str], rho: float
+) -> tuple[str, str] | None:
+    """Why a release would be refused by the policy or the budget, asked without spending."""
+    from lakeward.policy import BudgetLedger, engine_for
+
+    engine = engine_for(catalog)
+    for name in spec.datasets:
+        decision = engine.decide(
+            spec.principal,
+            "dp.release",
+            f"dataset:{name}",
+            {"purpose": spec.purpose, "dp": True},
+        )
+        if not decision.allowed:
+            why = "; ".join(decision.reasons[:2]) or "no policy permits it"
+            return (
+                f"the policy would deny dp.release on {name} for {spec.principal}: {why}",
+                "policy",
+            )
+    unit, principal, purpose = ledger
+    cap = engine.bundle.cap_for(unit, principal, purpose)
+    if cap is None:
+        return (
+            f"no budget cap for ({unit}, {principal}, {purpose}); add one to budgets.yaml",
+            "budget",
+        )
+    with catalog.session() as session:
+        held = BudgetLedger._total(session, unit, principal, purpose, "reserved", "committed")
+    if held + rho > cap.rho + 1e-12:
+        return (
+            f"charging rho {rho:.4g} would exceed the cap {cap.rho:g} for ({unit}, {principal}, "
+            f"{purpose}): {held:.4g} already spent or reserved",
+            "budget",
+        )
+    return None
 
 
 def release_streams(

@@ -174,11 +174,18 @@ def test_release_is_a_dry_run_without_yes_and_refuses_unended_periods(
     catalog: Any, dp_bundle: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from lakeward.dp import stream_counter
+    from lakeward.policy import acknowledge_purpose, engine_for
+    from lakeward.policy._tests import seed_datasets
 
     now = dt.datetime.now(dt.UTC)
     start = (now - dt.timedelta(days=3, hours=12)).replace(microsecond=0)
     _, spec = insert_stream(catalog, start=start.isoformat())
     counter = stream_counter(spec)
+    # The dry run asks the policy too: an unregistered source would be refused (exit 1).
+    code, out, err = _cli(capsys, "dp", "release")
+    assert code == 1 and "the policy would deny dp.release on web.clicks" in err, err
+    seed_datasets(catalog, {"web.clicks": {"tags": [], "classified": True}})
+    acknowledge_purpose(catalog, engine_for(catalog).bundle, "alice", "analytics")
     code, out, err = _cli(capsys, "dp", "release")
     assert code == 0, err
     assert out.strip() == (
@@ -202,6 +209,14 @@ def test_release_is_a_dry_run_without_yes_and_refuses_unended_periods(
         code, _, err = _cli(capsys, "dp", "release", *argv)
         assert code == 2, (argv, err)
         assert ("period 4 has not ended" in err) or ("is later than the clock" in err), err
+    assert _spent(catalog) == (0, 0.0)
+
+    # A dataset the policy protects from DP releases, and a cap already spent: refused, exit 1.
+    seed_datasets(catalog, {"web.clicks": {"tags": ["restricted"], "classified": True}})
+    code, out, err = _cli(capsys, "dp", "release", "--json")
+    plan = json.loads(out)["streams"][0]
+    assert code == 1 and plan["refused_by"] == "policy", err
+    assert "no-dp-release-from-protected-data" in err, err
     assert _spent(catalog) == (0, 0.0)
 
 
