@@ -56,20 +56,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-TYPES = (
-    "type.email",
-    "type.phone",
-    "type.person_name",
-    "type.address",
-    "type.postal_code",
-    "type.date_of_birth",
-    "type.credit_card",
-    "type.national_id",
-    "type.iban",
-    "type.ip_address",
-    "type.geo",
-    "type.free_text_pii",
-)
+from lakeward.tagging._detectors import TYPES
+
 Key = tuple[str, str]  # (dataset, column)
 Truth = dict[Key, str | None]  # scored columns: their type, or None for "holds none"
 Predictions = dict[Key, set[str]]

@@ -22,21 +22,9 @@ from lakeward.lake._generate import (
     UNSCORED_COLUMNS,
     generate_lake,
 )
+from lakeward.tagging._detectors import TYPES
 
-VOCABULARY = {
-    "type.email",
-    "type.phone",
-    "type.person_name",
-    "type.address",
-    "type.postal_code",
-    "type.date_of_birth",
-    "type.credit_card",
-    "type.national_id",
-    "type.iban",
-    "type.ip_address",
-    "type.geo",
-    "type.free_text_pii",
-}
+VOCABULARY = set(TYPES)  # the detectors' semantic types: the lake must hold each one
 IBAN_LENGTHS = {"DE": 22, "GB": 22, "FR": 27, "NL": 18, "ES": 24, "IT": 27, "BE": 16}
 EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 PHONE_IN_TEXT = re.compile(r"\+\d{1,3}-\d{3}-\d{3}-\d{4}")
