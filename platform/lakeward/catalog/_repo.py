@@ -12,12 +12,12 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from lakeward.catalog._audit import canonical_time
 from lakeward.catalog._engine import Catalog
 from lakeward.catalog._models import (
     ColumnProfile,
@@ -295,12 +295,6 @@ class TagRepository:
         return True
 
 
-def _canonical_time(at: datetime) -> str:
-    if at.tzinfo is not None:
-        at = at.astimezone(UTC).replace(tzinfo=None)
-    return at.isoformat(timespec="microseconds")
-
-
 def _typed(value: str | None, type_name: str) -> Any:
     """Turn a canonical min/max string back into a JSON-friendly typed value."""
     if value is None:
@@ -355,7 +349,7 @@ def dataset_summary(
         "bytes": dataset.bytes,
         "fingerprint": dataset.fingerprint,
         "version": dataset.current_version,
-        "profiled_at": _canonical_time(dataset.profiled_at) + "Z" if dataset.profiled_at else None,
+        "profiled_at": canonical_time(dataset.profiled_at) + "Z" if dataset.profiled_at else None,
         "columns": columns,
     }
     if with_tags:

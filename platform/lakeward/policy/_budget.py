@@ -29,7 +29,7 @@ from lakeward.catalog._models import utcnow
 from lakeward.errors import BudgetExhausted, CheckFailed, InputError, LakewardInternalError
 from lakeward.policy._bundle import PolicyBundle
 
-__all__ = ["BudgetLedger", "LedgerProblem", "Reservation", "reconcile", "reconcile_ledger"]
+__all__ = ["BudgetLedger", "LedgerProblem", "Reservation", "reconcile_ledger"]
 
 _SLACK = 1e-12  # float rounding when summing many spends
 
@@ -294,28 +294,6 @@ _FINAL = {
     "dp.budget.expire": "expired",
 }
 _HELD = ("reserved", "committed")
-
-
-def reconcile(
-    session: Session,
-    *,
-    unit: str | None = None,
-    principal: str | None = None,
-    purpose: str | None = None,
-) -> list[LedgerProblem]:
-    """Check ledger rows against their MACs and the audited transitions; serious problems.
-
-    Restricted to one (unit, principal, purpose) when given (the reserve path). What counts:
-
-    - a sealed row whose fields changed (its MAC no longer matches);
-    - an audited reservation missing from the ledger (a deleted row);
-    - a row whose state, rho or owner differs from what the audit log says, in the direction
-      of less spent (``committed`` → ``released``, say). The other direction (the ledger ahead
-      of the audit log, as when a process dies between the ledger write and its audit record)
-      is reported by :func:`reconcile_ledger` as not serious;
-    - an unsealed row (written before revision 0006 or inserted by hand) with no audit record.
-    """
-    return [p for p in _reconcile(session, unit, principal, purpose) if p.serious]
 
 
 @dataclass
