@@ -79,6 +79,7 @@ CREATE TABLE datasets (
 	format VARCHAR(16) NOT NULL,
 	layout VARCHAR(16) NOT NULL,
 	owner VARCHAR(256),
+	description TEXT,
 	file_count INTEGER NOT NULL,
 	rows BIGINT,
 	bytes BIGINT NOT NULL,
@@ -124,6 +125,18 @@ CREATE TABLE dp_streams (
 	created_at DATETIME NOT NULL,
 	CONSTRAINT pk_dp_streams PRIMARY KEY (id),
 	CONSTRAINT uq_dp_streams_name UNIQUE (name)
+);
+
+CREATE TABLE glossaries (
+	id INTEGER NOT NULL,
+	name VARCHAR(256) NOT NULL,
+	description TEXT,
+	version INTEGER NOT NULL,
+	created_by VARCHAR(256) NOT NULL,
+	created_at DATETIME NOT NULL,
+	updated_at DATETIME NOT NULL,
+	CONSTRAINT pk_glossaries PRIMARY KEY (id),
+	CONSTRAINT uq_glossaries_name UNIQUE (name)
 );
 
 CREATE TABLE policy_revisions (
@@ -262,6 +275,65 @@ CREATE TABLE dp_stream_files (
 	CONSTRAINT fk_dp_stream_files_stream_id_dp_streams FOREIGN KEY(stream_id) REFERENCES dp_streams (id) ON DELETE CASCADE
 );
 
+CREATE TABLE glossary_matches (
+	id INTEGER NOT NULL,
+	glossary_id INTEGER NOT NULL,
+	dataset_id INTEGER NOT NULL,
+	column_name VARCHAR(512) NOT NULL,
+	term_id VARCHAR(512) NOT NULL,
+	rank INTEGER NOT NULL,
+	score FLOAT NOT NULL,
+	evidence JSON NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	metadata_signature VARCHAR(64) NOT NULL,
+	created_at DATETIME NOT NULL,
+	created_by VARCHAR(256) NOT NULL,
+	reviewed_by VARCHAR(512),
+	reviewed_at DATETIME,
+	CONSTRAINT pk_glossary_matches PRIMARY KEY (id),
+	CONSTRAINT uq_glossary_matches_glossary_id_dataset_id_column_name_term_id UNIQUE (glossary_id, dataset_id, column_name, term_id),
+	CONSTRAINT fk_glossary_matches_glossary_id_glossaries FOREIGN KEY(glossary_id) REFERENCES glossaries (id) ON DELETE CASCADE,
+	CONSTRAINT fk_glossary_matches_dataset_id_datasets FOREIGN KEY(dataset_id) REFERENCES datasets (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_glossary_matches_dataset_id ON glossary_matches (dataset_id);
+
+CREATE INDEX ix_glossary_matches_glossary_id ON glossary_matches (glossary_id);
+
+CREATE TABLE glossary_terms (
+	id INTEGER NOT NULL,
+	glossary_id INTEGER NOT NULL,
+	term_id VARCHAR(512) NOT NULL,
+	label VARCHAR(1024) NOT NULL,
+	description TEXT,
+	synonyms JSON NOT NULL,
+	parent VARCHAR(512),
+	tags JSON NOT NULL,
+	owner VARCHAR(256),
+	status VARCHAR(16) NOT NULL,
+	version INTEGER NOT NULL,
+	updated_at DATETIME NOT NULL,
+	CONSTRAINT pk_glossary_terms PRIMARY KEY (id),
+	CONSTRAINT uq_glossary_terms_glossary_id_term_id UNIQUE (glossary_id, term_id),
+	CONSTRAINT fk_glossary_terms_glossary_id_glossaries FOREIGN KEY(glossary_id) REFERENCES glossaries (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_glossary_terms_glossary_id ON glossary_terms (glossary_id);
+
+CREATE TABLE glossary_versions (
+	id INTEGER NOT NULL,
+	glossary_id INTEGER NOT NULL,
+	version INTEGER NOT NULL,
+	imported_by VARCHAR(256) NOT NULL,
+	imported_at DATETIME NOT NULL,
+	source TEXT NOT NULL,
+	content_hash VARCHAR(64) NOT NULL,
+	changes JSON NOT NULL,
+	CONSTRAINT pk_glossary_versions PRIMARY KEY (id),
+	CONSTRAINT uq_glossary_versions_glossary_id_version UNIQUE (glossary_id, version),
+	CONSTRAINT fk_glossary_versions_glossary_id_glossaries FOREIGN KEY(glossary_id) REFERENCES glossaries (id) ON DELETE CASCADE
+);
+
 CREATE TABLE tags (
 	id INTEGER NOT NULL,
 	dataset_id INTEGER NOT NULL,
@@ -294,6 +366,7 @@ CREATE TABLE dataset_columns (
 	max_value TEXT,
 	null_count BIGINT NOT NULL,
 	distinct_approx BIGINT NOT NULL,
+	description TEXT,
 	CONSTRAINT pk_dataset_columns PRIMARY KEY (id),
 	CONSTRAINT uq_dataset_columns_version_id_name UNIQUE (version_id, name),
 	CONSTRAINT fk_dataset_columns_version_id_dataset_versions FOREIGN KEY(version_id) REFERENCES dataset_versions (id) ON DELETE CASCADE

@@ -88,6 +88,7 @@ class Dataset(Base):
     format: Mapped[str] = mapped_column(String(16))
     layout: Mapped[str] = mapped_column(String(16))
     owner: Mapped[str | None] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(Text)
     file_count: Mapped[int] = mapped_column(Integer, default=0)
     rows: Mapped[int | None] = mapped_column(BigInteger)
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -151,6 +152,7 @@ class ColumnProfile(Base):
     max_value: Mapped[str | None] = mapped_column(Text)
     null_count: Mapped[int] = mapped_column(BigInteger)
     distinct_approx: Mapped[int] = mapped_column(BigInteger)
+    description: Mapped[str | None] = mapped_column(Text)
 
     version: Mapped[DatasetVersion] = relationship(back_populates="columns")
 
@@ -571,3 +573,112 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_by: Mapped[str | None] = mapped_column(String(256))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Glossary(Base):
+    """A business glossary: named terms that columns are matched to (``lakeward glossary``).
+
+    ``version`` counts imports that changed something; each is a :class:`GlossaryVersion`.
+    """
+
+    __tablename__ = "glossaries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    terms: Mapped[list[GlossaryTerm]] = relationship(
+        back_populates="glossary", cascade="all, delete-orphan", order_by="GlossaryTerm.term_id"
+    )
+
+
+class GlossaryTerm(Base):
+    """One term of a glossary, keyed by its own ``term_id`` (stable across re-imports).
+
+    ``synonyms`` and ``tags`` are lists of strings; ``tags`` must name tags of the policy
+    bundle (``tags.yaml``): an accepted match puts them on the column. ``parent`` is another
+    term's id or a category name. ``status``: ``active``, ``draft`` or ``deprecated`` (only
+    active terms are matched). ``version``: the glossary version that last changed it.
+    """
+
+    __tablename__ = "glossary_terms"
+    __table_args__ = (UniqueConstraint("glossary_id", "term_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    glossary_id: Mapped[int] = mapped_column(
+        ForeignKey("glossaries.id", ondelete="CASCADE"), index=True
+    )
+    term_id: Mapped[str] = mapped_column(String(512))
+    label: Mapped[str] = mapped_column(String(1024))
+    description: Mapped[str | None] = mapped_column(Text)
+    synonyms: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    parent: Mapped[str | None] = mapped_column(String(512))
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    owner: Mapped[str | None] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    glossary: Mapped[Glossary] = relationship(back_populates="terms")
+
+
+class GlossaryVersion(Base):
+    """One import that changed a glossary: who, from what, and what changed (counts)."""
+
+    __tablename__ = "glossary_versions"
+    __table_args__ = (UniqueConstraint("glossary_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    glossary_id: Mapped[int] = mapped_column(ForeignKey("glossaries.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    imported_by: Mapped[str] = mapped_column(String(256))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class MatchStatus(StrEnum):
+    """Where a column-to-term match stands in review."""
+
+    SUGGESTED = "suggested"
+    PENDING = "pending"  # accepted by one steward; its sensitive tags wait for a second
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class GlossaryMatch(Base):
+    """A glossary term suggested for (or accepted on, or rejected for) a column.
+
+    Made from metadata only. ``score`` is calibrated (a threshold means the same for every
+    glossary); ``evidence`` holds each signal's score and which signals agreed.
+    ``metadata_signature`` hashes what the matcher read of the column (dataset name and
+    description, column name, type, description): a rejection holds while it is unchanged,
+    and a changed column is matched again. ``reviewed_by``: the steward(s) who decided.
+    """
+
+    __tablename__ = "glossary_matches"
+    __table_args__ = (UniqueConstraint("glossary_id", "dataset_id", "column_name", "term_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    glossary_id: Mapped[int] = mapped_column(
+        ForeignKey("glossaries.id", ondelete="CASCADE"), index=True
+    )
+    dataset_id: Mapped[int] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
+    column_name: Mapped[str] = mapped_column(String(512))
+    term_id: Mapped[str] = mapped_column(String(512))
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=MatchStatus.SUGGESTED.value)
+    metadata_signature: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(256))
+    reviewed_by: Mapped[str | None] = mapped_column(String(512))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
