@@ -9,7 +9,8 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet 'torch==2.13.0+cpu'  # the CPU build, before anything asks for torch
+	$(BIN)/python -m pip install --quiet -e '.[dev,ml]'
 	@touch $(STAMP)
 
 demo: $(STAMP)  ## generate the sample lake and profile it through the profile_lake flow
