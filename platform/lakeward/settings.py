@@ -23,6 +23,7 @@ __all__ = [
     "AuditSettings",
     "CatalogSettings",
     "DedupSettings",
+    "GlossarySettings",
     "LakeSettings",
     "OrchestrationSettings",
     "PolicySettings",
@@ -290,6 +291,53 @@ class DedupSettings(BaseSettings):
     )
 
 
+class GlossarySettings(BaseSettings):
+    """Glossary matching: the abstention threshold, two-person review, the optional reranker."""
+
+    model_config = _section("LAKEWARD_GLOSSARY_")
+
+    threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Calibrated score below which the matcher abstains (suggests nothing for "
+        "the column). Unset: the matcher's own default. One value serves every glossary.",
+    )
+    two_person_tags: list[str] = Field(
+        default_factory=lambda: ["pii_direct", "phi", "financial"],
+        description="Tags whose acceptance needs a second steward: accepting a term that "
+        'carries one is pending until another steward accepts it too. JSON list, e.g. ["phi"].',
+    )
+    reranker_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible API (e.g. http://127.0.0.1:8000/v1) whose "
+        "chat model reorders each column's best candidates; requests go to "
+        "<url>/chat/completions and carry metadata only (names, types, descriptions). Unset: "
+        "no reranker (the default).",
+    )
+    reranker_model: str | None = Field(
+        default=None,
+        description="Model name sent to the reranker endpoint (required when reranker_url is set).",
+    )
+    reranker_api_key_env: str = Field(
+        default="LAKEWARD_RERANKER_API_KEY",
+        description="Name of the environment variable that holds the reranker's API key (sent "
+        "as a bearer token, never logged). Unset variable: no Authorization header.",
+    )
+    reranker_timeout_s: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="Seconds to wait for the reranker per column; on timeout the matcher's "
+        "order is kept.",
+    )
+    reranker_top_n: int = Field(
+        default=10,
+        ge=2,
+        le=100,
+        description="How many of a column's best candidates are sent to the reranker.",
+    )
+
+
 class AuditSettings(BaseSettings):
     """The audit log's key and its anchor outside the catalog database."""
 
@@ -388,6 +436,7 @@ class Settings(BaseSettings):
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    glossary: GlossarySettings = Field(default_factory=GlossarySettings)
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
@@ -429,6 +478,7 @@ class Settings(BaseSettings):
             "dedup",
             "server",
             "audit",
+            "glossary",
         ):
             section = getattr(self, section_name)
             prefix = section.model_config.get("env_prefix", "")
@@ -509,6 +559,7 @@ def get_settings(**overrides: Any) -> Settings:
                 PolicySettings,
                 OrchestrationSettings,
                 DedupSettings,
+                GlossarySettings,
                 Settings,
             )
         }.get(exc.title, "LAKEWARD_")

@@ -33,7 +33,17 @@ def test_describe_lists_every_field_with_description_env_and_redaction(
     rows = s.describe()
     fields = sum(
         len(type(getattr(s, n)).model_fields)
-        for n in ("catalog", "spark", "lake", "policy", "orchestration", "dedup", "server", "audit")
+        for n in (
+            "catalog",
+            "spark",
+            "lake",
+            "policy",
+            "orchestration",
+            "dedup",
+            "server",
+            "audit",
+            "glossary",
+        )
     )
     assert len(rows) == fields + 1
     for row in rows:
