@@ -304,9 +304,11 @@ class GlossarySettings(BaseSettings):
         "the column). Unset: the matcher's own default. One value serves every glossary.",
     )
     two_person_tags: list[str] = Field(
-        default_factory=lambda: ["pii_direct", "phi", "financial"],
+        default_factory=lambda: ["public", "not_sensitive"],
         description="Tags whose acceptance needs a second steward: accepting a term that "
-        'carries one is pending until another steward accepts it too. JSON list, e.g. ["phi"].',
+        "carries one is pending until another steward accepts it too. The default lists the "
+        "tags that loosen access (a term's protective tags such as pii_direct go on at once). "
+        'JSON list, e.g. ["public", "not_sensitive", "phi"].',
     )
     reranker_url: str | None = Field(
         default=None,
