@@ -33,9 +33,14 @@ from lakeward.errors import (
     error_for_status,
 )
 
-__all__ = ["CommandOutput", "LakewardClient", "pack_uploads"]
+__all__ = ["CommandOutput", "LakewardClient", "file_argument_index", "pack_uploads"]
 
 _MAX_UPLOAD_FILES = 512
+#: Upload key of a single file sent with its name (``file:<name>``): the server writes it
+#: under that name, so a format told by the extension survives the trip.
+NAMED_FILE = "file:"
+#: Commands whose FILE argument is read from the caller's disk (uploaded with its name).
+FILE_ARGUMENT_COMMANDS = (("glossary", "import"), ("catalog", "import-schema"))
 
 
 @dataclass(frozen=True)
@@ -61,11 +66,63 @@ def _pack_dir(path: Path) -> dict[str, str]:
     return files
 
 
+def file_argument_index(argv: list[str]) -> int | None:
+    """Where the FILE argument of a :data:`FILE_ARGUMENT_COMMANDS` command line is, or ``None``.
+
+    Options are skipped as the command declares them (an option that takes a value skips
+    the next word), so ``glossary import --name G FILE`` finds ``FILE``.
+    """
+    import click
+
+    words = [a for a in argv if not a.startswith("-")]
+    if tuple(words[:2]) not in FILE_ARGUMENT_COMMANDS:
+        return None
+    from lakeward.cli import cli
+
+    group = cli.commands[words[0]]
+    assert isinstance(group, click.Group)
+    command = group.commands[words[1]]
+    valued = {
+        name
+        for p in command.params
+        if isinstance(p, click.Option) and not p.is_flag and not p.count
+        for name in (*p.opts, *p.secondary_opts)
+    }
+    i = argv.index(words[1]) + 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return i + 1 if i + 1 < len(argv) else None
+        if arg in valued:
+            i += 2
+        elif arg.startswith("-") and arg != "-":
+            i += 1
+        else:
+            return i
+    return None
+
+
+def _pack_named_file(path: Path) -> dict[str, str]:
+    from lakeward.errors import InputError
+
+    if path.is_dir():
+        raise InputError(f"{path} is a directory; give a file.")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path.name}: not UTF-8 text (byte {exc.start}); save the file as UTF-8."
+        ) from None
+    return {f"{NAMED_FILE}{path.name}": text}
+
+
 def pack_uploads(argv: list[str]) -> tuple[list[str], dict[str, dict[str, str]]]:
     """Replace arguments that name files on this machine with uploads of their contents.
 
     A candidate bundle (``policy apply|diff DIR``, ``--bundle DIR``) travels as its files, a
-    stream definition (``dp stream create -f FILE``, ``-`` for stdin) as its text.
+    stream definition (``dp stream create -f FILE``, ``-`` for stdin) as its text, a glossary
+    or schema file (``glossary import FILE``, ``catalog import-schema FILE``) as its text
+    with its name.
 
     Raises:
         InputError: a named file or directory does not exist here, or is not a bundle.
@@ -101,6 +158,9 @@ def pack_uploads(argv: list[str]) -> tuple[list[str], dict[str, dict[str, str]]]
     if words[:2] in (["policy", "apply"], ["policy", "diff"]) and len(words) > 2:
         index = args.index(words[2])
         upload(index, _pack_dir(local(words[2])))
+    file_index = file_argument_index(args)
+    if file_index is not None:
+        upload(file_index, _pack_named_file(local(args[file_index])))
     return args, uploads
 
 

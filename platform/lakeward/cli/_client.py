@@ -2,7 +2,8 @@
 
 The command line is sent as it is; the server runs the same command as the token's
 principal and returns what it printed and its exit code. Files the command reads from this
-machine (a candidate bundle directory, a stream definition) are uploaded with it. ``he``
+machine (a candidate bundle directory, a stream definition, a glossary or schema file) are
+uploaded with it; ``glossary export --output FILE`` is written here. ``he``
 (your keys and ciphertexts) and ``server`` run here.
 """
 
@@ -54,6 +55,7 @@ def run_remote(argv: list[str]) -> int:
                 markup=False,
             )
             return 1
+        argv, output = _client_output(argv)
         args, uploads = pack_uploads(argv)
     except LakewardError as exc:
         err.print(f"error: {exc}", highlight=False, markup=False)
@@ -74,10 +76,37 @@ def run_remote(argv: list[str]) -> int:
         )
         return 2
     data = _json(response)
+    if output is not None and response.status_code == 200 and data.get("exit_code") == 0:
+        from pathlib import Path
+
+        Path(output).write_text(data.get("stdout", ""), encoding="utf-8")
+        sys.stderr.write(data.get("stderr", ""))
+        err.print(f"wrote {output}", highlight=False, markup=False)
+        return 0
     run = data.get("run")
     if response.status_code == 200 and isinstance(run, dict) and "--wait" in argv:
         return _wait(url, token, run, "--json" in argv)  # type: ignore[arg-type]
     return _print_response(response.status_code, data)
+
+
+def _client_output(argv: list[str]) -> tuple[list[str], str | None]:
+    """``glossary export --output FILE``: the server prints, this client writes FILE."""
+    words = [a for a in argv if not a.startswith("-")]
+    if words[:2] != ["glossary", "export"]:
+        return argv, None
+    args: list[str] = []
+    output = None
+    rest = iter(argv)
+    for arg in rest:
+        if arg in ("-o", "--output"):
+            output = next(rest, None)
+        elif arg.startswith("--output="):
+            output = arg.split("=", 1)[1]
+        elif arg.startswith("-o") and len(arg) > 2:
+            output = arg[2:]
+        else:
+            args.append(arg)
+    return args, output
 
 
 def _wait(url: str, token: str, run: dict[str, Any], as_json: bool) -> int:

@@ -78,7 +78,9 @@ def show(name: str, as_json: bool) -> None:
     out.print(f"[bold]{summary['name']}[/]  {summary['uri']}", highlight=False)
     out.print(
         f"format {summary['format']} ({summary['layout']}, {summary['files']} files), version "
-        f"{summary['version']}, {summary['rows']} rows, {human_bytes(summary['bytes'])}, "
+        f"{summary['version']}, "
+        f"{'no' if summary['rows'] is None else summary['rows']} rows, "
+        f"{human_bytes(summary['bytes'])}, "
         f"fingerprint {str(summary['fingerprint'])[:16]}",
         highlight=False,
     )
@@ -108,6 +110,41 @@ def show(name: str, as_json: bool) -> None:
             for v in summary["versions"]
         ],
     )
+
+
+@catalog.command("import-schema")
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: a list of {name, status, version, columns, uri}.",
+)
+def import_schema_command(path: str, as_json: bool) -> None:
+    """Record tables known only by their schema (no files) as metadata-only datasets.
+
+    FILE is JSON Lines, one table per line: {"name": ..., "description": ..., "columns":
+    [{"name": ..., "type": ..., "description": ...}]} (description and type optional; SQL
+    types such as varchar(255), integer, numeric(10,2), timestamp with time zone are stored as
+    Spark types). The whole file is checked first: on any problem nothing is imported (exit 2).
+    Decided as lake.register for you. Profiling and dedup skip these datasets; glossary
+    matching and tagging judge them from their names.
+    """
+    from lakeward.catalog import Catalog
+    from lakeward.cli._identity import me
+    from lakeward.lake import import_schema
+
+    cat = Catalog.shared()
+    tables = import_schema(cat, me(cat).name, path)
+    if as_json:
+        emit_json([t.to_dict() for t in tables])
+        return
+    table(
+        ["dataset", "status", "version", "columns"],
+        [[t.name, t.status, t.version, t.columns] for t in tables],
+    )
+    counts = {s: sum(1 for t in tables if t.status == s) for s in ("added", "updated", "unchanged")}
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()) + " (metadata only)")
 
 
 @catalog.command("ddl")

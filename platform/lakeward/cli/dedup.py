@@ -118,6 +118,7 @@ def find(
         ("refused (stale)", report.stale),
         ("denied by the policy layer", report.denied),
         ("could not be read", report.failed),
+        ("skipped (metadata only)", report.skipped),
     ):
         if problems:
             err.print(

@@ -93,7 +93,9 @@ def _print_report(data: dict[str, Any]) -> None:
     )
     click.echo(
         f"{data['profiled']} profiled, {data['unchanged']} unchanged, {data['failed']} failed, "
-        f"{data['denied']} denied in {data['seconds']:.1f} s"
+        f"{data['denied']} denied"
+        + (f", {data['skipped']} skipped (metadata only)" if data.get("skipped") else "")
+        + f" in {data['seconds']:.1f} s"
     )
 
 

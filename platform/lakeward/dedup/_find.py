@@ -33,7 +33,7 @@ from lakeward.dedup._content import ContentConfig, check_content
 from lakeward.dedup._fingerprint import LakeKey, lake_key
 from lakeward.dedup._schema import Candidate, ColumnInfo, DatasetInfo, schema_candidates
 from lakeward.errors import InputError, LakeError, NotFound, PolicyDenied
-from lakeward.lake import DatasetSpec
+from lakeward.lake import SCHEMA_FORMAT, DatasetSpec
 
 __all__ = [
     "ACTIVE_STATES",
@@ -66,6 +66,7 @@ class FindReport:
     stale: dict[str, str] = field(default_factory=dict)
     denied: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # metadata-only datasets
 
     def by_status(self, status: str) -> list[dict[str, Any]]:
         """Edges with the given status."""
@@ -82,6 +83,7 @@ class FindReport:
             "stale": self.stale,
             "denied": self.denied,
             "failed": self.failed,
+            "skipped": self.skipped,
             "edges": self.edges,
         }
 
@@ -95,8 +97,23 @@ def current_key() -> LakeKey:
     return lake_key(settings.home, secret)
 
 
+def metadata_only(catalog: Catalog, names: Iterable[str] | None = None) -> dict[str, str]:
+    """Metadata-only datasets (imported schemas, no files): name → why dedup skips them."""
+    wanted = set(names) if names is not None else None
+    with catalog.session() as session:
+        found = session.scalars(select(Dataset.name).where(Dataset.format == SCHEMA_FORMAT))
+        return {
+            name: "metadata-only dataset (imported schema): no contents to compare"
+            for name in found
+            if wanted is None or name in wanted
+        }
+
+
 def load_datasets(catalog: Catalog, names: Iterable[str] | None = None) -> list[DatasetInfo]:
-    """Current versions (with column statistics) of profiled datasets still in the lake."""
+    """Current versions (with column statistics) of profiled datasets still in the lake.
+
+    Metadata-only datasets (``format`` ``schema``) have no contents and are left out.
+    """
     wanted = set(names) if names is not None else None
     with catalog.session() as session:
         gone = set(
@@ -128,7 +145,7 @@ def load_datasets(catalog: Catalog, names: Iterable[str] | None = None) -> list[
                 & (DatasetVersion.version == Dataset.current_version),
             )
             .join(ColumnProfile, ColumnProfile.version_id == DatasetVersion.id)
-            .where(Dataset.current_version > 0)
+            .where(Dataset.current_version > 0, Dataset.format != SCHEMA_FORMAT)
             .order_by(Dataset.name, ColumnProfile.ordinal)
         ).all()
     grouped: dict[int, list[Any]] = defaultdict(list)
@@ -165,7 +182,7 @@ def load_datasets(catalog: Catalog, names: Iterable[str] | None = None) -> list[
             )
         )
     if wanted is not None:
-        unknown = wanted - {d.name for d in infos}
+        unknown = wanted - {d.name for d in infos} - set(metadata_only(catalog, wanted))
         if unknown:
             raise NotFound(
                 f"Not profiled, not in the catalog, or deleted by dedup: {sorted(unknown)}. "
@@ -367,6 +384,7 @@ def find_containment(
         session.add(run)
         session.flush()
         run_id = run.id
+    skipped = metadata_only(catalog, names)
     try:
         infos = load_datasets(catalog, names)
         infos, specs = _refresh(catalog, infos, principal, reprofile, stale)
@@ -493,6 +511,7 @@ def find_containment(
                 "stale": stale,
                 "denied": denied,
                 "failed": content.failed,
+                "skipped": skipped,
             }
             stored.finished_at = utcnow()
     except BaseException as exc:
@@ -513,4 +532,5 @@ def find_containment(
         stale=stale,
         denied=denied,
         failed=content.failed,
+        skipped=skipped,
     )

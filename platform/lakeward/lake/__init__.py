@@ -11,6 +11,8 @@
   not fit are widened (int → bigint → double → string) and the widening recorded.
 - ``_service``: register a lake and profile its datasets into the catalog, atomically per
   dataset, skipping unchanged ones.
+- ``_external``: metadata-only datasets (``format`` ``schema``) from a schema file: tables
+  known only by their columns, types and descriptions; profiling and dedup skip them.
 - ``_generate``: the seeded sample enterprise lake with planted redundancy and its manifest.
 """
 
@@ -26,6 +28,7 @@ from lakeward.lake._discover import (
     discover_lake,
     open_root,
 )
+from lakeward.lake._external import SCHEMA_FORMAT, ImportedTable, import_schema, spark_type_name
 from lakeward.lake._service import (
     DatasetOutcome,
     ProfileReport,
@@ -47,11 +50,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MANIFEST_NAME",
+    "SCHEMA_FORMAT",
     "DataFile",
     "DatasetOutcome",
     "DatasetProfile",
     "DatasetSpec",
     "GeneratedLake",
+    "ImportedTable",
     "LakeDiscovery",
     "LakeRoot",
     "ProfileReport",
@@ -61,12 +66,14 @@ __all__ = [
     "discover",
     "discover_lake",
     "generate_lake",
+    "import_schema",
     "open_root",
     "profile_dataset",
     "profile_datasets",
     "profile_one",
     "read_dataset",
     "register_lake",
+    "spark_type_name",
     "spec_for",
 ]
 

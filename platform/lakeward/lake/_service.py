@@ -20,6 +20,7 @@ from typing import Any
 from lakeward.catalog import Catalog, Dataset, DatasetRepository
 from lakeward.errors import LakeError, NotFound, PolicyDenied
 from lakeward.lake._discover import DatasetSpec, discover_lake, list_files, open_root
+from lakeward.lake._external import SCHEMA_FORMAT
 
 DEFAULT_PURPOSE = "catalog_maintenance"
 
@@ -59,7 +60,7 @@ class DatasetOutcome:
     """The result of profiling one dataset."""
 
     name: str
-    status: str  # "profiled" | "unchanged" | "failed" | "denied"
+    status: str  # "profiled" | "unchanged" | "failed" | "denied" | "skipped" (schema only)
     version: int = 0
     rows: int | None = None
     bytes: int = 0
@@ -98,6 +99,7 @@ class ProfileReport:
             "unchanged": len(self.by_status("unchanged")),
             "failed": len(self.by_status("failed")),
             "denied": len(self.by_status("denied")),
+            "skipped": len(self.by_status("skipped")),
             "seconds": round(self.seconds, 3),
             "datasets": [asdict(o) for o in self.outcomes],
             "errors": self.errors,
@@ -188,6 +190,8 @@ def profile_one(
 ) -> DatasetOutcome:
     """Profile one registered dataset (never raises for a bad or refused dataset: see ``status``).
 
+    A metadata-only dataset (``format`` ``schema``) has no files: it is ``skipped``.
+
     The policy layer decides first (``lake.profile`` and ``lake.read_content`` on the
     dataset, as ``principal`` for ``purpose``, audited); a denial is outcome ``denied``, and
     ``mask:<column>`` obligations keep those columns' min/max out of the catalog.
@@ -207,6 +211,13 @@ def profile_one(
     with catalog.session() as session:
         dataset = DatasetRepository(session).require(name)
         session.expunge(dataset)
+    if dataset.format == SCHEMA_FORMAT:  # nothing to read: known by its schema only
+        return DatasetOutcome(
+            name,
+            "skipped",
+            dataset.current_version,
+            error="metadata-only dataset (imported schema): no files to profile",
+        )
     started = time.perf_counter()
     context = {"purpose": purpose}
     try:

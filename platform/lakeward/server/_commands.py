@@ -6,10 +6,11 @@ against it by the guard), and what the command writes to stdout/stderr is captur
 request (a context-local stream; requests run side by side in threads).
 
 Files a command reads from the *client's* disk (a candidate bundle directory, a stream
-definition) arrive as uploads and are written to a private temporary directory; the
-argument is rewritten to point there. Commands that are the client's own business (``he``:
-keys and ciphertexts stay with their owner) or the server's (``server``, ``demo``,
-``config``, ``lake generate``, writing a reconstruction to the server's disk) are refused.
+definition, a glossary or schema file, which keeps its name) arrive as uploads and are
+written to a private temporary directory; the argument is rewritten to point there.
+Commands that are the client's own business (``he``: keys and ciphertexts stay with their
+owner) or the server's (``server``, ``demo``, ``config``, ``lake generate``, writing a
+reconstruction to the server's disk) are refused.
 """
 
 from __future__ import annotations
@@ -79,6 +80,18 @@ def _server_paths(argv: list[str]) -> None:
     if words[:2] in (["policy", "apply"], ["policy", "diff"]) and len(words) > 2:
         if not words[2].startswith(UPLOAD_PREFIX):
             raise InputError(f"`policy {words[1]}` needs the candidate uploaded by the client")
+    from lakeward.client import file_argument_index
+
+    index = file_argument_index(argv)
+    if index is not None and not argv[index].startswith(UPLOAD_PREFIX):
+        raise InputError(f"`{' '.join(words[:2])}` needs the FILE uploaded by the client")
+    if words[:2] == ["glossary", "export"] and any(
+        a in ("-o", "--output") or a.startswith(("--output=", "-o")) for a in argv
+    ):
+        raise InputError(
+            "`glossary export --output` would write on the server's disk; the lakeward CLI "
+            "writes it on yours (or redirect: `lakeward glossary export G > FILE`)"
+        )
     if words[:2] in (["lake", "register"], ["lake", "profile"]) and len(words) > 2:
         root = get_settings().lake.root
         target = Path(words[2])
@@ -189,9 +202,20 @@ def _safe_relpath(name: str) -> PurePosixPath:
 
 def _materialise(uploads: dict[str, dict[str, str]], scratch: Path) -> dict[str, Path]:
     """Write each upload (a file or a directory of files) under ``scratch``."""
+    from lakeward.client import NAMED_FILE
+
     paths: dict[str, Path] = {}
     for key, files in uploads.items():
         root = scratch / f"upload-{len(paths)}"
+        named = list(files)[0] if len(files) == 1 else ""
+        if named.startswith(NAMED_FILE):  # a single file, under its own name
+            plain = _safe_relpath(named[len(NAMED_FILE) :])
+            if len(plain.parts) != 1:
+                raise InputError(f"upload name {named!r} must be a plain file name")
+            root.mkdir(parents=True, exist_ok=True)
+            (root / plain.name).write_text(files[named], encoding="utf-8")
+            paths[key] = root / plain.name
+            continue
         if list(files) == [""]:  # a single file
             root.parent.mkdir(parents=True, exist_ok=True)
             root.write_text(files[""])

@@ -356,6 +356,7 @@ def _classify_one(
     bundle: PolicyBundle,
 ) -> ClassifiedDataset:
     from lakeward.catalog._models import utcnow
+    from lakeward.lake import SCHEMA_FORMAT
     from lakeward.policy import ClassificationRecord, guard, suggest_tags
 
     started, clock = utcnow(), time.perf_counter()
@@ -377,26 +378,34 @@ def _classify_one(
         )
         columns = [(c.name, c.type) for c in version.columns]
         number = version.version
+        schema_only = dataset.format == SCHEMA_FORMAT
     if done is not None:
         return ClassifiedDataset(name, ClassifyStatus.UNCHANGED, number)
-    try:
-        decision = guard(
-            catalog,
-            principal,
-            "lake.read_content",
-            f"dataset:{name}",
-            {"purpose": purpose},
-            columns=[c for c, _ in columns],
-        )
-    except PolicyDenied as exc:
-        return ClassifiedDataset(name, ClassifyStatus.DENIED, number, error=str(exc))
-    masked = {o[len("mask:") :] for o in decision.obligations if o.startswith("mask:")}
-    try:
-        samples = sampler(catalog, name, rows=sample_rows, seed=seed)
-    except LakeError as exc:
-        return ClassifiedDataset(
-            name, ClassifyStatus.FAILED, number, error=str(exc), seconds=time.perf_counter() - clock
-        )
+    masked: set[str] = set()
+    samples: list[ColumnSample] = []
+    if not schema_only:  # a metadata-only dataset has no contents: judged from names alone
+        try:
+            decision = guard(
+                catalog,
+                principal,
+                "lake.read_content",
+                f"dataset:{name}",
+                {"purpose": purpose},
+                columns=[c for c, _ in columns],
+            )
+        except PolicyDenied as exc:
+            return ClassifiedDataset(name, ClassifyStatus.DENIED, number, error=str(exc))
+        masked = {o[len("mask:") :] for o in decision.obligations if o.startswith("mask:")}
+        try:
+            samples = sampler(catalog, name, rows=sample_rows, seed=seed)
+        except LakeError as exc:
+            return ClassifiedDataset(
+                name,
+                ClassifyStatus.FAILED,
+                number,
+                error=str(exc),
+                seconds=time.perf_counter() - clock,
+            )
     names = [c for c, _ in columns]
     leaves: dict[str, list[ColumnSample]] = {}
     for sample in samples:
