@@ -1,6 +1,7 @@
 """The ``lakeward`` command: one module per command group.
 
-``lake`` (generate, register, profile), ``catalog`` (ls, show, ddl), ``config`` (show),
+``lake`` (generate, register, profile), ``catalog`` (ls, show, ddl, import-schema),
+``glossary`` (import, export, ls, terms), ``config`` (show),
 ``policy`` (validate, test, explain, diff, apply, log, audit, budget, purpose, approval),
 ``dp`` (stream, release, series, budget, plot, error), ``he`` (keygen, encrypt, einsum,
 decrypt, explain), ``dedup`` (find, plan, propose, approve, apply, restore, reconstruct,
@@ -45,6 +46,7 @@ def _register() -> None:
         dedup,
         demo,
         dp,
+        glossary,
         he,
         identity,
         lake,
@@ -62,6 +64,7 @@ def _register() -> None:
     cli.add_command(he.he)
     cli.add_command(dedup.dedup)
     cli.add_command(tag.tag)
+    cli.add_command(glossary.glossary)
     cli.add_command(identity.whoami)
     cli.add_command(identity.token)
     cli.add_command(server.server)

@@ -24,6 +24,7 @@ from lakeward.catalog import (
     GlossaryVersion,
     MatchStatus,
 )
+from lakeward.cli import main
 from lakeward.errors import InputError, NotFound, PolicyDenied
 from lakeward.glossary import TermMeta
 from lakeward.glossary._store import (
@@ -33,6 +34,7 @@ from lakeward.glossary._store import (
     list_glossaries,
     require_glossary,
 )
+from lakeward.identity import Principal, acting_as
 from lakeward.policy import acknowledge_purpose, engine_for
 
 REPO = Path(__file__).resolve().parents[3]
@@ -293,3 +295,69 @@ def test_a_large_glossary_imports(cat: Catalog, tmp_path: Path) -> None:
     result = import_glossary(cat, "carol", write_jsonl(tmp_path / "big.jsonl", terms), name="big")
     assert len(result.added) == 3000
     assert len(glossary_terms(cat, "big")) == 3000
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI as the OS user's principal (local-user, a steward)."""
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_import_export_ls_terms(
+    cat: Catalog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_jsonl(tmp_path / "g.jsonl", TERMS)
+    code, out, err = run(capsys, "glossary", "import", "--name", "biz", str(path), "--json")
+    assert code == 0, err
+    assert json.loads(out)["added"] == 4 and json.loads(out)["version"] == 1
+    code, out, err = run(capsys, "glossary", "import", str(path), "--name", "biz")
+    assert code == 0 and "no change" in out
+    code, out, _ = run(capsys, "glossary", "ls", "--json")
+    [info] = json.loads(out)
+    assert info["name"] == "biz" and info["terms"] == {"active": 3, "draft": 1}
+    code, out, _ = run(capsys, "glossary", "terms", "biz", "--json")
+    assert [t["id"] for t in json.loads(out)] == ["T1", "T2", "T3"]
+    code, out, _ = run(capsys, "glossary", "terms", "biz", "--all")
+    assert code == 0 and "Legacy code" in out
+    target = tmp_path / "out.csv"
+    code, out, err = run(capsys, "glossary", "export", "biz", "--format", "csv", "-o", str(target))
+    assert code == 0 and target.read_text().startswith("id,label,description,synonyms")
+    code, out, _ = run(capsys, "glossary", "export", "biz", "--format", "yaml")
+    assert code == 0 and "Kundennummer" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,name\na,A\n")
+    code, out, err = run(capsys, "glossary", "import", str(bad), "--name", "biz")
+    assert code == 2 and "lacks label" in err and "Traceback" not in err
+    code, out, err = run(capsys, "glossary", "terms", "nope")
+    assert code != 0 and "lakeward glossary ls" in err
+
+
+def test_cli_import_is_denied_to_analysts(
+    cat: Catalog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_jsonl(tmp_path / "g.jsonl", TERMS)
+    with acting_as(Principal("alice", authenticated_by="test")):
+        code, _, err = run(capsys, "glossary", "import", str(path), "--name", "biz")
+    assert code == 1 and "glossary.manage" in err
+
+
+def test_server_takes_the_glossary_as_an_upload(cat: Catalog, tmp_path: Path) -> None:
+    from lakeward.client import pack_uploads
+    from lakeward.server._commands import run_command
+
+    csv_file = tmp_path / "terms.csv"
+    csv_file.write_text("id,label,tags\nC1,Customer Email,pii\n")
+    argv = ["glossary", "import", "--name", "biz", "--replace", str(csv_file)]
+    args, uploads = pack_uploads(argv)
+    assert args[-1] == "@upload:0" and list(uploads["0"]) == ["file:terms.csv"]
+    carol = Principal("carol", authenticated_by="test")
+    result = run_command(carol, args, uploads)
+    assert result.exit_code == 0, result.stderr
+    assert [t.id for t in glossary_terms(cat, "biz")] == ["C1"]
+    with cat.session() as session:
+        assert session.scalars(select(GlossaryVersion.source)).one() == "terms.csv"
+    with pytest.raises(InputError, match="uploaded by the client"):
+        run_command(carol, argv)
+    with pytest.raises(InputError, match="server's disk"):
+        run_command(carol, ["glossary", "export", "biz", "--output", "/tmp/x"])
