@@ -8,14 +8,27 @@
 - ``_artifacts``: report rendering for Prefect artifacts.
 - ``_dedup``: the ``dedup`` flow (find → plan → propose) and its artifacts.
 - ``_tagging``: the ``tag_lake`` flow (classify changed datasets) and its artifacts.
+- ``_glossary``: the ``glossary_match`` flow (new and changed columns matched to the
+  glossary from metadata only) and its artifacts; ``glossary_match`` is exported here,
+  imported on first use so that importing this package does not import Prefect.
 - ``_dp_flow``: the ``dp_release`` flow.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
-__all__ = ["prepare_prefect_env"]
+__all__ = ["glossary_match", "prepare_prefect_env"]
+
+
+def __getattr__(name: str) -> Any:
+    """Flows exported lazily (importing them imports Prefect, after :func:`prepare_prefect_env`)."""
+    if name == "glossary_match":
+        from lakeward.orchestration._glossary import glossary_match
+
+        return glossary_match
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def prepare_prefect_env() -> None:
