@@ -361,3 +361,17 @@ def test_server_takes_the_glossary_as_an_upload(cat: Catalog, tmp_path: Path) ->
         run_command(carol, argv)
     with pytest.raises(InputError, match="server's disk"):
         run_command(carol, ["glossary", "export", "biz", "--output", "/tmp/x"])
+
+
+def test_the_client_writes_export_output_itself() -> None:
+    from lakeward.cli._client import _client_output
+
+    assert _client_output(["glossary", "export", "biz", "-o", "x.csv", "--format", "csv"]) == (
+        ["glossary", "export", "biz", "--format", "csv"],
+        "x.csv",
+    )
+    assert _client_output(["glossary", "export", "biz", "--output=y.yml"]) == (
+        ["glossary", "export", "biz"],
+        "y.yml",
+    )
+    assert _client_output(["glossary", "ls"]) == (["glossary", "ls"], None)
