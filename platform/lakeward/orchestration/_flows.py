@@ -143,19 +143,30 @@ def lakeward_pipeline(
 ) -> dict[str, Any]:
     """Every capability in order over one lake. Later capabilities add their step here.
 
-    Profiling first; then tagging (the changed datasets classified for ``data_governance``,
-    so policies see their columns' types); then the due periods of every registered DP
-    stream (each charged to its creator's budget; the run's principal only carries them out).
+    Profiling first; then glossary matching (the lake's new and changed columns matched to
+    every glossary from metadata only, for ``data_governance``; nothing to do before a
+    glossary is imported); then tagging (the changed datasets classified for
+    ``data_governance``, so policies see their columns' types); then the due periods of every
+    registered DP stream (each charged to its creator's budget; the run's principal only
+    carries them out).
     """
     from lakeward.orchestration._dp_flow import dp_release
+    from lakeward.orchestration._glossary import glossary_match
     from lakeward.orchestration._tagging import tag_lake
 
     lake_root = _lake_root(lake_root)
     profile = profile_lake(lake_root, purpose=purpose, requested_by=requested_by)
-    tags = tag_lake(datasets=_lake_datasets(profile), requested_by=requested_by)
-    return {"profile": profile, "tags": tags, "dp": dp_release(requested_by=requested_by)}
+    names = _lake_datasets(profile)
+    glossary = glossary_match(datasets=names, requested_by=requested_by)
+    tags = tag_lake(datasets=names, requested_by=requested_by)
+    return {
+        "profile": profile,
+        "glossary": glossary,
+        "tags": tags,
+        "dp": dp_release(requested_by=requested_by),
+    }
 
 
 def _lake_datasets(profile: dict[str, Any]) -> list[str]:
-    """The datasets a profile run covered (tagging follows the same lake)."""
+    """The datasets a profile run covered (glossary matching and tagging follow the same lake)."""
     return [d["name"] for d in profile["datasets"]]
