@@ -67,3 +67,74 @@ def test_standalone_cluster_profile_matches_local(spark_cluster: str, tmp_path: 
 def test_spark_connect_profile_matches_local(spark_connect: str, tmp_path: Path) -> None:
     assert spark_connect.startswith("sc://127.0.0.1:")
     _same_catalog_as_local(tmp_path, spark_connect)
+
+
+# -- glossary matching: the Spark ranking job on a cluster ranks as the in-process matcher ------
+
+SCHEMA = [
+    {
+        "name": "crm.customers",
+        "description": "Customers of the web shop",
+        "columns": [
+            {"name": "cust_id", "type": "bigint"},
+            {"name": "custEmailAddr", "type": "varchar(255)"},
+            {"name": "dob", "type": "date", "description": "when the customer was born"},
+            {"name": "acct_bal", "type": "numeric(12,2)"},
+        ],
+    },
+    {
+        "name": "ops.requests",
+        "columns": [{"name": "hostname", "type": "text"}, {"name": "qty", "type": "integer"}],
+    },
+]
+TERMS = [
+    {"id": "cust.id", "label": "Customer Identifier", "description": "The id of a customer."},
+    {
+        "id": "cust.email",
+        "label": "Customer Email",
+        "description": "A customer's email address.",
+        "tags": ["pii_direct"],
+    },
+    {"id": "cust.dob", "label": "Date of Birth", "description": "The date a person was born."},
+    {"id": "acct.balance", "label": "Account Balance", "description": "Money held in an account."},
+    {"id": "ops.host", "label": "Host Name", "description": "The server's network name."},
+    {"id": "order.qty", "label": "Order Quantity", "description": "Units ordered."},
+]
+
+
+def _glossary_rankings(tmp_path: Path, master: str, engine: str) -> list[dict[str, object]]:
+    home = tmp_path / f"home-{engine}-{abs(hash(master))}"
+    schema, terms = tmp_path / "schema.jsonl", tmp_path / "terms.jsonl"
+    schema.write_text("".join(json.dumps(t) + "\n" for t in SCHEMA))
+    terms.write_text("".join(json.dumps(t) + "\n" for t in TERMS))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEWARD_")}
+    env |= {"LAKEWARD_HOME": str(home), "LAKEWARD_SPARK_MASTER": master}
+    ack = lakeward("policy", "purpose", "ack", "data_governance", "--yes", env=env)
+    assert ack.returncode == 0, ack.stderr
+    for args in (
+        ("catalog", "import-schema", str(schema)),
+        ("glossary", "import", str(terms), "--name", "business"),
+    ):
+        result = lakeward(*args, env=env)
+        assert result.returncode == 0, result.stderr
+    result = lakeward("glossary", "match", "--engine", engine, "--one-to-one", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    return [
+        {**r, "candidates": [(c["term"], c["score"]) for c in r["candidates"]]}
+        for r in json.loads(result.stdout)
+    ]
+
+
+def test_standalone_cluster_glossary_match_matches_local(
+    spark_cluster: str, tmp_path: Path
+) -> None:
+    local = _glossary_rankings(tmp_path, "local[2]", "local")
+    remote = _glossary_rankings(tmp_path, spark_cluster, "spark")
+    assert remote == local
+    assert {r["column"]: r["candidates"][0][0] for r in local}["custEmailAddr"] == "cust.email"
+
+
+def test_spark_connect_glossary_match_matches_local(spark_connect: str, tmp_path: Path) -> None:
+    local = _glossary_rankings(tmp_path, "local[2]", "local")
+    remote = _glossary_rankings(tmp_path, spark_connect, "spark")
+    assert remote == local

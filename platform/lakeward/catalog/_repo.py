@@ -334,6 +334,8 @@ def dataset_summary(
                 "max": _typed(c.max_value, c.type),
                 "nulls": c.null_count,
                 "distinct": c.distinct_approx,
+                # a schema file's (``catalog import-schema``) description, when it has one
+                **({"description": c.description} if c.description else {}),
             }
             for c in version.columns
         ]
@@ -352,6 +354,8 @@ def dataset_summary(
         "profiled_at": canonical_time(dataset.profiled_at) + "Z" if dataset.profiled_at else None,
         "columns": columns,
     }
+    if dataset.description:
+        summary["description"] = dataset.description
     if with_tags:
         summary["tags"] = [
             {

@@ -202,3 +202,7 @@ def terms_command(name: str, include_all: bool, as_json: bool) -> None:
 # --------------------------------------------------------------------------------------------
 # Matching and review: match, review, accept, reject (below)
 # --------------------------------------------------------------------------------------------
+
+from lakeward.cli._glossary_match import register as _register_matching  # noqa: E402
+
+_register_matching(glossary)

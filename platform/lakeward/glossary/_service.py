@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -40,7 +40,8 @@ from lakeward.catalog import (
 )
 from lakeward.errors import InputError, NotFound, PolicyDenied
 from lakeward.glossary._match import MatchConfig, Matcher
-from lakeward.glossary._types import Candidate, ColumnMeta, ColumnRanking, TermMeta
+from lakeward.glossary._rerank import Reranker
+from lakeward.glossary._types import ColumnMeta, ColumnRanking, TermMeta
 
 if TYPE_CHECKING:
     from lakeward.policy import TagChange
@@ -50,7 +51,6 @@ __all__ = [
     "MatchOutcome",
     "MatchReport",
     "MatchedDataset",
-    "Reranker",
     "Suggestion",
     "accept",
     "accepted_terms",
@@ -65,16 +65,6 @@ GOVERNANCE_PURPOSE = "data_governance"
 SPARK_THRESHOLD = 20_000
 #: Datasets in the catalog that have no files, only a schema (``catalog import-schema``).
 _SCHEMA_FORMAT = "schema"
-
-
-class Reranker(Protocol):
-    """Reorders a column's candidates (``lakeward.glossary._rerank``)."""
-
-    def rerank(
-        self, column: ColumnMeta, candidates: Sequence[Candidate], terms: Mapping[str, TermMeta]
-    ) -> list[Candidate]:
-        """The candidates in a new order (same objects, evidence may be added)."""
-        ...
 
 
 class MatchOutcome(StrEnum):
@@ -471,7 +461,7 @@ def _store(
                 kept: set[str] = set()
                 for rank, candidate in enumerate(ranking.candidates, start=1):
                     if candidate.score < threshold:
-                        break
+                        continue  # a reranker may put a weak candidate above a strong one
                     kept.add(candidate.term)
                     row = existing.get((column.column, candidate.term))
                     fresh = False

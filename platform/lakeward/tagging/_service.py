@@ -243,11 +243,25 @@ def _glossary_evidence(
 ) -> dict[str, list[Evidence]]:
     """Evidence from accepted glossary terms, per column: their tags, source ``glossary``.
 
-    The glossary capability does not exist yet; when it does, each accepted match of a column
-    to a term contributes ``Evidence(tag, "glossary", match confidence, "glossary term …")``
-    for every tag the term carries (it counts like a name, without the name cap).
+    Each term a steward accepted for a column (:func:`lakeward.glossary.accept`) contributes
+    ``Evidence(tag, "glossary", 1.0, "glossary:<term> …")`` for every tag the term carries:
+    it counts like a name without the name cap, so the classifier keeps those tags approved
+    (and values that contradict a semantic type still weigh against it).
     """
-    return {}
+    from lakeward.glossary import accepted_terms
+    from lakeward.tagging._detectors import Evidence
+
+    wanted = set(columns)
+    out: dict[str, list[Evidence]] = {}
+    for column, terms in accepted_terms(catalog, dataset).items():
+        if column not in wanted:
+            continue
+        for glossary, term in terms:
+            text = f"glossary:{term.id} ({term.label}) accepted in glossary {glossary}"
+            out.setdefault(column, []).extend(
+                Evidence(tag, "glossary", 1.0, text) for tag in term.tags
+            )
+    return out
 
 
 @dataclass(frozen=True)
