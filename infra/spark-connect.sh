@@ -11,6 +11,8 @@ master=${4:-local[2]}
 here=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-$here/.venv/bin/python}
 export SPARK_HOME=${SPARK_HOME:-$("$python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}
+# Python workers (mapInPandas jobs: glossary matching) run the same environment as lakeward.
+export PYSPARK_PYTHON=${PYSPARK_PYTHON:-$python}
 export SPARK_LOCAL_IP=127.0.0.1 SPARK_LOG_DIR=$state SPARK_PID_DIR=$state SPARK_IDENT_STRING=lakeward
 mkdir -p "$state"
 

@@ -109,8 +109,9 @@ def _glossary_rankings(tmp_path: Path, master: str, engine: str) -> list[dict[st
     terms.write_text("".join(json.dumps(t) + "\n" for t in TERMS))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEWARD_")}
     env |= {"LAKEWARD_HOME": str(home), "LAKEWARD_SPARK_MASTER": master}
-    ack = lakeward("policy", "purpose", "ack", "data_governance", "--yes", env=env)
-    assert ack.returncode == 0, ack.stderr
+    for purpose in ("data_governance", "catalog_maintenance"):
+        ack = lakeward("policy", "purpose", "ack", purpose, "--yes", env=env)
+        assert ack.returncode == 0, ack.stderr
     for args in (
         ("catalog", "import-schema", str(schema)),
         ("glossary", "import", str(terms), "--name", "business"),

@@ -40,10 +40,12 @@ from lakeward.catalog._models import (
     TagStatus,
 )
 from lakeward.catalog._repo import (
+    AcceptedTerm,
     ColumnStats,
     DatasetListing,
     DatasetRepository,
     TagRepository,
+    accepted_terms,
     column_signature,
     dataset_summary,
     describe_dataset,
@@ -51,6 +53,7 @@ from lakeward.catalog._repo import (
 )
 
 __all__ = [
+    "AcceptedTerm",
     "GENESIS_HASH",
     "ApiToken",
     "Approval",
@@ -68,6 +71,7 @@ __all__ = [
     "MatchStatus",
     "DatasetRepository",
     "TagRepository",
+    "accepted_terms",
     "TagStatus",
     "column_signature",
     "dataset_summary",

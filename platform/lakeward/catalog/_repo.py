@@ -473,3 +473,46 @@ def describe_datasets(catalog: Catalog, principal: str) -> DatasetListing:
         except PolicyDenied:
             hidden += 1
     return DatasetListing(visible, hidden)
+
+
+@dataclass(frozen=True)
+class AcceptedTerm:
+    """A glossary term a steward accepted for a column, and the tags it carries."""
+
+    glossary: str
+    term: str
+    label: str
+    tags: tuple[str, ...]
+
+
+def accepted_terms(catalog: Catalog, dataset: str) -> dict[str, list[AcceptedTerm]]:
+    """Per column of ``dataset``: the glossary terms accepted for it (``lakeward glossary``).
+
+    Read by the tagging classifier (glossary evidence); an unknown dataset has none.
+    """
+    from lakeward.catalog._models import Glossary, GlossaryMatch, GlossaryTerm, MatchStatus
+
+    out: dict[str, list[AcceptedTerm]] = {}
+    with catalog.session() as session:
+        target = DatasetRepository(session).get(dataset)
+        if target is None:
+            return out
+        rows = session.execute(
+            select(GlossaryMatch.column_name, GlossaryTerm, Glossary.name)
+            .join(Glossary, GlossaryMatch.glossary_id == Glossary.id)
+            .join(
+                GlossaryTerm,
+                (GlossaryTerm.glossary_id == GlossaryMatch.glossary_id)
+                & (GlossaryTerm.term_id == GlossaryMatch.term_id),
+            )
+            .where(
+                GlossaryMatch.dataset_id == target.id,
+                GlossaryMatch.status == MatchStatus.ACCEPTED.value,
+            )
+            .order_by(GlossaryMatch.column_name, Glossary.name, GlossaryTerm.term_id)
+        )
+        for column, term, glossary in rows:
+            out.setdefault(column, []).append(
+                AcceptedTerm(glossary, term.term_id, term.label, tuple(term.tags or ()))
+            )
+    return out

@@ -29,7 +29,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from lakeward._naming import ABBREVIATIONS, normalize_name
+
 __all__ = [
+    "ABBREVIATIONS",
     "Candidate",
     "ColumnInfo",
     "DatasetInfo",
@@ -46,32 +49,6 @@ __all__ = [
 
 TEXT_FORMATS = frozenset({"csv", "json"})
 
-# Abbreviations expanded during name normalisation (token → tokens).
-ABBREVIATIONS: dict[str, tuple[str, ...]] = {
-    "acct": ("account",),
-    "addr": ("address",),
-    "amt": ("amount",),
-    "cnt": ("count",),
-    "cust": ("customer",),
-    "dept": ("department",),
-    "desc": ("description",),
-    "dob": ("date", "of", "birth"),
-    "dt": ("date",),
-    "emp": ("employee",),
-    "nbr": ("number",),
-    "no": ("number",),
-    "num": ("number",),
-    "pct": ("percent",),
-    "qty": ("quantity",),
-    "tel": ("phone",),
-    "ts": ("timestamp",),
-    "txn": ("transaction",),
-    "yr": ("year",),
-}
-
-_CAMEL_1 = re.compile(r"([a-z0-9])([A-Z])")
-_CAMEL_2 = re.compile(r"([A-Z]+)([A-Z][a-z])")
-_SPLIT = re.compile(r"[^A-Za-z0-9]+")
 _INTEGRAL_RANK = {"tinyint": 1, "smallint": 2, "int": 3, "bigint": 4}
 
 
@@ -165,17 +142,6 @@ def type_ddl(type_name: str) -> str:
 def schema_ddl(columns: Iterable[tuple[str, str]]) -> str:
     """A Spark DDL schema for ``(name, profiled type)`` pairs, every name quoted."""
     return ", ".join(f"{quote_name(name)} {type_ddl(type_name)}" for name, type_name in columns)
-
-
-@functools.lru_cache(maxsize=65536)
-def normalize_name(name: str) -> str:
-    """The normalised form of a column name (``"Street Addr"`` → ``"street_address"``)."""
-    spaced = _CAMEL_2.sub(r"\1 \2", _CAMEL_1.sub(r"\1 \2", name))
-    tokens: list[str] = []
-    for part in _SPLIT.split(spaced):
-        if part:
-            tokens.extend(ABBREVIATIONS.get(part.lower(), (part.lower(),)))
-    return "_".join(tokens) or name.strip().lower()
 
 
 def _family(type_name: str) -> str:

@@ -53,7 +53,6 @@ __all__ = [
     "MatchedDataset",
     "Suggestion",
     "accept",
-    "accepted_terms",
     "catalog_columns",
     "match",
     "reject",
@@ -790,28 +789,3 @@ def reject(
         for tag in owned
     ]
     return stored, changes
-
-
-def accepted_terms(catalog: Catalog, dataset: str) -> dict[str, list[tuple[str, TermMeta]]]:
-    """Per column of ``dataset``: the accepted (and pending) terms, with their glossary."""
-    out: dict[str, list[tuple[str, TermMeta]]] = {}
-    with catalog.session() as session:
-        target = DatasetRepository(session).get(dataset)
-        if target is None:
-            return out
-        rows = session.execute(
-            select(GlossaryMatch, GlossaryTerm, Glossary.name)
-            .join(Glossary, GlossaryMatch.glossary_id == Glossary.id)
-            .join(
-                GlossaryTerm,
-                (GlossaryTerm.glossary_id == GlossaryMatch.glossary_id)
-                & (GlossaryTerm.term_id == GlossaryMatch.term_id),
-            )
-            .where(
-                GlossaryMatch.dataset_id == target.id,
-                GlossaryMatch.status == MatchStatus.ACCEPTED.value,
-            )
-        )
-        for m, term, glossary in rows:
-            out.setdefault(m.column_name, []).append((glossary, _term_meta(term)))
-    return out

@@ -1,6 +1,7 @@
 """Words from metadata: names split and expanded, descriptions tokenised, light stemming.
 
-Column names go through the dedup name normaliser (:func:`lakeward.dedup.normalize_name`:
+Column names go through the name normaliser dedup pairs columns with
+(:func:`lakeward._naming.normalize_name`:
 camelCase and separators split, its abbreviations expanded), then through the wider list of
 warehouse abbreviations below. A token that is still not a word of the glossary is matched
 as an *abbreviation* of glossary words (same first letter, its letters in order:
@@ -16,7 +17,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
-from lakeward.dedup import normalize_name
+from lakeward._naming import normalize_name
 
 __all__ = [
     "ABBREVIATIONS",

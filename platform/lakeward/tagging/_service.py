@@ -248,7 +248,7 @@ def _glossary_evidence(
     it counts like a name without the name cap, so the classifier keeps those tags approved
     (and values that contradict a semantic type still weigh against it).
     """
-    from lakeward.glossary import accepted_terms
+    from lakeward.catalog import accepted_terms
     from lakeward.tagging._detectors import Evidence
 
     wanted = set(columns)
@@ -256,8 +256,8 @@ def _glossary_evidence(
     for column, terms in accepted_terms(catalog, dataset).items():
         if column not in wanted:
             continue
-        for glossary, term in terms:
-            text = f"glossary:{term.id} ({term.label}) accepted in glossary {glossary}"
+        for term in terms:
+            text = f"glossary:{term.term} ({term.label}) accepted in glossary {term.glossary}"
             out.setdefault(column, []).extend(
                 Evidence(tag, "glossary", 1.0, text) for tag in term.tags
             )
