@@ -13,16 +13,20 @@ term it computes these signals (each a similarity in about [0, 1]):
   of the column's words (and, for context, ``table: column``) with the term's label,
   ``label: description`` and synonyms;
 - ``exact``: the column's words equal the label's (or a synonym's) words;
+- ``category``: the table's name and description against the term's parent or category
+  (a glossary's ``Customer`` category for a ``customers`` table);
 - ``type``: +1 when the declared type fits what the term's words say it holds (dates,
   flags, amounts and counts), −1 when it contradicts them, 0 otherwise.
 
 **Fusion.** A linear score ``s = w · signals`` ranks every term; the best
 :attr:`MatchConfig.recall_k` are kept. **Calibration.** Each kept term's score is turned into
-a probability by a logistic function of ``s``, of how far ``s`` stands above the column's
-scores for the whole glossary (a z-score: a glossary with long descriptions has lower raw
-cosines everywhere, and the z-score takes that out), and of its gap to the column's best
-score. Weights and calibration were fitted once, on development splits of our evaluation
-sets (``bench/glossary.py --fit``), and are the same for every glossary. Below
+a probability by a logistic function of ``s`` and of its *lead*: ``s`` minus the best score
+of any other term for the column (the margin over the runner-up for the best term, the gap
+to the best for the others). Both are absolute similarities, so they read the same for a
+glossary of five terms and one of ten thousand. Weights and calibration were fitted once,
+on the development splits of our evaluation sets (``bench/glossary_fit.py``), and are the
+same for every glossary; ``emb_synonym`` takes ``emb_label``'s weight (a synonym is another
+label; the development sets have no synonyms). Below
 :attr:`MatchConfig.threshold` the matcher abstains (it still lists the candidates).
 
 **One-to-one.** With ``one_to_one=True`` the terms of each table are assigned so no two
@@ -59,11 +63,12 @@ SIGNALS = (
     "emb_synonym",
     "exact",
     "type",
+    "category",
 )
 
 # Fitted by ``bench/glossary.py --fit`` on the dev splits (see the module docstring).
-_WEIGHTS = (1.2, 0.8, 0.6, 1.6, 1.6, 1.4, 0.8, 0.8, 0.25)
-_CALIBRATION = (2.5, 0.55, 6.0, -5.0)  # (a·s, b·z, c·(s − best), bias)
+_WEIGHTS = (0.899, 1.798, 2.182, 2.007, 2.818, 4.328, 2.007, 2.017, 0.701, 1.0)
+_CALIBRATION = (0.273, 1.179, -3.023)  # (a·s, b·lead, bias)
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,8 @@ class MatchConfig:
         recall_k: Terms kept per column after fusion (scored and calibrated in full).
         threshold: Calibrated score below which the matcher abstains.
         weights: Fusion weight per signal (:data:`SIGNALS` order).
-        calibration: ``(a, b, c, bias)`` of the logistic calibration.
+        calibration: ``(a, b, bias)`` of the logistic calibration over the fused score and
+            its lead over the best other term.
         embeddings: Use the sentence model (off: lexical signals only).
         batch: Columns scored per block (memory: ``batch × terms`` floats per signal).
     """
@@ -82,7 +88,7 @@ class MatchConfig:
     recall_k: int = 50
     threshold: float = 0.35
     weights: tuple[float, ...] = _WEIGHTS
-    calibration: tuple[float, float, float, float] = _CALIBRATION
+    calibration: tuple[float, float, float] = _CALIBRATION
     embeddings: bool = True
     batch: int = 256
 
@@ -173,6 +179,7 @@ class _TermIndex:
     idf: np.ndarray
     label: sparse.csr_matrix  # label + synonyms
     full: sparse.csr_matrix  # label + synonyms + description + parent
+    parent: sparse.csr_matrix  # parent / category
     exact: dict[frozenset[str], list[int]]  # label's (or a synonym's) stemmed words → terms
     families: np.ndarray  # index into _FAMILIES, -1 unknown
     abbreviations: AbbreviationIndex
@@ -238,6 +245,7 @@ class Matcher:
         raw_vocab: list[str] = []
         label_docs: list[list[str]] = []
         full_docs: list[list[str]] = []
+        parent_docs: list[list[str]] = []
         exact: dict[frozenset[str], list[int]] = {}
         families = np.full(len(terms), -1, dtype=np.int64)
         for i, term in enumerate(terms):
@@ -247,6 +255,7 @@ class Matcher:
             label_doc = [stem(w) for w in label + [w for s in synonyms for w in s]]
             label_docs.append(label_doc[:_LABEL_WORDS_CAP])
             full_docs.append(label_doc + [stem(w) for w in description + parent])
+            parent_docs.append([stem(w) for w in parent])
             for words in (label, *synonyms):
                 key = frozenset(map(stem, words))
                 if key and i not in exact.setdefault(key, []):
@@ -269,6 +278,7 @@ class Matcher:
             idf=idf,
             label=self._tfidf(label_docs, vocabulary, idf),
             full=self._tfidf(full_docs, vocabulary, idf),
+            parent=self._tfidf(parent_docs, vocabulary, idf),
             exact=exact,
             families=families,
             abbreviations=AbbreviationIndex(raw_vocab),
@@ -343,7 +353,7 @@ class Matcher:
         index = self._index
         n, t = len(columns), len(index.terms)
         out = np.zeros((len(SIGNALS), n, t), dtype=np.float32)
-        names, texts, tables, contexts = [], [], [], []
+        names, texts, tables, contexts, owners = [], [], [], [], []
         name_texts, context_texts = [], []
         col_families = np.full(n, -1, dtype=np.int64)
         exact = np.zeros((n, t), dtype=np.float32)
@@ -361,6 +371,7 @@ class Matcher:
             names.append(words)
             texts.append(described)
             tables.append(table_words + siblings)
+            owners.append(table_words)
             phrase = _phrase(words) or column.column
             if column.description:
                 phrase = f"{phrase}: {_first_sentence(column.description, 30)}"
@@ -379,6 +390,8 @@ class Matcher:
         out[0] = (q_name @ index.label.T).toarray()
         out[1] = (q_text @ index.full.T).toarray()
         out[2] = (q_table @ index.full.T).toarray()
+        q_owner = sparse.vstack([self._query(w) for w in owners]).tocsr()
+        out[9] = (q_owner @ index.parent.T).toarray()
         if self.config.embeddings and index.emb_label is not None and index.emb_text is not None:
             embedder = self._embedder_()
             e_name = embedder.encode(name_texts)
@@ -458,19 +471,20 @@ class Matcher:
         self, columns: Sequence[ColumnMeta], keep: int
     ) -> list[list[tuple[int, float, float, dict[str, Any]]]]:
         # The calibration is increasing in the fused score within a column, so the best
-        # ``keep`` by fused score are the best by calibrated score: only they are scored.
+        # ``keep`` by fused score are the best by calibrated score: only they are scored
+        # (two at least: the best one's lead is over the runner-up).
         signals = self._signals(columns)
         weights = np.asarray(self.config.weights, dtype=np.float32)
         fused = np.tensordot(weights, signals, axes=1)  # (n, t)
-        a, b, c, bias = self.config.calibration
+        a, b, bias = self.config.calibration
         t = fused.shape[1]
-        k = min(keep, t)
+        k = min(max(keep, 2), t)
         out = []
         for i in range(len(columns)):
             row = fused[i]
-            mean, std = float(row.mean()), float(row.std()) or 1.0
             top = np.argpartition(-row, k - 1)[:k] if k < t else np.arange(t)
-            best = float(row[top].max())
+            ordered = sorted((float(row[j]) for j in top), reverse=True)
+            best, second = ordered[0], (ordered[1] if len(ordered) > 1 else 0.0)
             firsts = {
                 name: int(np.argmax(signals[s, i]))
                 for s, name in enumerate(SIGNALS)
@@ -479,14 +493,14 @@ class Matcher:
             candidates = []
             for j in top:
                 s = float(row[j])
-                z = (s - mean) / std
-                logit = a * s + b * z + c * (s - best) + bias
+                lead = s - (second if s >= best else best)
+                logit = a * s + b * lead + bias
                 p = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, logit))))
                 evidence: dict[str, Any] = {
                     name: round(float(signals[n, i, j]), 4) for n, name in enumerate(SIGNALS)
                 }
                 evidence["fused"] = round(s, 4)
-                evidence["z"] = round(z, 3)
+                evidence["lead"] = round(lead, 4)
                 evidence["agreed"] = sorted(n for n, first in firsts.items() if first == j)
                 candidates.append((int(j), round(p, 6), s, evidence))
             candidates.sort(key=lambda c: (-c[1], -c[2], self._index.terms[c[0]].id))

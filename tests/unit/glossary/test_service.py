@@ -336,3 +336,21 @@ def test_5000_columns_and_odd_names(lake: Catalog) -> None:
     assert got[("wide.table", "📧 email")] == "cust.email"
     assert got[("wide.table", "_c0")] is None
     assert np.isfinite([r.candidates[0].score for r in report.rankings]).all()
+
+
+def test_classifier_keeps_accepted_terms_as_glossary_evidence(lake: Catalog) -> None:
+    from lakeward.tagging import ColumnSample, classify, explain_column
+
+    match(lake, "carol")
+    accept(lake, "carol", "sales.customers", "custEmailAddr", "cust.email")
+
+    def sampler(catalog, name, *, rows=1000, seed=0):
+        return [ColumnSample("custEmailAddr", "string", [], 10, 10)]
+
+    classify(lake, "carol", datasets=["sales.customers"], sampler=sampler)
+    with lake.session() as session:
+        dataset = DatasetRepository(session).require("sales.customers")
+        tag = TagRepository(session).get(dataset, "pii_direct", column="custEmailAddr")
+        assert tag is not None and tag.status == "approved"
+    explained = explain_column(lake, "carol", "sales.customers", "custEmailAddr")
+    assert "glossary:cust.email" in str(explained.to_dict())
