@@ -98,3 +98,16 @@ def test_demo_end_to_end_then_idempotent(
     assert main(["catalog", "show", "sales.customers", "--json"]) == 0
     shown = {c["name"]: c for c in json.loads(capsys.readouterr().out)["columns"]}
     assert shown["email"]["masked"] is True and shown["email"]["min"] is None
+    # The demo matched every column to the sample glossary (metadata only) once.
+    assert first["glossary"]["columns"] > 200 and first["glossary"]["new_suggestions"] > 50
+    assert second["glossary"]["columns"] == 0
+    assert main(["glossary", "review", "--dataset", "sales.customers", "--json"]) == 0
+    review = json.loads(capsys.readouterr().out)
+    assert ("email", "party.email") in {(s["column"], s["term"]) for s in review}
+    assert main(["glossary", "accept", "sales.customers.date_of_birth", "party.birth_date"]) == 0
+    capsys.readouterr()
+    assert main(["tag", "ls", "--dataset", "sales.customers", "--json"]) == 0
+    dob = [t for t in json.loads(capsys.readouterr().out) if t["column"] == "date_of_birth"]
+    assert {"tag": "type.date_of_birth", "source": "glossary", "status": "approved"}.items() <= (
+        next(t for t in dob if t["tag"] == "type.date_of_birth").items()
+    )

@@ -25,7 +25,7 @@ def _manifest_matches(root: Path, seed: int, size_mb: float) -> bool:
 @click.option("--seed", default=7, show_default=True, type=int, help="Sample lake seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the flow's summary as JSON.")
 def demo(size_mb: float, seed: int, as_json: bool) -> None:
-    """Generate the sample lake, profile it and classify its columns through Prefect flows.
+    """Generate the sample lake, profile it, match it to a glossary and classify its columns.
 
     Runs on embedded defaults: local Spark, the SQLite catalog under LAKEWARD_HOME and
     Prefect's own temporary API (its home under LAKEWARD_HOME/prefect). Re-running reuses
@@ -37,9 +37,9 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
     settings = get_settings()
     root = settings.home / "sample-lake"
     if _manifest_matches(root, seed, size_mb):
-        err.print(f"[1/3] sample lake already at {root}", highlight=False)
+        err.print(f"[1/5] sample lake already at {root}", highlight=False)
     else:
-        err.print(f"[1/3] generating a {size_mb:g} MB sample lake at {root} ...", highlight=False)
+        err.print(f"[1/5] generating a {size_mb:g} MB sample lake at {root} ...", highlight=False)
         generate_lake(root, seed=seed, size_mb=size_mb, overwrite=root.exists())
     from lakeward.catalog import Catalog
     from lakeward.cli._identity import me
@@ -56,7 +56,7 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
         )
         acknowledge_purpose(catalog, bundle, principal, purpose)
     err.print(
-        "[2/4] profiling it on Spark through the profile_lake flow "
+        "[2/5] profiling it on Spark through the profile_lake flow "
         "(Prefect starts a temporary API first) ...",
         highlight=False,
     )
@@ -64,8 +64,9 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
     from lakeward.orchestration._tagging import tag_lake
 
     summary = profile_lake(str(root), purpose="catalog_maintenance")
+    summary["glossary"] = _match_glossary(catalog, principal)
     err.print(
-        "[3/4] classifying every column (names and a seeded sample of values) through the "
+        "[4/5] classifying every column (names and a seeded sample of values) through the "
         "tag_lake flow ...",
         highlight=False,
     )
@@ -73,7 +74,7 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
     summary["tagging"] = {
         k: tags[k] for k in ("classified", "new_suggestions", "approved", "seconds") if k in tags
     }
-    err.print("[4/4] done", highlight=False)
+    err.print("[5/5] done", highlight=False)
     if as_json:
         emit_json(summary)
         return
@@ -88,9 +89,11 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
         f"\n{summary['profiled']} profiled, {summary['unchanged']} unchanged, "
         f"{summary['failed']} failed: {summary['rows']:,} rows, "
         f"{summary['bytes'] / 1e6:.1f} MB in {summary['seconds']:.1f} s.\n"
+        f"Glossary: {_glossary_line(summary['glossary'])}\n"
         f"Tagging: {_tagging_line(summary['tagging'])}\n"
         f"Catalog: {settings.catalog_url}\n"
         f"Next: `lakeward catalog show sales.customers` (min/max of personal columns masked), "
+        f"`lakeward glossary review` (accept a term: its tags reach the policies), "
         f"`lakeward tag ls --status suggested`, `lakeward tag explain sales.customers.email`, "
         f"`lakeward lake profile` (re-profiles only changed datasets)."
     )
@@ -99,4 +102,32 @@ def demo(size_mb: float, seed: int, as_json: bool) -> None:
 def _tagging_line(tagging: dict[str, object]) -> str:
     parts = [f"{tagging[k]} {k.replace('_', ' ')}" for k in tagging if k != "seconds"]
     seconds = tagging.get("seconds")
+    return ", ".join(parts) + (f" in {seconds:.1f} s" if isinstance(seconds, float) else "")
+
+
+def _match_glossary(catalog: object, principal: str) -> dict[str, object]:
+    """Import the sample business glossary and match every column to it (metadata only)."""
+    from importlib.resources import as_file, files
+
+    from lakeward.catalog import Catalog
+    from lakeward.glossary import import_glossary
+    from lakeward.orchestration._glossary import glossary_match
+
+    assert isinstance(catalog, Catalog)
+    resource = files("lakeward") / "_resources" / "glossary" / "business.yaml"
+    with as_file(resource) as path:
+        imported = import_glossary(catalog, principal, path, name="business")
+    err.print(
+        f"[3/5] matching every column to the sample business glossary (version "
+        f"{imported.version}; names, types and descriptions only) through the glossary_match "
+        "flow ...",
+        highlight=False,
+    )
+    result = glossary_match(glossary="business")
+    return {k: result[k] for k in ("columns", "new_suggestions", "seconds") if k in result}
+
+
+def _glossary_line(glossary: dict[str, object]) -> str:
+    parts = [f"{glossary[k]} {k.replace('_', ' ')}" for k in glossary if k != "seconds"]
+    seconds = glossary.get("seconds")
     return ", ".join(parts) + (f" in {seconds:.1f} s" if isinstance(seconds, float) else "")
