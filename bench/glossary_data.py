@@ -66,6 +66,7 @@ Lines files with :func:`load_external`.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import html
 import importlib
@@ -315,10 +316,16 @@ def fhir_sets(
     terms, rows, truth = _fhir_raw()
     dev, test = _split((r[0] for r in rows), seed)
     tables = {"dev": dev, "test": test, "all": None}[split]
+    # A glossary organised in categories (as Atlas and OpenMetadata glossaries are): each
+    # element's term has its resource as parent. Same columns and truth.
+    categorised = [dataclasses.replace(t, parent=t.id.split(".")[0]) for t in terms]
     return {
         "fhir": _subset("fhir", split, terms, rows, truth, tables, limit, None, _FHIR_SOURCE),
         "fhir-abbrev": _subset(
             "fhir-abbrev", split, terms, rows, truth, tables, limit, abbreviate, _FHIR_SOURCE
+        ),
+        "fhir-categories": _subset(
+            "fhir-categories", split, categorised, rows, truth, tables, limit, None, _FHIR_SOURCE
         ),
     }
 
@@ -408,7 +415,7 @@ def schemaorg_sets(
     }
 
 
-SETS = ("fhir", "fhir-abbrev", "schemaorg", "schemaorg-abbrev")
+SETS = ("fhir", "fhir-abbrev", "fhir-categories", "schemaorg", "schemaorg-abbrev")
 
 
 def build(names: Sequence[str], split: str, limit: int | None = None) -> list[EvalSet]:

@@ -1,6 +1,6 @@
 """Fit the matcher's one configuration (fusion weights and calibration) on the DEV splits.
 
-    .venv/bin/python bench/glossary_fit.py [--sets fhir,fhir-abbrev,schemaorg,schemaorg-abbrev]
+    .venv/bin/python bench/glossary_fit.py [--sets fhir,fhir-abbrev,fhir-categories,...]
 
 Development data only (``bench/glossary_data.py``, split ``dev``: half of the FHIR resources
 and half of the schema.org types, chosen by a fixed seed); the test splits are never read
@@ -75,7 +75,7 @@ def collect(sets, config: MatchConfig, seed: int = 0):
 
 
 def listwise(all_groups, start: np.ndarray, l2: float = 0.01) -> np.ndarray:
-    """Weights maximising each column's softmax probability of its true term(s).
+    """Non-negative weights maximising each column's softmax probability of its true term(s).
 
     Every set weighs the same (its mean loss); a small L2 penalty keeps weights finite.
     """
@@ -102,7 +102,10 @@ def listwise(all_groups, start: np.ndarray, l2: float = 0.01) -> np.ndarray:
         grad += 2 * l2 * w
         return total, grad
 
-    result = minimize(loss, start, jac=True, method="L-BFGS-B")
+    # Non-negative: every signal is a similarity, so more of it never argues against a term
+    # (collinear embedding signals would otherwise trade signs on the dev data).
+    bounds = [(0.0, None)] * len(start)
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
     return np.asarray(result.x)
 
 
@@ -121,7 +124,9 @@ def hits(calib, weights: np.ndarray) -> list[tuple[float, float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="fhir,fhir-abbrev,schemaorg,schemaorg-abbrev")
+    parser.add_argument(
+        "--sets", default="fhir,fhir-abbrev,fhir-categories,schemaorg,schemaorg-abbrev"
+    )
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
     names = args.sets.split(",")

@@ -89,6 +89,9 @@ class MiniLMEmbedder:
         except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
             pass
         self._model: Any = SentenceTransformer(str(path), device="cpu")
+        # Metadata is short (names, labels, a description's first sentence): 128 word
+        # pieces keep all of it and halve attention's cost against the model's 256.
+        self._model.max_seq_length = 128
         self._batch = batch_size
         self._cache: dict[str, np.ndarray] = {}
         self._cache_size = cache_size

@@ -25,8 +25,11 @@ of any other term for the column (the margin over the runner-up for the best ter
 to the best for the others). Both are absolute similarities, so they read the same for a
 glossary of five terms and one of ten thousand. Weights and calibration were fitted once,
 on the development splits of our evaluation sets (``bench/glossary_fit.py``), and are the
-same for every glossary; ``emb_synonym`` takes ``emb_label``'s weight (a synonym is another
-label; the development sets have no synonyms). Below
+same for every glossary. The fit is constrained to non-negative weights; it keeps the
+contextual embedding and drops the plain label ones (``emb_label``, ``emb_text``: what they
+say, ``emb_context`` says better), and the development sets have no synonyms, so synonyms
+count through the lexical ``name`` and ``exact`` signals. A signal with weight 0 is not
+computed (its embeddings are not made). Below
 :attr:`MatchConfig.threshold` the matcher abstains (it still lists the candidates).
 
 **One-to-one.** With ``one_to_one=True`` the terms of each table are assigned so no two
@@ -67,8 +70,8 @@ SIGNALS = (
 )
 
 # Fitted by ``bench/glossary.py --fit`` on the dev splits (see the module docstring).
-_WEIGHTS = (0.899, 1.798, 2.182, 2.007, 2.818, 4.328, 2.007, 2.017, 0.701, 1.0)
-_CALIBRATION = (0.273, 1.179, -3.023)  # (a·s, b·lead, bias)
+_WEIGHTS = (0.151, 1.629, 5.472, 0.0, 0.0, 5.963, 0.0, 3.296, 0.876, 2.715)
+_CALIBRATION = (0.271, 1.125, -2.851)  # (a·s, b·lead, bias)
 
 
 @dataclass(frozen=True)
@@ -316,16 +319,27 @@ class Matcher:
             synonyms.extend(term.synonyms)
         return {"label": label, "text": text, "synonyms": synonyms}
 
+    def _needed(self) -> set[str]:
+        """The term embeddings the configured weights use."""
+        weight = dict(zip(SIGNALS, self.config.weights, strict=True))
+        needed = {"text"}  # emb_text and emb_context
+        if weight["emb_label"]:
+            needed.add("label")
+        if weight["emb_synonym"]:
+            needed.add("synonyms")
+        return needed
+
     def _embed_terms(self, given: dict[str, np.ndarray] | None) -> None:
         index = self._index
-        texts = self.term_texts()
+        needed = self._needed()
         if given is None:
             embedder = self._embedder_()
-            given = {key: embedder.encode(value) for key, value in texts.items() if value}
-        index.emb_label = given["label"]
+            texts = self.term_texts()
+            given = {k: embedder.encode(v) for k, v in texts.items() if v and k in needed}
+        index.emb_label = given.get("label")
         index.emb_text = given["text"]
         owners = [i for i, t in enumerate(index.terms) for _ in t.synonyms]
-        if owners:
+        if owners and "synonyms" in given:
             index.emb_synonym = given["synonyms"]
             index.synonym_owner = np.asarray(owners, dtype=np.int64)
 
@@ -333,8 +347,9 @@ class Matcher:
         """The terms' embeddings (to ship to Spark executors instead of re-embedding)."""
         index = self._index
         out: dict[str, np.ndarray] = {}
-        if index.emb_label is not None and index.emb_text is not None:
+        if index.emb_label is not None:
             out["label"] = index.emb_label
+        if index.emb_text is not None:
             out["text"] = index.emb_text
         if index.emb_synonym is not None:
             out["synonyms"] = index.emb_synonym
@@ -354,7 +369,7 @@ class Matcher:
         n, t = len(columns), len(index.terms)
         out = np.zeros((len(SIGNALS), n, t), dtype=np.float32)
         names, texts, tables, contexts, owners = [], [], [], [], []
-        name_texts, context_texts = [], []
+        name_texts: list[str] = []
         col_families = np.full(n, -1, dtype=np.int64)
         exact = np.zeros((n, t), dtype=np.float32)
         for i, column in enumerate(columns):
@@ -376,9 +391,7 @@ class Matcher:
             if column.description:
                 phrase = f"{phrase}: {_first_sentence(column.description, 30)}"
             name_texts.append(phrase)
-            table_phrase = _phrase(table_words) or column.dataset
-            context_texts.append(f"{table_phrase}: {phrase}")
-            contexts.append(table_phrase)
+            contexts.append(_phrase(table_words) or column.dataset)
             family = _column_family(column.type)
             if family is not None:
                 col_families[i] = _FAMILIES.index(family)
@@ -392,11 +405,16 @@ class Matcher:
         out[2] = (q_table @ index.full.T).toarray()
         q_owner = sparse.vstack([self._query(w) for w in owners]).tocsr()
         out[9] = (q_owner @ index.parent.T).toarray()
-        if self.config.embeddings and index.emb_label is not None and index.emb_text is not None:
+        if self.config.embeddings and index.emb_text is not None:
             embedder = self._embedder_()
             e_name = embedder.encode(name_texts)
-            e_context = embedder.encode(context_texts)
-            out[3] = e_name @ index.emb_label.T
+            # The column in its table's context: the sum of the name's and the table's
+            # vectors, renormalised. Names repeat across tables and tables across columns,
+            # so both embed once (cached), not once per column.
+            e_context = e_name + 0.5 * embedder.encode(contexts)
+            e_context /= np.linalg.norm(e_context, axis=1, keepdims=True) + 1e-12
+            if index.emb_label is not None:
+                out[3] = e_name @ index.emb_label.T
             out[4] = e_name @ index.emb_text.T
             out[5] = e_context @ index.emb_text.T
             if index.emb_synonym is not None and len(index.synonym_owner):
@@ -476,6 +494,8 @@ class Matcher:
         signals = self._signals(columns)
         weights = np.asarray(self.config.weights, dtype=np.float32)
         fused = np.tensordot(weights, signals, axes=1)  # (n, t)
+        firsts_all = signals.argmax(axis=2)  # (signals, n): each signal's first term
+        maxes = signals.max(axis=2)
         a, b, bias = self.config.calibration
         t = fused.shape[1]
         k = min(max(keep, 2), t)
@@ -486,9 +506,7 @@ class Matcher:
             ordered = sorted((float(row[j]) for j in top), reverse=True)
             best, second = ordered[0], (ordered[1] if len(ordered) > 1 else 0.0)
             firsts = {
-                name: int(np.argmax(signals[s, i]))
-                for s, name in enumerate(SIGNALS)
-                if float(signals[s, i].max()) > 0
+                name: int(firsts_all[n, i]) for n, name in enumerate(SIGNALS) if maxes[n, i] > 0
             }
             candidates = []
             for j in top:

@@ -12,6 +12,7 @@ frequent such word.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import unicodedata
 from collections import Counter
@@ -105,7 +106,6 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "stat": ("status",),
     "sts": ("status",),
     "std": ("standard",),
-    "sub": ("subscription",),
     "svc": ("service",),
     "tgt": ("target",),
     "tm": ("time",),
@@ -162,7 +162,7 @@ def name_words(name: str) -> tuple[str, ...]:
     normalised = normalize_name(name)
     words: list[str] = []
     for token in _WORD.findall(_fold(normalised)):
-        if token.isdigit():
+        if token.isdigit() or token in STOPWORDS:  # ``music_by``: "by" says nothing
             continue
         words.extend(ABBREVIATIONS.get(token, (token,)))
     return tuple(words)
@@ -209,14 +209,19 @@ class AbbreviationIndex:
             return None
         if token in self._memo:
             return self._memo[token]
-        best: tuple[int, int, str] | None = None
+        best: tuple[float, str] | None = None
         for word in self._by_letter.get(token[0], ()):
             if _is_abbreviation(token, word):
-                # prefer prefixes (``desc`` → ``description``), then frequent words
-                key = (int(word.startswith(token)), self._counts[word], word)
-                if best is None or key > best:
-                    best = key
-        found = None if best is None else best[2]
+                # prefixes (``desc`` → description), short words that keep most of their
+                # letters (``arprt`` → airport, not appropriate), then frequent words
+                score = (
+                    1.5 * word.startswith(token)
+                    + 2.0 * len(token) / len(word)
+                    + 0.25 * math.log1p(self._counts[word])
+                )
+                if best is None or (score, word) > best:
+                    best = (score, word)
+        found = None if best is None else best[1]
         self._memo[token] = found
         return found
 
