@@ -20,8 +20,11 @@ run by others with this code): ``--glossary G.jsonl --columns C.jsonl --truth T.
 import-schema`` format; truth ``{dataset,column,term}``).
 
 **Metrics.** Hit@1, Hit@5 and MRR (over the top 10) with the FULL ground truth as the
-denominator: a column the method misses, does not rank, or abstains on counts as a miss.
-``H@1*``/``H@5*`` ignore abstention (the listed candidates still count). ``top-1 score``
+denominator: a column the method misses or does not rank counts as a miss. They rank the
+candidates every column gets, as ``lakeward glossary match --json`` lists them (abstained
+columns still list theirs). Abstention is reported apart: ``abstain`` (share of columns with
+no suggestion), ``sugg. precision`` (how often the first candidate is right where the matcher
+does suggest it) and ``coverage`` (1 − abstain). ``top-1 score``
 and ``ECE`` (expected calibration error of the first candidate's score, 10 bins) say whether
 a score means "chance of being right" (only Lakeward claims calibrated scores; the peers'
 are raw similarities). ``cols/s``: columns
@@ -113,8 +116,8 @@ class Result:
     hit1: float
     hit5: float
     mrr: float
-    hit1_raw: float  # abstention ignored
-    hit5_raw: float
+    hit1_raw: float  # precision of the suggestions (first candidate, not abstained)
+    hit5_raw: float  # coverage: the share of columns with a suggestion
     abstained: float
     top1_score: float  # mean score of the first candidate
     ece: float  # expected calibration error of that score (meaningful for calibrated scores)
@@ -131,9 +134,15 @@ class Result:
 
 
 def score(truth: dict[Key, set[str]], rankings: Sequence[ColumnRanking]) -> dict[str, float | int]:
-    """Hit@1, Hit@5, MRR@10 over the whole ``truth`` (unranked or abstained: a miss)."""
+    """Hit@1, Hit@5, MRR@10 over the whole ``truth`` (unranked: a miss).
+
+    They rank the candidates every column gets (what ``lakeward glossary match --json``
+    prints, abstained columns included). Abstention is reported apart: the share of columns
+    with no suggestion, and the precision of the suggestions made (the first candidate of
+    the columns not abstained on).
+    """
     by_key = {(r.dataset, r.column): r for r in rankings}
-    h1 = h5 = rr = h1r = h5r = abst = 0.0
+    h1 = h5 = rr = h1r = abst = 0.0
     top: list[tuple[float, bool]] = []  # (top-1 score, top-1 right): calibration
     for key, correct in truth.items():
         r = by_key.get(key)
@@ -145,12 +154,11 @@ def score(truth: dict[Key, set[str]], rankings: Sequence[ColumnRanking]) -> dict
             top.append((min(max(float(r.candidates[0].score), 0.0), 1.0), pos == 0))
         if pos is None:
             continue
-        h1r += pos == 0
-        h5r += pos < 5
+        h1 += pos == 0
+        h5 += pos < 5
+        rr += 1.0 / (pos + 1)
         if not r.abstained:
-            h1 += pos == 0
-            h5 += pos < 5
-            rr += 1.0 / (pos + 1)
+            h1r += pos == 0  # suggested (above the threshold) and right
     n = max(len(truth), 1)
     ece = 0.0  # expected calibration error of the top-1 score, 10 equal-width bins
     for b in range(10):
@@ -166,8 +174,9 @@ def score(truth: dict[Key, set[str]], rankings: Sequence[ColumnRanking]) -> dict
         "hit1": h1 / n,
         "hit5": h5 / n,
         "mrr": rr / n,
-        "hit1_raw": h1r / n,
-        "hit5_raw": h5r / n,
+        # precision of what is suggested (the first candidate, when not abstained)
+        "hit1_raw": h1r / max(n - abst, 1),
+        "hit5_raw": (n - abst) / n,  # coverage: columns with a suggestion
         "abstained": abst / n,
     }
 
@@ -571,7 +580,8 @@ def table(results: Sequence[Result]) -> str:
         lines.append(f"\n### {name} / {split} ({n} columns, {rs[0].terms} terms)")
         lines.append("")
         lines.append(
-            "| method | Hit@1 | Hit@5 | MRR | abstain | H@1* | H@5* | top-1 score | ECE "
+            "| method | Hit@1 | Hit@5 | MRR | abstain | sugg. precision | coverage | top-1 score "
+            "| ECE "
             "| cols/s | build s | note |"
         )
         lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
