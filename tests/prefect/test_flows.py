@@ -103,7 +103,10 @@ def test_demo_end_to_end_then_idempotent(
     assert second["glossary"]["columns"] == 0
     assert main(["glossary", "review", "--dataset", "sales.customers", "--json"]) == 0
     review = json.loads(capsys.readouterr().out)
-    assert ("email", "party.email") in {(s["column"], s["term"]) for s in review}
+    assert ("date_of_birth", "party.birth_date") in {(s["column"], s["term"]) for s in review}
+    assert main(["glossary", "match", "--dataset", "sales.customers", "--json"]) == 0
+    ranked = {r["column"]: r for r in json.loads(capsys.readouterr().out)}
+    assert "party.email" in [c["term"] for c in ranked["email"]["candidates"]]
     assert main(["glossary", "accept", "sales.customers.date_of_birth", "party.birth_date"]) == 0
     capsys.readouterr()
     assert main(["tag", "ls", "--dataset", "sales.customers", "--json"]) == 0
