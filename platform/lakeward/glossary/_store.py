@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lakeward._records import Problems, jsonl_records, read_text
 from lakeward.catalog import (
     Catalog,
     Glossary,
@@ -74,7 +75,6 @@ _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".yaml": "yam
 _LIST_FIELDS = ("synonyms", "tags")
 _REQUIRED_HEADERS = ("id", "label")
 _YAML_KEYS = ("name", "description", "terms")
-_MAX_PROBLEMS = 20
 
 
 class TermStatus(StrEnum):
@@ -205,28 +205,6 @@ class GlossaryInfo:
 # --------------------------------------------------------------------------------------------
 
 
-class _Problems:
-    """Everything wrong with a file, reported together (up to a limit)."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.items: list[str] = []
-
-    def add(self, where: str, message: str) -> None:
-        self.items.append(f"{where}: {message}")
-
-    def raise_if_any(self) -> None:
-        if not self.items:
-            return
-        shown = self.items[:_MAX_PROBLEMS]
-        more = len(self.items) - len(shown)
-        raise InputError(
-            f"{self.source}: {len(self.items)} problem(s); nothing was imported.\n  "
-            + "\n  ".join(shown)
-            + (f"\n  … and {more} more" if more else "")
-        )
-
-
 def _format_of(path: Path, fmt: str | None) -> str:
     if fmt is not None:
         if fmt not in FORMATS:
@@ -242,38 +220,7 @@ def _format_of(path: Path, fmt: str | None) -> str:
     return found
 
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file.") from None
-    except IsADirectoryError:
-        raise InputError(f"{path} is a directory; give a glossary file.") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror}).") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path.name}: not UTF-8 text (byte {exc.start}); save the file as UTF-8."
-        ) from None
-
-
-def _jsonl_records(text: str, problems: _Problems) -> list[tuple[str, Any]]:
-    records: list[tuple[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append((f"line {number}", json.loads(line)))
-        except json.JSONDecodeError as exc:
-            problems.add(
-                f"line {number}", f"not valid JSON ({exc.msg}); each line is one JSON object"
-            )
-    return records
-
-
-def _csv_records(text: str, problems: _Problems) -> list[tuple[str, Any]]:
+def _csv_records(text: str, problems: Problems) -> list[tuple[str, Any]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -311,7 +258,7 @@ def _csv_records(text: str, problems: _Problems) -> list[tuple[str, Any]]:
     return records
 
 
-def _yaml_records(text: str, problems: _Problems) -> tuple[list[tuple[str, Any]], str | None]:
+def _yaml_records(text: str, problems: Problems) -> tuple[list[tuple[str, Any]], str | None]:
     import yaml
 
     try:
@@ -352,7 +299,7 @@ def _yaml_records(text: str, problems: _Problems) -> tuple[list[tuple[str, Any]]
     return records, description
 
 
-def _text_field(value: Any, name: str, where: str, problems: _Problems) -> str:
+def _text_field(value: Any, name: str, where: str, problems: Problems) -> str:
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float | date):
@@ -361,7 +308,7 @@ def _text_field(value: Any, name: str, where: str, problems: _Problems) -> str:
     return str(value).strip()
 
 
-def _list_field(value: Any, name: str, where: str, problems: _Problems) -> tuple[str, ...]:
+def _list_field(value: Any, name: str, where: str, problems: Problems) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
@@ -389,7 +336,7 @@ def _list_field(value: Any, name: str, where: str, problems: _Problems) -> tuple
     return tuple(out)
 
 
-def _term(where: str, record: Any, problems: _Problems) -> _Term | None:
+def _term(where: str, record: Any, problems: Problems) -> _Term | None:
     if not isinstance(record, dict):
         problems.add(where, f"a term must be an object with {', '.join(FIELDS)}")
         return None
@@ -435,10 +382,10 @@ def _term(where: str, record: Any, problems: _Problems) -> _Term | None:
     return term if len(problems.items) == before else None
 
 
-def _parse(text: str, fmt: str, problems: _Problems) -> tuple[list[_Term], str | None]:
+def _parse(text: str, fmt: str, problems: Problems) -> tuple[list[_Term], str | None]:
     description = None
     if fmt == "jsonl":
-        records = _jsonl_records(text, problems)
+        records = jsonl_records(text, problems, "term")
     elif fmt == "csv":
         records = _csv_records(text, problems)
     else:
@@ -459,7 +406,7 @@ def _parse(text: str, fmt: str, problems: _Problems) -> tuple[list[_Term], str |
     return terms, description
 
 
-def _check_tags(terms: Iterable[_Term], vocabulary: Iterable[str], problems: _Problems) -> None:
+def _check_tags(terms: Iterable[_Term], vocabulary: Iterable[str], problems: Problems) -> None:
     known = set(vocabulary)
     unknown: dict[str, list[str]] = {}
     for term in terms:
@@ -491,8 +438,8 @@ def _read_glossary_file(
     """
     file = Path(path)
     fmt = _format_of(file, fmt)
-    text = _read_text(file)
-    problems = _Problems(file.name)
+    text = read_text(file, "a glossary file")
+    problems = Problems(file.name)
     terms, description = _parse(text, fmt, problems)
     if not terms and not problems.items:
         problems.add("the file", "no terms: a glossary needs at least one term")

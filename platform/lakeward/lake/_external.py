@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lakeward._records import MAX_PROBLEMS, Problems, jsonl_records, read_text
 from lakeward.catalog import Catalog, ColumnStats, Dataset, DatasetRepository
 from lakeward.catalog._models import utcnow
 from lakeward.errors import InputError
@@ -42,7 +43,6 @@ REGISTER_PURPOSE = "catalog_maintenance"
 MAX_NAME_CHARS = 512
 _TABLE_KEYS = ("name", "description", "columns")
 _COLUMN_KEYS = ("name", "type", "description", "nullable")
-_MAX_PROBLEMS = 20
 
 # Common SQL / information_schema spellings → Spark simpleString.
 _SCALARS = {
@@ -242,27 +242,7 @@ class ImportedTable:
         }
 
 
-class _Problems:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.items: list[str] = []
-
-    def add(self, where: str, message: str) -> None:
-        self.items.append(f"{where}: {message}")
-
-    def raise_if_any(self) -> None:
-        if not self.items:
-            return
-        shown = self.items[:_MAX_PROBLEMS]
-        more = len(self.items) - len(shown)
-        raise InputError(
-            f"{self.source}: {len(self.items)} problem(s); nothing was imported.\n  "
-            + "\n  ".join(shown)
-            + (f"\n  … and {more} more" if more else "")
-        )
-
-
-def _records(path: Path, text: str, problems: _Problems) -> list[tuple[str, Any]]:
+def _records(path: Path, text: str, problems: Problems) -> list[tuple[str, Any]]:
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         import yaml
@@ -280,20 +260,10 @@ def _records(path: Path, text: str, problems: _Problems) -> list[tuple[str, Any]
             problems.add(f"line {exc.lineno}", f"not valid JSON ({exc.msg})")
             return []
         return _listed(data, problems)
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append((f"line {number}", json.loads(line)))
-        except json.JSONDecodeError as exc:
-            problems.add(
-                f"line {number}", f"not valid JSON ({exc.msg}); each line is one table object"
-            )
-    return records
+    return jsonl_records(text, problems, "table")
 
 
-def _listed(data: Any, problems: _Problems) -> list[tuple[str, Any]]:
+def _listed(data: Any, problems: Problems) -> list[tuple[str, Any]]:
     if data is None:
         return []
     if not isinstance(data, list):
@@ -302,7 +272,7 @@ def _listed(data: Any, problems: _Problems) -> list[tuple[str, Any]]:
     return [(f"table {i + 1}", item) for i, item in enumerate(data)]
 
 
-def _name(value: Any, what: str, where: str, problems: _Problems) -> str:
+def _name(value: Any, what: str, where: str, problems: Problems) -> str:
     if not isinstance(value, str) or not value.strip():
         problems.add(where, f'{what} has no name; give it a non-empty "name"')
         return ""
@@ -313,7 +283,7 @@ def _name(value: Any, what: str, where: str, problems: _Problems) -> str:
     return name
 
 
-def _text(value: Any, what: str, where: str, problems: _Problems) -> str:
+def _text(value: Any, what: str, where: str, problems: Problems) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -322,7 +292,7 @@ def _text(value: Any, what: str, where: str, problems: _Problems) -> str:
     return value.strip()
 
 
-def _table(where: str, record: Any, problems: _Problems) -> _Table | None:
+def _table(where: str, record: Any, problems: Problems) -> _Table | None:
     before = len(problems.items)
     if not isinstance(record, dict):
         problems.add(where, "a table is an object with name, description and columns")
@@ -401,19 +371,8 @@ def _table(where: str, record: Any, problems: _Problems) -> _Table | None:
 
 
 def _read(path: Path) -> list[_Table]:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file.") from None
-    except IsADirectoryError:
-        raise InputError(f"{path} is a directory; give a schema file (JSON Lines).") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path.name}: not UTF-8 text (byte {exc.start}); save the file as UTF-8."
-        ) from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror}).") from None
-    problems = _Problems(path.name)
+    text = read_text(path, "a schema file (JSON Lines)")
+    problems = Problems(path.name)
     tables: list[_Table] = []
     first: dict[str, str] = {}
     for where, record in _records(path, text, problems):
@@ -481,7 +440,7 @@ def import_schema(
             raise InputError(
                 f"{file.name}: {len(clashes)} table name(s) belong to datasets with files; "
                 "nothing was imported. Rename the table(s) in the file (e.g. prefix the "
-                "warehouse's name).\n  " + "\n  ".join(clashes[:_MAX_PROBLEMS])
+                "warehouse's name).\n  " + "\n  ".join(clashes[:MAX_PROBLEMS])
             )
         for table in tables:
             uri = f"schema:{file.name}#{table.name}"
