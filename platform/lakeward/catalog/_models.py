@@ -649,6 +649,7 @@ class MatchStatus(StrEnum):
     PENDING = "pending"  # accepted by one steward; its sensitive tags wait for a second
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    ABSTAINED = "abstained"  # no term reached the threshold (term ""): the column was matched
 
 
 class GlossaryMatch(Base):

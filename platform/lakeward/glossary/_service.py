@@ -41,6 +41,7 @@ from lakeward.catalog import (
 from lakeward.errors import InputError, NotFound, PolicyDenied
 from lakeward.glossary._match import MatchConfig, Matcher
 from lakeward.glossary._rerank import Reranker
+from lakeward.glossary._store import require_glossary, term_meta
 from lakeward.glossary._types import ColumnMeta, ColumnRanking, TermMeta
 
 if TYPE_CHECKING:
@@ -62,8 +63,6 @@ __all__ = [
 GOVERNANCE_PURPOSE = "data_governance"
 #: Above this many columns ``engine="auto"`` ranks on Spark.
 SPARK_THRESHOLD = 20_000
-#: Datasets in the catalog that have no files, only a schema (``catalog import-schema``).
-_SCHEMA_FORMAT = "schema"
 
 
 class MatchOutcome(StrEnum):
@@ -164,13 +163,7 @@ class MatchReport:
 
 def _glossary(session: Any, name: str | None) -> Glossary:
     if name is not None:
-        found = session.scalar(select(Glossary).where(Glossary.name == name))
-        if found is None:
-            raise NotFound(
-                f"No glossary named {name!r}. List them with `lakeward glossary ls`; import one "
-                "with `lakeward glossary import FILE --name NAME`."
-            )
-        return found  # type: ignore[no-any-return]
+        return require_glossary(session, name)
     every = list(session.scalars(select(Glossary).order_by(Glossary.name)))
     if not every:
         raise NotFound(
@@ -180,17 +173,6 @@ def _glossary(session: Any, name: str | None) -> Glossary:
         names = ", ".join(g.name for g in every)
         raise InputError(f"The catalog has several glossaries ({names}): name one with --glossary.")
     return every[0]  # type: ignore[no-any-return]
-
-
-def _term_meta(row: GlossaryTerm) -> TermMeta:
-    return TermMeta(
-        id=row.term_id,
-        label=row.label,
-        description=row.description or "",
-        synonyms=tuple(str(s) for s in row.synonyms or ()),
-        parent=row.parent or "",
-        tags=tuple(str(t) for t in row.tags or ()),
-    )
 
 
 _MATCHERS: dict[tuple[tuple[TermMeta, ...], MatchConfig], Matcher] = {}
@@ -341,7 +323,7 @@ def match(
         found = _glossary(session, glossary)
         glossary_name, glossary_id = found.name, found.id
         term_rows = [t for t in found.terms if t.status == "active"]
-        terms = [_term_meta(t) for t in term_rows]
+        terms = [term_meta(t) for t in term_rows]
         repo = DatasetRepository(session)
         if datasets is None:
             targets = [d.name for d in repo.list()]
@@ -505,7 +487,7 @@ def _store(
                             rank=0,
                             score=0.0,
                             evidence={"abstained": True},
-                            status="abstained",
+                            status=MatchStatus.ABSTAINED.value,
                             created_by=principal,
                             metadata_signature=signature,
                         )
@@ -547,12 +529,12 @@ def review(
         NotFound: no such glossary or dataset.
         InputError: an unknown status.
     """
-    statuses = {s.value for s in MatchStatus}
+    statuses = {s.value for s in MatchStatus} - {MatchStatus.ABSTAINED.value}
     if status is not None and status not in statuses:
         raise InputError(f"--status must be one of {', '.join(sorted(statuses))}, not {status!r}.")
     with catalog.session() as session:
         found = _glossary(session, glossary)
-        terms = {t.term_id: _term_meta(t) for t in found.terms}
+        terms = {t.term_id: term_meta(t) for t in found.terms}
         query = (
             select(GlossaryMatch, Dataset.name)
             .join(Dataset, GlossaryMatch.dataset_id == Dataset.id)
@@ -609,13 +591,49 @@ def _decide(
                 f"Glossary {found.name!r} has no term {term!r}; list its terms with "
                 f"`lakeward glossary terms {found.name}`."
             )
-        meta = _term_meta(row)
+        meta = term_meta(row)
         name, glossary_id, signature = found.name, found.id, ""
         for c in columns:
             if c.column == column:
                 signature = c.signature()
     guard(catalog, principal, "tag.assign", f"dataset:{dataset}", {"purpose": purpose})
     return name, meta, glossary_id, signature
+
+
+def _stored_match(
+    session: Any,
+    glossary_id: int,
+    target: Dataset,
+    column: str,
+    term: str,
+    principal: str,
+    signature: str,
+    score: float,
+) -> GlossaryMatch:
+    """The stored match of ``term`` to the column, or a new one a steward makes by hand."""
+    row = session.scalar(
+        select(GlossaryMatch).where(
+            GlossaryMatch.glossary_id == glossary_id,
+            GlossaryMatch.dataset_id == target.id,
+            GlossaryMatch.column_name == column,
+            GlossaryMatch.term_id == term,
+        )
+    )
+    if row is None:
+        row = GlossaryMatch(
+            glossary_id=glossary_id,
+            dataset_id=target.id,
+            column_name=column,
+            term_id=term,
+            rank=0,
+            score=score,
+            evidence={"manual": True},
+            status=MatchStatus.SUGGESTED.value,
+            created_by=principal,
+            metadata_signature=signature,
+        )
+        session.add(row)
+    return row  # type: ignore[no-any-return]
 
 
 def _evidence(glossary: str, term: TermMeta, principal: str) -> str:
@@ -656,28 +674,7 @@ def accept(
     sensitive = [t for t in meta.tags if t in _two_person_tags()]
     with catalog.session(immediate=True) as session, write_lock(session, "glossary_matches"):
         target = DatasetRepository(session).require(dataset)
-        row = session.scalar(
-            select(GlossaryMatch).where(
-                GlossaryMatch.glossary_id == glossary_id,
-                GlossaryMatch.dataset_id == target.id,
-                GlossaryMatch.column_name == column,
-                GlossaryMatch.term_id == term,
-            )
-        )
-        if row is None:
-            row = GlossaryMatch(
-                glossary_id=glossary_id,
-                dataset_id=target.id,
-                column_name=column,
-                term_id=term,
-                rank=0,
-                score=1.0,
-                evidence={"manual": True},
-                status=MatchStatus.SUGGESTED.value,
-                created_by=principal,
-                metadata_signature=signature,
-            )
-            session.add(row)
+        row = _stored_match(session, glossary_id, target, column, term, principal, signature, 1.0)
         if row.status == MatchStatus.ACCEPTED.value:
             apply = list(meta.tags)
         elif sensitive and row.status != MatchStatus.PENDING.value:
@@ -746,26 +743,7 @@ def reject(
     )
     with catalog.session(immediate=True) as session, write_lock(session, "glossary_matches"):
         target = DatasetRepository(session).require(dataset)
-        row = session.scalar(
-            select(GlossaryMatch).where(
-                GlossaryMatch.glossary_id == glossary_id,
-                GlossaryMatch.dataset_id == target.id,
-                GlossaryMatch.column_name == column,
-                GlossaryMatch.term_id == term,
-            )
-        )
-        if row is None:
-            row = GlossaryMatch(
-                glossary_id=glossary_id,
-                dataset_id=target.id,
-                column_name=column,
-                term_id=term,
-                rank=0,
-                score=0.0,
-                evidence={"manual": True},
-                created_by=principal,
-            )
-            session.add(row)
+        row = _stored_match(session, glossary_id, target, column, term, principal, signature, 0.0)
         row.status = MatchStatus.REJECTED.value
         row.reviewed_by = principal
         row.reviewed_at = utcnow()

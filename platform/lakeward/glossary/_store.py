@@ -61,6 +61,7 @@ __all__ = [
     "import_glossary",
     "list_glossaries",
     "require_glossary",
+    "term_meta",
     "term_records",
 ]
 
@@ -122,6 +123,22 @@ class _Term:
             owner=row.owner or "",
             status=row.status,
         )
+
+    def meta(self) -> TermMeta:
+        """The term as the matcher sees it."""
+        return TermMeta(
+            id=self.id,
+            label=self.label,
+            description=self.description,
+            synonyms=self.synonyms,
+            parent=self.parent,
+            tags=self.tags,
+        )
+
+
+def term_meta(row: GlossaryTerm) -> TermMeta:
+    """A stored term as the matcher sees it."""
+    return _Term.of(row).meta()
 
 
 @dataclass(frozen=True)
@@ -707,18 +724,7 @@ def glossary_terms(
     """
     _authenticated(catalog)
     _, terms = _stored_terms(catalog, name)
-    return [
-        TermMeta(
-            id=t.id,
-            label=t.label,
-            description=t.description,
-            synonyms=t.synonyms,
-            parent=t.parent,
-            tags=t.tags,
-        )
-        for t in terms
-        if include_inactive or t.status == TermStatus.ACTIVE.value
-    ]
+    return [t.meta() for t in terms if include_inactive or t.status == TermStatus.ACTIVE.value]
 
 
 def term_records(
