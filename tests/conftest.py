@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -112,6 +113,15 @@ def catalog(catalog_url: str) -> Iterator[object]:
     cat = Catalog.open(catalog_url)
     yield cat
     cat.dispose()
+
+
+@pytest.fixture
+def bundle_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the default policy bundle, configured as LAKEWARD_POLICY_DIR."""
+    target = tmp_path / "policies"
+    shutil.copytree(REPO / "policies", target)
+    monkeypatch.setenv("LAKEWARD_POLICY_DIR", str(target))
+    return target
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ masked from then on. Runs on SQLite and, with ``LAKEWARD_TEST_POSTGRES_URL``, Po
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,22 +30,12 @@ from lakeward.cli import main
 from lakeward.errors import PolicyDenied
 from lakeward.policy import acknowledge_purpose, assign_tag, engine_for
 
-REPO = Path(__file__).resolve().parents[3]
-
 EMAIL_MIN, EMAIL_MAX = "aaron.abbott@example.com", "zoe.zimmer@example.org"
 PHONE_MIN, PHONE_MAX = "+1-202-555-0100", "+1-989-555-0199"
 STREET_MIN, STREET_MAX = "1 Acacia Avenue", "99 Zephyr Road"
 DOB_MIN, DOB_MAX = "1931-02-03", "2006-11-30"
 SECRETS = [EMAIL_MIN, EMAIL_MAX, PHONE_MIN, PHONE_MAX, STREET_MIN, STREET_MAX, DOB_MIN, DOB_MAX]
 PERSONAL = ["email", "phone", "street_address", "date_of_birth"]
-
-
-@pytest.fixture
-def bundle_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "policies"
-    shutil.copytree(REPO / "policies", target)
-    monkeypatch.setenv("LAKEWARD_POLICY_DIR", str(target))
-    return target
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ Uses the real all-MiniLM-L6-v2 model (from its PyPI package). Runs on SQLite and
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,7 +37,6 @@ from lakeward.glossary import (
 from lakeward.glossary import _service as service
 from lakeward.policy import acknowledge_purpose, engine_for
 
-REPO = Path(__file__).resolve().parents[3]
 SENTINEL = "zz-sentinel-value-9431"
 
 TERMS = [
@@ -66,14 +64,6 @@ TERMS = [
         ["not_sensitive"],
     ),
 ]
-
-
-@pytest.fixture
-def bundle_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "policies"
-    shutil.copytree(REPO / "policies", target)
-    monkeypatch.setenv("LAKEWARD_POLICY_DIR", str(target))
-    return target
 
 
 def profile(catalog: Catalog, name: str, columns: dict[str, str], *, salt: str = "") -> None:

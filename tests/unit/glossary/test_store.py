@@ -8,7 +8,6 @@ Runs on SQLite and, with ``LAKEWARD_TEST_POSTGRES_URL``, PostgreSQL.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -37,8 +36,6 @@ from lakeward.glossary._store import (
 from lakeward.identity import Principal, acting_as
 from lakeward.policy import acknowledge_purpose, engine_for
 
-REPO = Path(__file__).resolve().parents[3]
-
 TERMS = [
     {
         "id": "T1",
@@ -54,14 +51,6 @@ TERMS = [
     {"id": "T3", "label": "Kundennummer", "description": "Identifiant client — 顧客番号 🧾"},
     {"id": "T4", "label": "Legacy code", "status": "draft"},
 ]
-
-
-@pytest.fixture
-def bundle_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "policies"
-    shutil.copytree(REPO / "policies", target)
-    monkeypatch.setenv("LAKEWARD_POLICY_DIR", str(target))
-    return target
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ PostgreSQL.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -29,8 +28,6 @@ from lakeward.identity import Principal
 from lakeward.lake import SCHEMA_FORMAT, import_schema, profile_datasets, spark_type_name
 from lakeward.policy import acknowledge_purpose, engine_for
 
-REPO = Path(__file__).resolve().parents[3]
-
 CUSTOMERS = {
     "name": "crm.customers",
     "description": "People who bought something.",
@@ -46,14 +43,6 @@ ORDERS = {
     "name": "crm.orders",
     "columns": [{"name": "order_id", "type": "int4"}, {"name": "payload", "type": "jsonb"}],
 }
-
-
-@pytest.fixture
-def bundle_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "policies"
-    shutil.copytree(REPO / "policies", target)
-    monkeypatch.setenv("LAKEWARD_POLICY_DIR", str(target))
-    return target
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -8,17 +7,6 @@ import pytest
 from lakeward.catalog import Catalog
 from lakeward.policy import PolicyEngine, load_bundle
 from lakeward.policy._tests import seed_datasets
-
-REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def bundle_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private copy of the default bundle, configured as LAKEWARD_POLICY_DIR."""
-    target = tmp_path / "policies"
-    shutil.copytree(REPO / "policies", target)
-    monkeypatch.setenv("LAKEWARD_POLICY_DIR", str(target))
-    return target
 
 
 def add_dataset(

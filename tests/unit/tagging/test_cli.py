@@ -17,7 +17,6 @@ from tests.unit.tagging.test_service import (
     CUSTOMERS,
     EMAILS,
     FakeSampler,
-    bundle_dir,  # noqa: F401  (fixture)
     customers_sample,
     profile,
 )

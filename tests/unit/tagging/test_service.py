@@ -8,7 +8,6 @@ Runs on SQLite and, with ``LAKEWARD_TEST_POSTGRES_URL``, PostgreSQL.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -42,18 +41,8 @@ from lakeward.tagging import (
     resolve_target,
 )
 
-REPO = Path(__file__).resolve().parents[3]
-
 EMAILS = [f"person{i}@example.com" for i in range(200)]
 CITIES = ["Austin", "Boston", "Chicago", "Denver", "El Paso"] * 40
-
-
-@pytest.fixture
-def bundle_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "policies"
-    shutil.copytree(REPO / "policies", target)
-    monkeypatch.setenv("LAKEWARD_POLICY_DIR", str(target))
-    return target
 
 
 def profile(
