@@ -34,13 +34,11 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact  #
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from lakeward.catalog import Catalog  # noqa: E402
-from lakeward.errors import LakewardError  # noqa: E402
 from lakeward.orchestration._artifacts import withhold_values  # noqa: E402
 
 __all__ = [
     "GLOSSARY_ARTIFACT_KEY",
     "MAX_TABLE_ROWS",
-    "GlossaryMatchFailed",
     "glossary_markdown",
     "glossary_match",
     "glossary_summary",
@@ -52,18 +50,7 @@ GLOSSARY_ARTIFACT_KEY = "lakeward-glossary-match"
 #: over a big catalog suggests many; ``lakeward glossary review`` lists them all).
 MAX_TABLE_ROWS = 1000
 #: Dataset outcomes in the order the summary shows them (others follow as they appear).
-_STATUSES = ("matched", "unchanged", "not_profiled", "no_columns", "denied", "failed")
-
-
-class GlossaryMatchFailed(LakewardError):
-    """Some datasets failed to match; the others were matched and published."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, errors: dict[str, str], summary: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.errors = errors
-        self.summary = summary
+_STATUSES = ("matched", "unchanged", "not_profiled", "no_columns", "denied")
 
 
 def _suggestion_row(glossary: str, s: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +75,7 @@ def glossary_summary(reports: list[dict[str, Any]]) -> dict[str, Any]:
     Returns:
         ``glossaries``, ``engine``, a count per dataset status (top level and ``counts``),
         ``columns`` (ranked), ``new_suggestions`` (all) and ``new`` (listed), ``datasets``
-        (one row per glossary and dataset), ``denials`` and ``errors`` (dataset → reason).
+        (one row per glossary and dataset) and ``denials`` (dataset → reason).
     """
     datasets: list[dict[str, Any]] = []
     new: list[dict[str, Any]] = []
@@ -110,7 +97,6 @@ def glossary_summary(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "new": new[:MAX_TABLE_ROWS],
         "datasets": datasets,
         "denials": {d["dataset"]: d["error"] or "" for d in datasets if d["status"] == "denied"},
-        "errors": {d["dataset"]: d["error"] or "" for d in datasets if d["status"] == "failed"},
     }
 
 
@@ -155,12 +141,6 @@ def glossary_markdown(summary: dict[str, Any]) -> str:
         )
     else:
         lines.append("Nothing new: no column is new or changed since the last match.")
-    if summary["errors"]:
-        lines += ["", "## Failed datasets", ""]
-        lines += [
-            f"- `{name}`: {withhold_values(reason)}"
-            for name, reason in sorted(summary["errors"].items())
-        ]
     if summary["denials"]:
         lines += ["", "## Refused by the policy layer (not matched)", ""]
         lines += [f"- `{name}`: {reason}" for name, reason in sorted(summary["denials"].items())]
@@ -218,7 +198,7 @@ def match_task(
         for name in _glossaries(catalog, glossary)
     ]
     summary = glossary_summary(reports)
-    for name, why in {**summary["errors"], **summary["denials"]}.items():
+    for name, why in summary["denials"].items():
         get_run_logger().warning("%s: %s", name, withhold_values(why))
     return {**summary, "seconds": time.perf_counter() - started}
 
@@ -261,10 +241,9 @@ def glossary_match(
 
     Returns:
         The summary: counts per dataset status, the new suggestions (up to
-        :data:`MAX_TABLE_ROWS`), denials and errors, principal, purpose and parameters.
-
-    Raises:
-        GlossaryMatchFailed: after publishing, when a dataset failed.
+        :data:`MAX_TABLE_ROWS`), denials, principal, purpose and parameters. A refused
+        dataset is reported, not raised (matching reads metadata only; nothing fails per
+        dataset).
     """
     from lakeward.orchestration._identity import run_as
 
@@ -281,11 +260,4 @@ def glossary_match(
         if requested_by:
             summary["requested_by"] = requested_by
         publish_task(summary)
-        if summary["errors"]:
-            raise GlossaryMatchFailed(
-                f"{len(summary['errors'])} datasets failed to match: "
-                + "; ".join(f"{k}: {withhold_values(v)}" for k, v in summary["errors"].items()),
-                summary["errors"],
-                summary,
-            )
         return summary
