@@ -61,6 +61,12 @@ def test_fhir_sets_shape_and_truth() -> None:
     assert {ds for ds, _ in abbrev.truth} == {ds for ds, _ in fhir.truth}
     assert gd.abbreviate("managingOrganization") == "mngng_orgnz"
     assert gd.abbreviate("birthDate") == "brth_date"
+    # the categorised glossary: the same terms, each with its resource as parent
+    categorised = sets["fhir-categories"]
+    _check(categorised)
+    assert [t.id for t in categorised.terms] == [t.id for t in fhir.terms]
+    assert {t.id: t.parent for t in categorised.terms}["Patient.birthDate"] == "Patient"
+    assert all(not t.parent for t in fhir.terms)
 
 
 def test_fhir_truth_is_the_element_or_an_identical_twin() -> None:
