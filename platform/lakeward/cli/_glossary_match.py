@@ -9,23 +9,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from lakeward.cli._identity import catalog_and_me
 from lakeward.cli._output import emit_json, err, out, table
 
 if TYPE_CHECKING:
-    from lakeward.catalog import Catalog
     from lakeward.glossary import Suggestion
     from lakeward.policy import TagChange
 
 _STATUSES = ("suggested", "pending", "accepted", "rejected", "all")
-
-
-def _catalog_and_me() -> tuple[Catalog, str]:
-    """The shared catalog and your authenticated principal (never a flag)."""
-    from lakeward.catalog import Catalog
-    from lakeward.cli._identity import me
-
-    catalog = Catalog.shared()
-    return catalog, me(catalog).name
 
 
 def register(group: click.Group) -> None:
@@ -87,7 +78,7 @@ def match_command(
     from lakeward.glossary import MatchOutcome, match
     from lakeward.glossary._rerank import reranker_from_settings
 
-    catalog, principal = _catalog_and_me()
+    catalog, principal = catalog_and_me()
     report = match(
         catalog,
         principal,
@@ -170,7 +161,7 @@ def review_command(
     """List stored matches with their score, tags and the signals that agreed."""
     from lakeward.glossary import review
 
-    catalog, principal = _catalog_and_me()
+    catalog, principal = catalog_and_me()
     items = review(
         catalog,
         principal,
@@ -218,7 +209,7 @@ def _review(target: str, term: str, glossary_name: str | None, as_json: bool, *,
     from lakeward.glossary import accept, reject
     from lakeward.tagging import resolve_target
 
-    catalog, principal = _catalog_and_me()
+    catalog, principal = catalog_and_me()
     dataset, column = resolve_target(catalog, target, column_required=True)
     decide = accept if ok else reject
     stored, changes = decide(catalog, principal, dataset, column, term, glossary=glossary_name)

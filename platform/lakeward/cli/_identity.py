@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from lakeward.catalog import Catalog
     from lakeward.identity import Principal
 
-__all__ = ["me"]
+__all__ = ["catalog_and_me", "me"]
 
 
 def me(catalog: Catalog | None = None) -> Principal:
@@ -33,3 +33,11 @@ def me(catalog: Catalog | None = None) -> Principal:
         if ctx is not None:  # unbound when the command ends, however it was invoked
             ctx.find_root().call_on_close(lambda: _bound.reset(token))
     return principal
+
+
+def catalog_and_me() -> tuple[Catalog, str]:
+    """The shared catalog and the name of who runs this command (:func:`me`)."""
+    from lakeward.catalog import Catalog
+
+    catalog = Catalog.shared()
+    return catalog, me(catalog).name

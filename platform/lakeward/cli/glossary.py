@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from lakeward.cli._identity import catalog_and_me
 from lakeward.cli._output import emit_json, err, out, table
 
 if TYPE_CHECKING:
-    from lakeward.catalog import Catalog
+    pass
 
 _FORMATS = ("jsonl", "csv", "yaml")
 
@@ -23,15 +24,6 @@ _FORMATS = ("jsonl", "csv", "yaml")
 @click.group()
 def glossary() -> None:
     """Business glossaries: import, export, ls, terms."""
-
-
-def _catalog_and_me() -> tuple[Catalog, str]:
-    """The shared catalog and your authenticated principal (never a flag)."""
-    from lakeward.catalog import Catalog
-    from lakeward.cli._identity import me
-
-    catalog = Catalog.shared()
-    return catalog, me(catalog).name
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,7 +66,7 @@ def import_command(
     """
     from lakeward.glossary._store import import_glossary
 
-    catalog, principal = _catalog_and_me()
+    catalog, principal = catalog_and_me()
     result = import_glossary(
         catalog, principal, path, name=name, replace=replace, fmt=fmt, description=description
     )
@@ -116,7 +108,7 @@ def export_command(name: str, fmt: str, output: str | None) -> None:
     """Export glossary G with every term and field (importing it again changes nothing)."""
     from lakeward.glossary._store import export_glossary
 
-    catalog, _ = _catalog_and_me()
+    catalog, _ = catalog_and_me()
     text = export_glossary(catalog, name, fmt)
     if output is None:
         click.echo(text, nl=False)
@@ -138,7 +130,7 @@ def ls_command(as_json: bool) -> None:
     """List the glossaries with their version and term counts."""
     from lakeward.glossary._store import list_glossaries
 
-    catalog, _ = _catalog_and_me()
+    catalog, _ = catalog_and_me()
     infos = list_glossaries(catalog)
     if as_json:
         emit_json([i.to_dict() for i in infos])
@@ -176,7 +168,7 @@ def terms_command(name: str, include_all: bool, as_json: bool) -> None:
     """List the terms of glossary G (active ones; --all for every term)."""
     from lakeward.glossary._store import term_records
 
-    catalog, _ = _catalog_and_me()
+    catalog, _ = catalog_and_me()
     records = term_records(catalog, name, include_inactive=include_all)
     if as_json:
         emit_json(records)

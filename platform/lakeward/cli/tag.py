@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from lakeward.cli._identity import catalog_and_me
 from lakeward.cli._output import emit_json, err, out, progress, table
 
 if TYPE_CHECKING:
@@ -27,14 +28,6 @@ _STATUSES = ("suggested", "approved", "rejected")
 @click.group()
 def tag() -> None:
     """Column classification and tags: classify, ls, approve, reject, add, remove, explain."""
-
-
-def _catalog_and_me() -> tuple[Catalog, str]:
-    from lakeward.catalog import Catalog
-    from lakeward.cli._identity import me
-
-    catalog = Catalog.shared()
-    return catalog, me(catalog).name
 
 
 def _where(dataset: str, column: str) -> str:
@@ -124,7 +117,7 @@ def classify_command(
     from lakeward.tagging import ClassifyStatus, classify, list_tags
 
     parse_master(get_settings().spark.master)  # fail before touching the catalog
-    catalog, principal = _catalog_and_me()
+    catalog, principal = catalog_and_me()
     selected = list(names) or None
     total = len(selected) if selected else _count(catalog)
     with progress(total, "classifying") as advance:
@@ -208,7 +201,7 @@ def ls(names: tuple[str, ...], status: str | None, as_json: bool) -> None:
     """
     from lakeward.tagging import list_tags
 
-    catalog, principal = _catalog_and_me()
+    catalog, principal = catalog_and_me()
     records = list_tags(catalog, principal, datasets=list(names) or None, status=status)
     if as_json:
         emit_json([r.to_dict() for r in records])
@@ -240,7 +233,7 @@ def _review(target: str, tag_name: str, as_json: bool, *, approve: bool) -> None
     from lakeward.policy import approve_tag, reject_tag
     from lakeward.tagging import list_tags, resolve_target
 
-    catalog, principal = _catalog_and_me()
+    catalog, principal = catalog_and_me()
     dataset, column = resolve_target(catalog, target, column_required=True)
     if not approve:
         _require_column(catalog, dataset, column)
@@ -294,7 +287,7 @@ def add(target: str, tag_name: str, as_json: bool) -> None:
     from lakeward.policy import assign_tag
     from lakeward.tagging import resolve_target
 
-    catalog, principal = _catalog_and_me()
+    catalog, principal = catalog_and_me()
     dataset, column = resolve_target(catalog, target, column_required=False)
     if column:
         _require_column(catalog, dataset, column)
@@ -311,7 +304,7 @@ def remove(target: str, tag_name: str, as_json: bool) -> None:
     from lakeward.policy import remove_tag
     from lakeward.tagging import resolve_target
 
-    catalog, principal = _catalog_and_me()
+    catalog, principal = catalog_and_me()
     dataset, column = resolve_target(catalog, target, column_required=False)
     change = remove_tag(catalog, principal, dataset, tag_name, column=column)
     if not change.changed:
@@ -329,7 +322,7 @@ def explain(target: str, as_json: bool) -> None:
     """Show every detector's evidence about a column and where each of its tags came from."""
     from lakeward.tagging import explain_column, resolve_target
 
-    catalog, principal = _catalog_and_me()
+    catalog, principal = catalog_and_me()
     dataset, column = resolve_target(catalog, target, column_required=True)
     explained = explain_column(catalog, principal, dataset, column)
     data = explained.to_dict()
