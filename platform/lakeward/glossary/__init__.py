@@ -14,7 +14,7 @@
   ``tag.assign``), :func:`reject`.
 """
 
-from lakeward.glossary._embed import Embedder, MiniLMEmbedder, ModelUnavailable, default_embedder
+from lakeward._embed import Embedder, MiniLMEmbedder, ModelUnavailable, default_embedder
 from lakeward.glossary._match import SIGNALS, MatchConfig, Matcher
 from lakeward.glossary._rerank import (
     OpenAIReranker,

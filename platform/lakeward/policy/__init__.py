@@ -30,6 +30,7 @@ from lakeward.policy._bundle import (
 )
 from lakeward.policy._engine import (
     Decision,
+    DocumentFacts,
     NearestPermit,
     PolicyEngine,
     decide,
@@ -37,6 +38,7 @@ from lakeward.policy._engine import (
     enforce,
     engine_for,
     guard,
+    guard_documents,
 )
 from lakeward.policy._governance import (
     ClassificationRecord,
@@ -69,6 +71,7 @@ __all__ = [
     "ClassificationRecord",
     "Decision",
     "DecisionChange",
+    "DocumentFacts",
     "NearestPermit",
     "PolicyBundle",
     "PolicyBundleError",
@@ -92,6 +95,7 @@ __all__ = [
     "enforce",
     "engine_for",
     "guard",
+    "guard_documents",
     "load_bundle",
     "propagate_tags",
     "record_event",

@@ -34,7 +34,7 @@ import re
 import shlex
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from lakeward.policy._bundle import PolicyBundle, PolicyBundleError, PolicyInfo,
 
 __all__ = [
     "Decision",
+    "DocumentFacts",
     "NearestPermit",
     "PolicyEngine",
     "decide",
@@ -63,6 +64,7 @@ __all__ = [
     "enforce",
     "engine_for",
     "guard",
+    "guard_documents",
 ]
 
 NS = "Lakeward"
@@ -139,6 +141,26 @@ class Decision:
         lines += [f"error: {e}" for e in self.errors]
         lines.append(f"bundle revision: {self.bundle_revision[:12]}")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """What the policy layer sees of a document (or of a RAG store's label class: every
+    document of a class has the same facts, so one decision serves them all).
+
+    ``users`` and ``groups``: the principals and groups its ``readers`` name; ``licence``
+    and ``licence_rank``: its place in the licence lattice (public_domain 0 … restricted 3);
+    ``tags``: its source dataset's approved tags.
+    """
+
+    uid: str
+    store: str
+    dataset: str
+    users: frozenset[str]
+    groups: frozenset[str]
+    licence: str
+    licence_rank: int
+    tags: frozenset[str] = frozenset()
 
 
 def _uid(kind: str, ident: str) -> dict[str, str]:
@@ -431,8 +453,13 @@ class PolicyEngine:
         context: Mapping[str, Any] | None = None,
         *,
         columns: Sequence[str] = (),
+        document: DocumentFacts | None = None,
     ) -> Decision:
         """Decide one request; never raises (errors deny, with the reason).
+
+        ``document``: for a ``document:ID`` resource, what the policy sees of it (documents
+        live in RAG stores, not in the catalog; a query decides them in one batch with
+        :meth:`decide_documents`).
 
         ``columns``: for ``lake.read_content``, ``he.encrypt`` and ``catalog.read_metadata``,
         the dataset's columns as the reader sees them
@@ -448,7 +475,9 @@ class PolicyEngine:
             "bundle_revision": self.bundle.revision,
         }
         try:
-            return self._decide(principal, action, resource, purpose, context, base, columns)
+            return self._decide(
+                principal, action, resource, purpose, context, base, columns, document
+            )
         except Exception as exc:  # fail closed: any error is a deny that says why
             return Decision(
                 False,
@@ -469,6 +498,7 @@ class PolicyEngine:
         context: dict[str, Any],
         base: dict[str, Any],
         requested_columns: Sequence[str] = (),
+        document: DocumentFacts | None = None,
     ) -> Decision:
         import cedarpy
 
@@ -486,9 +516,13 @@ class PolicyEngine:
         columns: list[str] = []
         dataset_name, _, column = ident.partition("/") if kind == "Column" else (ident, "", "")
         if kind == "Document":
-            return self._deny(
-                base, "documents are not in the catalog yet (the RAG datastore adds them)"
-            )
+            if document is None:
+                return self._deny(
+                    base,
+                    "a document is decided with what its RAG store knows of it (readers, "
+                    "licence, source): ask through lakeward rag query",
+                )
+            entities.append(self._document_entity(replace(document, uid=ident)))
         wants_dataset = kind in ("Dataset", "Column")
         facts, acknowledged = self._facts(dataset_name if wants_dataset else "", principal, purpose)
         if wants_dataset:
@@ -584,6 +618,78 @@ class PolicyEngine:
         if not cedar_context["purpose_acknowledged"] and purpose:
             reason += f"; purpose {purpose!r} is not acknowledged by {principal}"
         return Decision(False, **base, reasons=(reason,), nearest=nearest, errors=errors)
+
+    def decide_documents(
+        self,
+        principal: str,
+        action: str,
+        documents: Sequence[DocumentFacts],
+        context: Mapping[str, Any] | None = None,
+    ) -> tuple[tuple[bool, ...], tuple[str, ...]]:
+        """Decide ``action`` on each document in one Cedar batch: (allowed per document, errors).
+
+        Never raises: anything that cannot be checked (an unknown principal or purpose, a
+        bundle whose schema predates documents, an evaluation error) denies every document,
+        and the errors say why.
+        """
+        import cedarpy
+
+        purpose = str((context or {}).get("purpose") or "")
+        nobody = tuple(False for _ in documents)
+        if principal not in self.bundle.users:
+            return nobody, (f"unknown principal {principal!r}: add it to principals.yaml",)
+        if purpose and purpose not in self.bundle.purposes:
+            return nobody, (f"unknown purpose {purpose!r}",)
+        if not re.search(r'entity\s+Document\b[^}]*"reader_groups"', self.bundle.schema_text):
+            return nobody, (
+                "the installed policy revision's schema has no Document readers: apply a "
+                "bundle whose schema declares them (the default bundle does)",
+            )
+        if not documents:
+            return (), ()
+        try:
+            _, acknowledged = self._facts("", principal, purpose)
+            entities = self._principal_entities(principal)
+            entities.append({"uid": _uid("Platform", "lakeward"), "attrs": {}, "parents": []})
+            entities += [self._document_entity(d) for d in documents]
+            cedar_context = {
+                "purpose": purpose,
+                "purpose_acknowledged": acknowledged,
+                **{k: bool((context or {}).get(k, False)) for k in _CONTEXT_BOOLS},
+            }
+            requests = [
+                {
+                    "principal": _uid("User", principal),
+                    "action": _uid("Action", action),
+                    "resource": _uid("Document", d.uid),
+                    "context": cedar_context,
+                }
+                for d in documents
+            ]
+            results = cedarpy.is_authorized_batch(
+                requests, self._policies, json.dumps(entities), self._schema
+            )
+        except Exception as exc:  # fail closed
+            return nobody, (f"{type(exc).__name__}: {exc}",)
+        errors = sorted({e for r in results for e in r.diagnostics.errors})
+        if errors:  # a skipped forbid must not let anything in
+            return nobody, tuple(errors)
+        return tuple(bool(r.allowed) for r in results), ()
+
+    def _document_entity(self, document: DocumentFacts) -> dict[str, Any]:
+        return {
+            "uid": _uid("Document", document.uid),
+            "attrs": {
+                "store": document.store,
+                "dataset": document.dataset,
+                "readers": [_uid("User", u) for u in sorted(document.users)],
+                "reader_groups": [_uid("Group", g) for g in sorted(document.groups)],
+                "licence": document.licence,
+                "licence_rank": document.licence_rank,
+                "tags": sorted(self.bundle.expand_tags(document.tags)),
+            },
+            "parents": [_uid("Platform", "lakeward")],
+        }
 
     def _acknowledgement_hint(
         self, request: dict[str, Any], entity_json: str, principal: str, purpose: str
@@ -820,6 +926,56 @@ def guard(
         _audit_decision(catalog, decision, None)
         raise PolicyDenied(decision.explain(), reasons=list(decision.reasons)) from exc
     return engine.enforce(principal, action, resource, context, columns=columns, standing=standing)
+
+
+def guard_documents(
+    catalog: Catalog,
+    principal: str,
+    action: str,
+    resource: str,
+    documents: Sequence[DocumentFacts],
+    context: Mapping[str, Any] | None = None,
+) -> tuple[bool, ...]:
+    """Decide ``action`` on many documents at once (one Cedar batch), audited as one record.
+
+    The enforcement point for document retrieval: ``resource`` names what was asked (a RAG
+    store); the audit record says how many documents (label classes) were allowed, never
+    which. Never raises: a bundle that cannot load, a principal bound to someone else, or
+    any evaluation error denies every document (fail closed), audited with the reason.
+    """
+    purpose = str((context or {}).get("purpose") or "")
+    impostor = on_behalf_refusal(principal)
+    allowed: tuple[bool, ...] = tuple(False for _ in documents)
+    errors: tuple[str, ...] = ()
+    revision: str | None = None
+    if impostor is not None:
+        errors = (impostor,)
+    else:
+        try:
+            engine = engine_for(catalog)
+        except Exception as exc:
+            errors = (f"policy bundle unavailable: {exc}",)
+        else:
+            revision = engine.bundle.revision
+            allowed, errors = engine.decide_documents(principal, action, documents, context)
+    count = sum(allowed)
+    reasons = (
+        *errors,
+        f"{count} of {len(documents)} document classes readable",
+    )
+    decision = Decision(
+        count > 0,
+        principal,
+        action,
+        resource,
+        purpose,
+        reasons=reasons,
+        errors=errors,
+        bundle_revision=revision or "",
+        context={"purpose": purpose},
+    )
+    _audit_decision(catalog, decision, revision)
+    return allowed
 
 
 def enforce(

