@@ -157,8 +157,9 @@ _LONG: MiniLMEmbedder | None = None
 
 
 def passage_embedder() -> MiniLMEmbedder:
-    """The process-wide embedder for passages (document chunks and queries): the model's
-    full 256 word pieces, no cache.
+    """The process-wide embedder for passages (document chunks and queries).
+
+    It reads the model's full 256 word pieces and caches nothing.
 
     Raises:
         ModelUnavailable: the ml extra is not installed.

@@ -27,6 +27,7 @@ __all__ = [
     "LakeSettings",
     "OrchestrationSettings",
     "PolicySettings",
+    "RagSettings",
     "ServerSettings",
     "Settings",
     "SparkSettings",
@@ -340,6 +341,62 @@ class GlossarySettings(BaseSettings):
     )
 
 
+class RagSettings(BaseSettings):
+    """RAG datastores: where they live, how documents are chunked, how much a query scans."""
+
+    model_config = _section("LAKEWARD_RAG_")
+
+    dir: Path | None = Field(
+        default=None,
+        description="Directory of the RAG stores (one subdirectory each, 0700). Default: "
+        "<home>/rag.",
+    )
+    chunk_chars: int = Field(
+        default=800,
+        ge=50,
+        le=20_000,
+        description="Largest chunk, in characters, for new stores (sentences are packed into "
+        "chunks up to this size; about 200 word pieces at 800).",
+    )
+    chunk_overlap: int = Field(
+        default=1,
+        ge=0,
+        le=10,
+        description="Sentences a chunk repeats from the end of the previous one (new stores).",
+    )
+    max_document_bytes: int = Field(
+        default=10_000_000,
+        ge=1,
+        description="Largest document text (UTF-8 bytes) an ingest accepts; a bigger one is "
+        "an input error naming it (split it into several documents).",
+    )
+    max_query_chars: int = Field(
+        default=10_000,
+        ge=1,
+        description="Longest query text accepted (the model reads its first 256 word pieces).",
+    )
+    exact_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description="A query whose visible chunks number at most this is answered by an "
+        "exact scan of them; larger visible sets walk the quantizer's lists (stores created "
+        "with a quantizer), scanning scan_fraction of the visible chunks.",
+    )
+    scan_fraction: float = Field(
+        default=0.06,
+        gt=0.0,
+        le=1.0,
+        description="Share of a query's visible chunks scanned in the nearest lists (counted "
+        "over visible chunks only) when the visible set exceeds exact_threshold.",
+    )
+    answer_sentences: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Sentences in an extractive answer (each cites its document and offset).",
+    )
+
+
 class AuditSettings(BaseSettings):
     """The audit log's key and its anchor outside the catalog database."""
 
@@ -439,6 +496,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     glossary: GlossarySettings = Field(default_factory=GlossarySettings)
+    rag: RagSettings = Field(default_factory=RagSettings)
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
@@ -451,6 +509,9 @@ class Settings(BaseSettings):
             self.audit.anchor = self.home / "audit" / "anchor.jsonl"
         self.audit.key_file = self.audit.key_file.expanduser().resolve()
         self.audit.anchor = self.audit.anchor.expanduser().resolve()
+        if self.rag.dir is None:
+            self.rag.dir = self.home / "rag"
+        self.rag.dir = self.rag.dir.expanduser().resolve()
         return self
 
     @property
@@ -481,6 +542,7 @@ class Settings(BaseSettings):
             "server",
             "audit",
             "glossary",
+            "rag",
         ):
             section = getattr(self, section_name)
             prefix = section.model_config.get("env_prefix", "")

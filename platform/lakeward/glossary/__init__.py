@@ -3,7 +3,8 @@
 - ``_types``: what the matcher reads and writes (:class:`ColumnMeta`, :class:`TermMeta`,
   :class:`Candidate`, :class:`ColumnRanking`).
 - ``_text``: words from names and descriptions (the dedup name normaliser, abbreviations).
-- ``_embed``: all-MiniLM-L6-v2 from its PyPI package (:func:`default_embedder`).
+- embeddings: all-MiniLM-L6-v2 from its PyPI package (:func:`default_embedder`, shared in
+  ``lakeward._embed``).
 - ``_match``: :class:`Matcher`, the lexical + embedding + table-context ranker, calibrated.
 - ``_spark``: :func:`rank_on_spark`, the same ranking as a Spark job for big catalogs.
 - ``_store``: glossaries in the catalog: :func:`import_glossary` (JSON Lines, CSV, YAML;

@@ -48,8 +48,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from lakeward.errors import InputError
 from lakeward._embed import Embedder, default_embedder
+from lakeward.errors import InputError
 from lakeward.glossary._text import AbbreviationIndex, name_words, stem, text_words
 from lakeward.glossary._types import Candidate, ColumnMeta, ColumnRanking, TermMeta
 

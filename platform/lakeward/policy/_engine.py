@@ -145,8 +145,9 @@ class Decision:
 
 @dataclass(frozen=True)
 class DocumentFacts:
-    """What the policy layer sees of a document (or of a RAG store's label class: every
-    document of a class has the same facts, so one decision serves them all).
+    """What the policy layer sees of a document, or of a RAG store's label class.
+
+    Every document of a class has the same facts, so one decision serves them all.
 
     ``users`` and ``groups``: the principals and groups its ``readers`` name; ``licence``
     and ``licence_rank``: its place in the licence lattice (public_domain 0 … restricted 3);
