@@ -121,8 +121,8 @@ def pack_uploads(argv: list[str]) -> tuple[list[str], dict[str, dict[str, str]]]
 
     A candidate bundle (``policy apply|diff DIR``, ``--bundle DIR``) travels as its files, a
     stream definition (``dp stream create -f FILE``, ``-`` for stdin) as its text, a glossary
-    or schema file (``glossary import FILE``, ``catalog import-schema FILE``) as its text
-    with its name.
+    or schema file (``glossary import FILE``, ``catalog import-schema FILE``) and a batch of
+    queries (``rag query --queries FILE``) as its text with its name.
 
     Raises:
         InputError: a named file or directory does not exist here, or is not a bundle.
@@ -152,6 +152,8 @@ def pack_uploads(argv: list[str]) -> tuple[list[str], dict[str, dict[str, str]]]
             key = str(len(uploads))
             uploads[key] = _pack_dir(local(arg.split("=", 1)[1]))
             args[i] = f"--bundle=@upload:{key}"
+        elif previous == "--queries" and words[:2] == ["rag", "query"]:
+            upload(i, _pack_named_file(local(arg)))
         elif previous in ("-f", "--file") and words[:3] == ["dp", "stream", "create"]:
             text = sys.stdin.read() if arg == "-" else local(arg).read_text()
             upload(i, {"": text})

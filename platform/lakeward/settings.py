@@ -389,6 +389,14 @@ class RagSettings(BaseSettings):
         description="Share of a query's visible chunks scanned in the nearest lists (counted "
         "over visible chunks only) when the visible set exceeds exact_threshold.",
     )
+    min_answer_score: float = Field(
+        default=0.25,
+        ge=-1.0,
+        le=1.0,
+        description="Chunks scoring below this cosine similarity are listed in the results "
+        "but never quoted in the answer (an answer from unrelated text misleads); no chunk "
+        "above it: an empty answer.",
+    )
     answer_sentences: int = Field(
         default=3,
         ge=1,

@@ -1,7 +1,8 @@
 """The ``lakeward`` command: one module per command group.
 
 ``lake`` (generate, register, profile), ``catalog`` (ls, show, ddl, import-schema),
-``glossary`` (import, export, ls, terms), ``config`` (show),
+``glossary`` (import, export, ls, terms, match, review, accept, reject), ``rag`` (ingest,
+query, delete, rebuild, ls, show), ``config`` (show),
 ``policy`` (validate, test, explain, diff, apply, log, audit, budget, purpose, approval),
 ``dp`` (stream, release, series, budget, plot, error), ``he`` (keygen, encrypt, einsum,
 decrypt, explain), ``dedup`` (find, plan, propose, approve, apply, restore, reconstruct,
@@ -51,6 +52,7 @@ def _register() -> None:
         identity,
         lake,
         policy,
+        rag,
         server,
         tag,
     )
@@ -65,6 +67,7 @@ def _register() -> None:
     cli.add_command(dedup.dedup)
     cli.add_command(tag.tag)
     cli.add_command(glossary.glossary)
+    cli.add_command(rag.rag)
     cli.add_command(identity.whoami)
     cli.add_command(identity.token)
     cli.add_command(server.server)

@@ -780,7 +780,11 @@ def _answer_one(
         principal,
         store,
         text,
-        [(doc, chunk) for doc, chunk, _ in top_chunks if doc in by_doc],
+        [
+            (doc, chunk)
+            for doc, chunk, score in top_chunks
+            if doc in by_doc and score >= _settings().min_answer_score
+        ],
         {d: records[d] for d in by_doc},
         purpose=purpose,
         sentences=_settings().answer_sentences,

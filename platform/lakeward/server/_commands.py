@@ -51,7 +51,7 @@ REFUSED: dict[tuple[str, ...], str] = {
 }
 
 #: options and arguments that name a file or directory: from a client, only uploads.
-_UPLOAD_ONLY_OPTIONS = ("--bundle", "-f", "--file")
+_UPLOAD_ONLY_OPTIONS = ("--bundle", "-f", "--file", "--queries")
 
 
 def _server_paths(argv: list[str]) -> None:
