@@ -12,6 +12,8 @@
   glossary from metadata only) and its artifacts; ``glossary_match`` is exported here,
   imported on first use so that importing this package does not import Prefect.
 - ``_dp_flow``: the ``dp_release`` flow.
+- ``_rag``: the ``rag_ingest`` (incremental) and ``rag_rebuild`` flows and their artifacts;
+  exported here lazily, like ``glossary_match``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["glossary_match", "prepare_prefect_env"]
+__all__ = ["glossary_match", "prepare_prefect_env", "rag_ingest", "rag_rebuild"]
 
 
 def __getattr__(name: str) -> Any:
@@ -28,6 +30,10 @@ def __getattr__(name: str) -> Any:
         from lakeward.orchestration._glossary import glossary_match
 
         return glossary_match
+    if name in ("rag_ingest", "rag_rebuild"):
+        from lakeward.orchestration import _rag
+
+        return getattr(_rag, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

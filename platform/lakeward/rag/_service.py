@@ -66,6 +66,7 @@ __all__ = [
     "query_many",
     "rebuild",
     "show",
+    "store_sources",
 ]
 
 PURPOSE = "document_retrieval"
@@ -512,6 +513,14 @@ def ingest(
     )
 
 
+def store_sources(store: str) -> list[str]:
+    """The datasets ``store`` was built from (sorted; empty for a store not made yet).
+
+    Operators' information (the flows use it); a query never reveals it.
+    """
+    return sorted(read_json(_root(store) / "sources.json", {}))
+
+
 def rebuild(
     catalog: Catalog,
     principal: str,
@@ -535,7 +544,7 @@ def rebuild(
     current = read_current(root)
     if current is None:
         raise _no_store(store)
-    sources = sorted(read_json(root / "sources.json", {}))
+    sources = store_sources(store)
     if not sources:
         raise InputError(f"store {store!r} has no source datasets to rebuild from")
     old = load_current(root).settings
