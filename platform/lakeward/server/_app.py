@@ -11,8 +11,10 @@ Routes: ``GET /livez`` (the process is up), ``GET /healthz`` = ``GET /readyz`` (
 once the catalog answers and the policy bundle loads, else 503), ``GET /api/v1/whoami``,
 ``GET /api/v1/datasets/{name}`` (``catalog show --json``), ``POST /api/v1/policy/explain``,
 ``POST /api/v1/commands`` (any CLI command, as the CLI in client mode sends it; same
-output as embedded mode; long work may answer with a deployment run instead), and
-``GET /api/v1/runs/{id}`` (a run's state, for its requester or an admin).
+output as embedded mode; long work may answer with a deployment run instead),
+``POST /api/v1/rag/{store}/query`` (``{"text": ..., "k": 5}`` or ``{"queries": [...]}``:
+answers from the documents the caller may read, the same JSON as ``lakeward rag query
+--json``), and ``GET /api/v1/runs/{id}`` (a run's state, for its requester or an admin).
 """
 
 from __future__ import annotations
@@ -197,6 +199,16 @@ class CommandRequest(BaseModel):
     uploads: dict[str, dict[str, str]] = Field(default_factory=dict, max_length=8)
 
 
+class RagQueryRequest(BaseModel):
+    """``POST /api/v1/rag/{store}/query``: one query (``text``) or a batch (``queries``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = None
+    queries: list[str] | None = Field(default=None, max_length=1000)
+    k: int = 5
+
+
 class ExplainRequest(BaseModel):
     """``POST /api/v1/policy/explain``: the subject asked about is not the caller."""
 
@@ -293,6 +305,28 @@ def create_app() -> Any:
                 ).to_dict()
 
         return await run_in_threadpool(decide)
+
+    @app.post("/api/v1/rag/{store}/query")
+    async def rag_query(
+        store: str,
+        body: RagQueryRequest,
+        who: Principal = Depends(principal),  # noqa: B008
+    ) -> Any:
+        """Answer as the authenticated principal, from the documents they may read only."""
+        from lakeward.errors import InputError
+        from lakeward.rag import query_many
+
+        if (body.text is None) == (body.queries is None):
+            raise InputError('send "text" (one query) or "queries" (a list), not both')
+        texts = [body.text] if body.text is not None else list(body.queries or [])
+
+        def answer() -> Any:
+            with acting_as(who):
+                results = query_many(authenticator.catalog, who.name, store, texts, k=body.k)
+            data = [r.to_dict() for r in results]
+            return data[0] if body.text is not None else {"results": data}
+
+        return await run_in_threadpool(answer)
 
     @app.get("/api/v1/runs/{run_id}")
     async def run(run_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:  # noqa: B008
