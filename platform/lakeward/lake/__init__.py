@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         content_fingerprint,
         profile_dataset,
         read_dataset,
+        read_failure,
     )
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "profile_datasets",
     "profile_one",
     "read_dataset",
+    "read_failure",
     "register_lake",
     "spark_type_name",
     "spec_for",
@@ -85,6 +87,7 @@ _LAZY = {
     "content_fingerprint": "lakeward.lake._profile",
     "profile_dataset": "lakeward.lake._profile",
     "read_dataset": "lakeward.lake._profile",
+    "read_failure": "lakeward.lake._profile",
 }
 
 

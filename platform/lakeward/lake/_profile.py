@@ -231,6 +231,19 @@ def _locate_bad_record(
     return None
 
 
+def read_failure(spec: DatasetSpec, exc: Exception, *, sniff_bytes: int = 1 << 20) -> LakeError:
+    """The error to raise when a Spark job over ``spec`` (read with :func:`read_dataset`) fails.
+
+    Names the dataset, the file and the bad record's line, never a value (see
+    ``_spark_failure``); a file check that now fails is returned as it is.
+    """
+    try:
+        plan = plan_read(spec, sniff_bytes=sniff_bytes)
+    except LakeError as checked:
+        return checked
+    return _spark_failure(spec, plan, exc)
+
+
 def _spark_failure(spec: DatasetSpec, plan: ReadPlan, exc: Exception) -> LakeError:
     """One actionable line naming the dataset, file and record, and never a value.
 

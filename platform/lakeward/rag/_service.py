@@ -313,8 +313,25 @@ def _read_source(catalog: Catalog, spark: SparkSession | None, dataset: str) -> 
         spark = lakeward_spark.session()
     from lakeward.settings import get_settings
 
-    frame = read_dataset(spark, spec_for(record), sniff_bytes=get_settings().lake.sniff_bytes)
-    return spark, normalise_documents(frame, dataset), record
+    spec = spec_for(record)
+    frame = read_dataset(spark, spec, sniff_bytes=get_settings().lake.sniff_bytes)
+    return spark, normalise_documents(frame, dataset), record, spec
+
+
+def _spark_job(spec: Any, job: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ``job(*args, **kwargs)``, a Spark job over ``spec``.
+
+    A read failure names the file and record, never a value.
+    """
+    from lakeward.errors import LakewardError
+    from lakeward.lake import read_failure
+
+    try:
+        return job(*args, **kwargs)
+    except LakewardError:
+        raise
+    except Exception as exc:
+        raise read_failure(spec, exc) from None
 
 
 def _ingest(
@@ -368,10 +385,11 @@ def _ingest(
         records = dict(keep)
         sources = read_json(root / "sources.json", {})
         for dataset in datasets:
-            spark, frame, source = _read_source(catalog, spark, dataset)
+            spark, frame, source, spec = _read_source(catalog, spark, dataset)
             frame = frame.cache()
             try:
-                checked = _check(dataset, scan_documents(frame), users, groups, optouts, root)
+                metas = _spark_job(spec, scan_documents, frame)
+                checked = _check(dataset, metas, users, groups, optouts, root)
                 clash = sorted(r.doc_id for r in checked.records if r.doc_id in keep)
                 if clash:
                     raise InputError(
@@ -398,7 +416,9 @@ def _ingest(
                 report["skipped_empty"] += checked.skipped_empty
                 report["skipped_opted_out"] += checked.skipped_opted_out
                 warnings += [f"{dataset}: {w}" for w in checked.warnings]
-                new_chunks += embed_documents(
+                new_chunks += _spark_job(
+                    spec,
+                    embed_documents,
                     spark,
                     frame,
                     sorted(embed),
