@@ -22,12 +22,13 @@ from lakeward.rag._chunk import chunk_text
 from lakeward.rag._index import Quantizer
 from lakeward.rag._store import ChunkRows, DocumentRecord, StoreSettings, build_version
 
-USERS = ("alice", "bob", "carol", "erin")
+USERS = ("alice", "bob", "carol", "erin", "grace")
 READERS = (
     "user:alice",
     "user:bob",
     "user:carol",
     "user:erin",
+    "user:grace",
     "group:analysts",
     "group:fraud_team",
     "group:stewards",

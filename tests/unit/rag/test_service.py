@@ -170,7 +170,7 @@ CORPUS = [
     doc(
         "lic-1",
         "Licensed market report: the VPN market grows. Quote with attribution.",
-        ["user:carol", "user:bob"],
+        ["user:grace", "user:bob"],
         "restricted",
     ),
     doc("nobody", "The VPN password reset portal is at the intranet.", []),
@@ -196,12 +196,12 @@ def test_answers_cite_only_readable_documents_with_their_join_label(
         text = next(d["text"] for d in CORPUS if d["doc_id"] == s["doc_id"])
         assert text[s["offset"] : s["offset"] + len(s["text"])] == s["text"]
     assert "user:alice" in alice["label"]["readers"] and alice["label"]["licence"] == "permissive"
-    # carol (stewards, licensed) also reads the restricted-licence report
-    carol = query(catalog, "carol", "s", "vpn market report", k=5).to_dict()
-    assert "lic-1" in {r["doc_id"] for r in carol["results"]}
-    if "lic-1" in carol["citations"]:
-        assert carol["label"]["licence"] == "restricted"
-        assert carol["label"]["readers"] == ["user:bob", "user:carol"]  # a reader, uncleared
+    # grace (analysts, licensed) also reads the restricted-licence report
+    grace = query(catalog, "grace", "s", "vpn market report", k=5).to_dict()
+    assert "lic-1" in {r["doc_id"] for r in grace["results"]}
+    if "lic-1" in grace["citations"]:
+        assert grace["label"]["licence"] == "restricted"
+        assert grace["label"]["readers"] == ["user:bob", "user:grace"]  # bob: uncleared
     # bob may read lic-1 by readers, but not its restricted licence; nobody reads "nobody"
     bob = query(catalog, "bob", "s", "vpn market report", k=5).to_dict()
     assert {"lic-1", "nobody", "hr-1"}.isdisjoint({r["doc_id"] for r in bob["results"]})
