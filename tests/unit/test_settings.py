@@ -43,6 +43,7 @@ def test_describe_lists_every_field_with_description_env_and_redaction(
             "server",
             "audit",
             "glossary",
+            "rag",
         )
     )
     assert len(rows) == fields + 1
