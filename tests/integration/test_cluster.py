@@ -139,3 +139,61 @@ def test_spark_connect_glossary_match_matches_local(spark_connect: str, tmp_path
     local = _glossary_rankings(tmp_path, "local[2]", "local")
     remote = _glossary_rankings(tmp_path, spark_connect, "spark")
     assert remote == local
+
+
+# -- RAG ingestion: the chunk-and-embed job on a cluster builds the store embedded Spark builds --
+
+DOCUMENTS = [
+    {
+        "doc_id": "kb-1",
+        "text": "Backups run nightly at two. Restores take about an hour per terabyte.",
+        "readers": ["group:stewards"],
+    },
+    {
+        "doc_id": "kb-2",
+        "text": "The VPN client needs a restart after each update. Sign in again afterwards.",
+        "readers": ["group:stewards", "user:alice"],
+        "licence": "attribution",
+    },
+    {"doc_id": "kb-3", "text": "Printer toner is in the cupboard.", "readers": ["user:bob"]},
+]
+
+
+def _rag_answers(tmp_path: Path, master: str, **extra: str) -> tuple[list[object], dict[str, str]]:
+    from lakeward.rag._store import index_files, read_current
+
+    home = tmp_path / f"rag-home-{abs(hash(master))}"
+    lake = tmp_path / "rag-lake"
+    lake.mkdir(exist_ok=True)
+    (lake / "kb.jsonl").write_text("".join(json.dumps(d) + "\n" for d in DOCUMENTS))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEWARD_")}
+    env |= {"LAKEWARD_HOME": str(home), "LAKEWARD_SPARK_MASTER": master, **extra}
+    for purpose in ("catalog_maintenance", "document_retrieval"):
+        assert lakeward("policy", "purpose", "ack", purpose, "--yes", env=env).returncode == 0
+    for args in (
+        ("lake", "register", str(lake)),
+        ("rag", "ingest", "kb", "--dataset", "kb", "--json"),
+    ):
+        result = lakeward(*args, env=env)
+        assert result.returncode == 0, result.stderr
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text('{"text": "when do backups run"}\n{"text": "vpn update"}\n')
+    result = lakeward("rag", "query", "kb", "--queries", str(queries), "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    store = home / "rag" / "kb"
+    return [json.loads(line) for line in result.stdout.splitlines()], index_files(
+        store / str(read_current(store))
+    )
+
+
+def test_standalone_cluster_rag_ingest_matches_local(spark_cluster: str, tmp_path: Path) -> None:
+    local = _rag_answers(tmp_path, "local[2]")
+    remote = _rag_answers(tmp_path, spark_cluster, LAKEWARD_SPARK_EXECUTOR_MEMORY="768m")
+    assert remote == local  # the same answers, scores and index bytes
+    assert local[0][0]["citations"][0] == "kb-1"
+
+
+def test_spark_connect_rag_ingest_matches_local(spark_connect: str, tmp_path: Path) -> None:
+    local = _rag_answers(tmp_path, "local[2]")
+    remote = _rag_answers(tmp_path, spark_connect)
+    assert remote == local
