@@ -168,6 +168,13 @@ def passage_embedder() -> MiniLMEmbedder:
     with _DEFAULT_LOCK:
         if _LONG is None:
             _LONG = MiniLMEmbedder(cache_size=0, max_seq_length=256)
+            # One thread: Spark runs a task per core and the server a request per thread, so
+            # more would oversubscribe the cores (measured: a 5-word query took 500 ms with two
+            # threads beside one busy core, 14 ms with one); and every vector is then computed
+            # the same way on the driver and on every executor.
+            import torch
+
+            torch.set_num_threads(1)
         return _LONG
 
 

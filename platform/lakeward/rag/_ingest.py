@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 __all__ = ["DocumentMeta", "embed_documents", "normalise_documents", "scan_documents"]
 
 REQUIRED = ("doc_id", "text")
+#: Documents per embedding task (about half a minute of one core), and at most this many tasks.
+DOCS_PER_TASK = 200
+MAX_TASKS = 256
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,10 @@ def embed_documents(
         return []
     wanted = spark.createDataFrame([(d,) for d in doc_ids], "doc_id string")
     chosen = documents.select("doc_id", "text").join(F.broadcast(wanted), "doc_id")
+    # Embedding is the cost (one core per task, the model loaded once per Python worker):
+    # spread the documents over tasks whatever the source's file layout. A vector does not
+    # depend on its partition: each document is embedded alone.
+    chosen = chosen.repartition(min(MAX_TASKS, max(1, -(-len(doc_ids) // DOCS_PER_TASK))), "doc_id")
     schema = "doc_id string, ordinal int, start long, end long, text string, vector binary"
     rows = chosen.mapInPandas(_chunk_and_embed(chunk_chars, overlap), schema).collect()
     return [
