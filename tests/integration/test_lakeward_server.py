@@ -488,3 +488,56 @@ def test_long_work_runs_as_a_deployment_for_its_requester(
         if server is not None:
             server.stop()
         script("prefect-server.sh", "stop", str(state), env=worker_env)
+
+
+def test_rag_queries_answer_as_the_authenticated_principal(
+    deployment: tuple[Server, dict[str, str]], tmp_path: Path
+) -> None:
+    """Each caller gets answers from what they may read; a store they cannot read is a 404
+    identical to a store that does not exist; the CLI in client mode uploads its queries."""
+    from tests.unit.rag.conftest import doc, write_store
+
+    server, env = deployment
+    write_store(
+        Path(env["LAKEWARD_HOME"]) / "rag" / "kb",
+        [
+            doc("a1", "Backups run nightly. Restores take an hour.", ["user:alice"]),
+            doc("b1", "Backups of the fraud database are encrypted.", ["group:fraud_team"]),
+            doc("s1", "Salary backups are kept for ten years.", ["group:stewards"]),
+        ],
+    )
+    tokens = {p: _issue(env, p)["token"] for p in ("alice", "bob", "erin")}
+    for token in tokens.values():
+        code, _, err = cli(
+            env, "policy", "purpose", "ack", "document_retrieval", "--yes", token=token
+        )
+        assert code == 0, err
+    url = f"{server.url}/api/v1/rag/kb/query"
+    assert httpx.post(url, json={"text": "backups"}).status_code == 401
+
+    def ask(who: str, store: str = "kb", **body: Any) -> httpx.Response:
+        return httpx.post(
+            f"{server.url}/api/v1/rag/{store}/query",
+            json={"text": "when do backups run", **body},
+            headers={"Authorization": f"Bearer {tokens[who]}"},
+            timeout=120,
+        )
+
+    alice, bob = ask("alice"), ask("bob")
+    assert alice.status_code == 200 and bob.status_code == 200
+    assert {r["doc_id"] for r in alice.json()["results"]} == {"a1"}
+    assert {r["doc_id"] for r in bob.json()["results"]} == {"b1"}
+    assert set(alice.json()["citations"]) <= {"a1"}
+    hidden, missing = ask("erin"), ask("erin", store="nothing-here")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["detail"].replace("'kb'", "X") == missing.json()["detail"].replace(
+        "'nothing-here'", "X"
+    )
+    assert ask("alice", k=0).status_code == 400
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"text": "when do backups run"}\n')
+    code, out, err = cli(
+        env, "rag", "query", "kb", "--queries", str(queries), "--json", token=tokens["alice"]
+    )
+    assert code == 0, err
+    assert json.loads(out.strip()) == alice.json()
