@@ -86,7 +86,16 @@ def test_demo_end_to_end_then_idempotent(
     assert second["unchanged"] == first["profiled"] and second["profiled"] == 0
     assert main(["catalog", "ls", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    assert {d["name"] for d in listing} == {d["name"] for d in manifest["datasets"]}
+    assert {d["name"] for d in listing} == {d["name"] for d in manifest["datasets"]} | {
+        "helpdesk"
+    }
+    # The demo indexed the help-desk documents once and asked them, as its steward, a
+    # question whose answer cites the VPN article; the re-run embedded nothing again.
+    assert first["rag"]["added"] == 16 and second["rag"]["unchanged"] == 16
+    assert first["rag"]["citations"][0] == "kb-vpn" and "VPN" in first["rag"]["answer"]
+    assert main(["rag", "query", "helpdesk", "salary review", "--json"]) == 0
+    hr = json.loads(capsys.readouterr().out)
+    assert "hr-salary" not in [r["doc_id"] for r in hr["results"]]  # restricted: not licensed
     # The demo classifies every column once; the re-run finds nothing changed.
     assert first["tagging"]["classified"] == first["profiled"]
     assert first["tagging"]["approved"] > 0 and second["tagging"]["classified"] == 0
