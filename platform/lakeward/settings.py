@@ -397,6 +397,23 @@ class RagSettings(BaseSettings):
         "but never quoted in the answer (an answer from unrelated text misleads); no chunk "
         "above it: an empty answer.",
     )
+    generator_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible API whose chat model words the answer "
+        "from the extracted sentences only (those the asker may read; citations and label "
+        "unchanged). Unset: extractive answers (the default).",
+    )
+    generator_model: str | None = Field(
+        default=None, description="Model name sent to the generator (required with its URL)."
+    )
+    generator_api_key_env: str = Field(
+        default="LAKEWARD_GENERATOR_API_KEY",
+        description="Name of the environment variable holding the generator's API key (sent "
+        "as a bearer token, never logged).",
+    )
+    generator_timeout_s: float = Field(
+        default=60.0, gt=0.0, description="Seconds to wait for the generator per answer."
+    )
     answer_sentences: int = Field(
         default=3,
         ge=1,

@@ -24,19 +24,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lakeward._chat import ChatClient, ChatUnparsable
 from lakeward.errors import ConfigurationError
 from lakeward.glossary._types import Candidate, ColumnMeta, TermMeta
 
 if TYPE_CHECKING:
-    import httpx
-
     from lakeward.settings import Settings
 
 __all__ = [
@@ -88,7 +85,7 @@ class Reranker(Protocol):
         ...
 
 
-class _Unparsable(ValueError):
+class _Unparsable(ChatUnparsable):
     """The model's answer holds no ranking."""
 
 
@@ -221,70 +218,22 @@ class OpenAIReranker:
     api_key_env: str | None = "LAKEWARD_RERANKER_API_KEY"
     timeout_s: float = 30.0
     top_n: int = 10
-    _client: httpx.Client | None = field(default=None, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _chat: ChatClient = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
         if self.top_n < 1:
             raise ValueError("top_n must be at least 1")
+        self._chat = ChatClient(self.url, self.model, self.api_key_env, self.timeout_s)
 
     @property
     def endpoint(self) -> str:
         """The chat-completions URL."""
-        return f"{self.url}/chat/completions"
-
-    def _http(self) -> httpx.Client:
-        import httpx
-
-        with self._lock:
-            if self._client is None:
-                self._client = httpx.Client(timeout=httpx.Timeout(self.timeout_s))
-            return self._client
+        return self._chat.endpoint
 
     def close(self) -> None:
         """Close the HTTP connection pool (a later call opens a new one)."""
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
-    def _key(self) -> str:
-        return os.environ.get(self.api_key_env, "").strip() if self.api_key_env else ""
-
-    def _scrub(self, message: str) -> str:
-        key = self._key()
-        return message.replace(key, "***") if key else message
-
-    def _ask(self, messages: list[dict[str, str]]) -> str:
-        """POST the prompt; the model's answer text."""
-        headers = {"Content-Type": "application/json"}
-        key = self._key()
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        body = {"model": self.model, "messages": messages, "temperature": 0}
-        response = self._http().post(self.endpoint, json=body, headers=headers)
-        response.raise_for_status()
-        try:
-            content = response.json()["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise _Unparsable("not a chat-completions response") from exc
-        if not isinstance(content, str):
-            raise _Unparsable("the answer has no text content")
-        return content
-
-    def _error(self, exc: Exception) -> str:
-        import httpx
-
-        if isinstance(exc, httpx.TimeoutException):
-            return f"timed out after {self.timeout_s:g} s"
-        if isinstance(exc, httpx.HTTPStatusError):
-            return f"HTTP {exc.response.status_code} from {self.endpoint}"
-        if isinstance(exc, httpx.HTTPError):
-            return f"{type(exc).__name__} calling {self.endpoint}"
-        if isinstance(exc, _Unparsable):
-            return f"unparsable answer: {exc}"
-        return f"{type(exc).__name__}: {exc}"
+        self._chat.close()
 
     def rerank(
         self, column: ColumnMeta, candidates: Sequence[Candidate], terms: Mapping[str, TermMeta]
@@ -304,13 +253,13 @@ class OpenAIReranker:
         if len(head) < 2:
             return list(candidates)
         try:
-            answer = parse_ranking(self._ask(build_messages(column, head, terms)))
+            answer = parse_ranking(self._chat.ask(build_messages(column, head, terms)))
             known = {c.term: i for i, c in enumerate(head)}
             listed = [(ident, conf) for ident, conf in answer if ident in known]
             if not listed:
                 raise _Unparsable("it names none of the candidates")
         except Exception as exc:  # ranking quality, not security: keep the matcher's order
-            error = self._scrub(self._error(exc))
+            error = self._chat.scrub(self._chat.describe(exc))
             _log.warning("reranker: %s.%s: %s", column.dataset, column.column, error)
             return [_with(c, {"error": error}) for c in head] + tail
         ordered: list[Candidate] = []

@@ -44,14 +44,18 @@ class Answer:
     sentences: tuple[dict[str, Any], ...]
     citations: tuple[str, ...]
     label: dict[str, Any]
+    generator: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "answer": self.text,
             "citations": list(self.citations),
             "sentences": list(self.sentences),
             "label": self.label,
         }
+        if self.generator is not None:
+            data["generator"] = self.generator
+        return data
 
 
 def _words(text: str) -> set[str]:
@@ -74,6 +78,7 @@ def compose_answer(
     *,
     purpose: str,
     sentences: int = 3,
+    generator: Any = None,
 ) -> Answer:
     """The answer to ``query`` from ``chunks`` (doc id, chunk row), best first."""
     from lakeward.policy import DocumentFacts, engine_for
@@ -140,4 +145,9 @@ def compose_answer(
         "readers": sorted(f"user:{u}" for u in (readers or frozenset())),
         "licence": LICENCES[min(licence, len(LICENCES) - 1)] if licence >= 0 else None,
     }
-    return Answer(" ".join(s["text"] for s in picked), picked, tuple(citations), label)
+    text = " ".join(s["text"] for s in picked)
+    generated = None
+    if picked and generator is not None:
+        generated = generator.generate(query, picked)
+        text = generated.get("text") or text
+    return Answer(text, picked, tuple(citations), label, generated)

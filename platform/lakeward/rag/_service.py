@@ -26,6 +26,7 @@ import numpy as np
 from lakeward.errors import InputError, NotFound
 from lakeward.policy._labels import DEFAULT_LICENCE, LICENCES, licence_rank, split_readers
 from lakeward.rag._answer import Answer, compose_answer
+from lakeward.rag._generate import generator_from_settings
 from lakeward.rag._index import Quantizer, SearchParams
 from lakeward.rag._store import (
     ChunkRows,
@@ -817,6 +818,7 @@ def _answer_one(
         {d: records[d] for d in by_doc},
         purpose=purpose,
         sentences=_settings().answer_sentences,
+        generator=generator_from_settings(),
     )
     return QueryResult(results, answer)
 

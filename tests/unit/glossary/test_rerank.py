@@ -12,11 +12,6 @@ import json
 import logging
 import secrets
 import socket
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -25,76 +20,9 @@ from lakeward.errors import ConfigurationError
 from lakeward.glossary._rerank import OpenAIReranker, parse_ranking, reranker_from_settings
 from lakeward.glossary._types import Candidate, ColumnMeta, TermMeta
 from lakeward.settings import get_settings
+from tests.conftest import Stub
 
 KEY_ENV = "LAKEWARD_TEST_RERANKER_KEY"
-
-
-@dataclass
-class Stub:
-    """What the stub answers next, and every request it received."""
-
-    url: str
-    content: str = '{"ranking": []}'
-    status: int = 200
-    raw: str | None = None  # a whole response body instead of a chat completion
-    delay_s: float = 0.0
-    requests: list[dict[str, Any]] = field(default_factory=list)
-
-
-@pytest.fixture
-def stub() -> Iterator[Stub]:
-    state = Stub(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            pass
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length).decode("utf-8")
-            state.requests.append(
-                {"path": self.path, "headers": dict(self.headers.items()), "body": body}
-            )
-            if state.delay_s:
-                time.sleep(state.delay_s)
-            if state.raw is not None:
-                payload = state.raw
-            else:
-                payload = json.dumps(
-                    {
-                        "id": "chatcmpl-1",
-                        "object": "chat.completion",
-                        "model": json.loads(body).get("model"),
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": state.content},
-                                "finish_reason": "stop",
-                            }
-                        ],
-                    }
-                )
-            data = payload.encode("utf-8")
-            try:
-                self.send_response(state.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:  # the client gave up (timeout test)
-                pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture
