@@ -383,7 +383,7 @@ class RagSettings(BaseSettings):
         "with a quantizer), scanning scan_fraction of the visible chunks.",
     )
     scan_fraction: float = Field(
-        default=0.06,
+        default=0.02,
         gt=0.0,
         le=1.0,
         description="Share of a query's visible chunks scanned in the nearest lists (counted "

@@ -14,11 +14,13 @@ construction (the output for a user is a function of the query and the visible r
 2. **Budgets count visible rows only.** A query scans the visible rows exactly when there are
    at most ``exact_threshold`` of them; otherwise it walks the lists nearest the query
    (centroid order: a function of the query alone) and stops after the first list at which
-   it has scanned ``max(min_scan, ceil(scan_fraction × visible))`` visible rows. Invisible
-   rows in a list are skipped, never counted.
+   it has scanned ``max(min_scan, ceil(scan_fraction × visible))`` visible rows (a budget
+   that would cover every visible row is an exact scan). Invisible rows in a list are
+   skipped, never counted.
 3. **Scores are exact, whatever else is in memory.** Screening scores are integer dot
    products of integer codes (each component rounded to ``round(x × SCALE)``, clipped to
-   ±``CODE_LIMIT``) computed in float32: every partial sum is an integer below 2**24, so
+   ±``CODE_LIMIT``; int16 in memory) computed in float32: every partial sum is an integer
+   below 2**24, so
    any BLAS kernel, block size or summation order gives the same bits. The best
    ``candidates`` visible rows by (code score, key) are re-scored from the original float32
    vectors one row at a time (a row-wise product and sum, which depends on that row only)
@@ -47,6 +49,7 @@ __all__ = [
     "LabelIndex",
     "Quantizer",
     "SearchParams",
+    "code_scores",
     "encode_codes",
     "kmeans",
 ]
@@ -60,10 +63,19 @@ _EXACT_DIMS = (2**24 - 1) // (CODE_LIMIT * CODE_LIMIT)
 
 
 def encode_codes(vectors: np.ndarray) -> np.ndarray:
-    """Integer-valued float32 codes of unit ``vectors`` (rows)."""
+    """Integer codes of unit ``vectors`` (rows), as int16 (|code| ≤ CODE_LIMIT)."""
     codes = np.rint(np.asarray(vectors, dtype=np.float32) * np.float32(SCALE))
     np.clip(codes, -CODE_LIMIT, CODE_LIMIT, out=codes)
-    return codes.astype(np.float32, copy=False)
+    return codes.astype(np.int16)
+
+
+def code_scores(codes: np.ndarray, qcode: np.ndarray) -> np.ndarray:
+    """Exact integer dot products of int16 ``codes`` rows with ``qcode``, as float32.
+
+    Computed in float32 (BLAS): every partial sum is an integer below 2**24, so the result
+    is exact whatever the kernel, block or order.
+    """
+    return codes.astype(np.float32) @ qcode.astype(np.float32)
 
 
 def kmeans(sample: np.ndarray, k: int, *, iterations: int = 20, seed: int = 0) -> np.ndarray:
@@ -136,8 +148,8 @@ class SearchParams:
     """How much of the visible set a query scans (one setting for every store and user)."""
 
     exact_threshold: int = 20_000
-    scan_fraction: float = 0.06
-    min_scan: int = 4_096
+    scan_fraction: float = 0.02
+    min_scan: int = 8_192
     candidates: int = 256
 
     def __post_init__(self) -> None:
@@ -225,8 +237,6 @@ class LabelIndex:
         for name in (*_ARRAYS, "vectors", "centroids"):
             path = directory / f"{name}.npy"
             array = getattr(self, name)
-            if name == "codes":  # stored compactly; integer-valued, so exact
-                array = array.astype(np.int16)
             with open(path, "wb", opener=_private) as fh:
                 np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
             digests[path.name] = _sha256(path)
@@ -238,7 +248,6 @@ class LabelIndex:
         arrays: dict[str, Any] = {}
         for name in _ARRAYS:
             arrays[name] = np.load(directory / f"{name}.npy", allow_pickle=False)
-        arrays["codes"] = arrays["codes"].astype(np.float32)
         arrays["vectors"] = np.load(directory / "vectors.npy", mmap_mode="r", allow_pickle=False)
         arrays["centroids"] = np.load(directory / "centroids.npy", allow_pickle=False)
         return cls(**arrays)
@@ -276,11 +285,12 @@ class LabelIndex:
         if total == 0 or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         qcode = encode_codes(query[None, :])[0]
-        if total <= params.exact_threshold or self.list_ptr.size == 2:
+        budget = max(params.min_scan, math.ceil(params.scan_fraction * total))
+        if total <= params.exact_threshold or budget >= total or self.list_ptr.size == 2:
             rows = self._visible_rows(visible)
-            scores = self.codes[rows] @ qcode
+            scores = code_scores(self.codes[rows], qcode)
         else:
-            rows, scores = self._probe(query, qcode, visible, total, params)
+            rows, scores = self._probe(query, qcode, visible, budget)
         keep = max(k, params.candidates)
         rows = _top(rows, scores, self.row_key, keep)
         exact = (np.asarray(self.vectors[rows], dtype=np.float32) * query).sum(axis=1)
@@ -289,6 +299,8 @@ class LabelIndex:
 
     def _visible_rows(self, visible: np.ndarray) -> np.ndarray:
         classes = np.flatnonzero(visible & (self.class_sizes > 0))
+        if classes.size > 256:  # many small classes: one pass over the row table
+            return np.flatnonzero(visible[self.row_class])
         starts = self.class_ptr[classes]
         ends = self.class_ptr[classes + 1]
         return np.concatenate([self.class_rows[s:e] for s, e in zip(starts, ends, strict=True)])
@@ -298,10 +310,8 @@ class LabelIndex:
         query: np.ndarray,
         qcode: np.ndarray,
         visible: np.ndarray,
-        total: int,
-        params: SearchParams,
+        budget: int,
     ) -> tuple[np.ndarray, np.ndarray]:
-        budget = max(params.min_scan, math.ceil(params.scan_fraction * total))
         near = self.centroids @ query
         order = np.lexsort((np.arange(near.size), -near))  # nearest first, ties by list id
         found_rows: list[np.ndarray] = []
@@ -315,7 +325,7 @@ class LabelIndex:
             hits = int(mask.sum())
             if hits == 0:
                 continue
-            scores = self.codes[start:end] @ qcode  # exact integers: any kernel, same bits
+            scores = code_scores(self.codes[start:end], qcode)
             idx = np.flatnonzero(mask)
             found_rows.append(idx + start)
             found_scores.append(scores[idx])
