@@ -83,6 +83,13 @@ def lake(tmp_path: Path, home: Path, spark: Any) -> tuple[Path, Catalog]:
             acknowledge_purpose(catalog, bundle, user, purpose)
     assert main(["lake", "register", str(root)]) == 0
     assert main(["lake", "profile"]) == 0  # readers (array<string>) profiles like any column
+    from sqlalchemy import select
+
+    from lakeward.catalog import ColumnProfile
+
+    with catalog.session() as session:  # rows with readers of their own: no value statistic
+        stats = session.execute(select(ColumnProfile.min_value, ColumnProfile.max_value)).all()
+    assert stats and all(lo is None and hi is None for lo, hi in stats)
     return root, catalog
 
 

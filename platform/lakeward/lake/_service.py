@@ -107,6 +107,11 @@ class ProfileReport:
         }
 
 
+#: The columns that make a dataset a document dataset (RAG sources): rows with readers of
+#: their own, whose value statistics the catalog never records.
+DOCUMENT_COLUMNS = frozenset({"doc_id", "text", "readers"})
+
+
 def _acting(catalog: Catalog, principal: str | None) -> str:
     """The principal named, or the authenticated one (bound, service credential, OS user)."""
     if principal is not None:
@@ -247,6 +252,10 @@ def profile_one(
         except PolicyDenied as exc:
             return _denied(name, exc)
         masked = frozenset(o[5:] for o in decision.obligations if o.startswith("mask:"))
+        if DOCUMENT_COLUMNS <= set(plan.columns):
+            # Documents with readers of their own (a RAG source): a value statistic would show
+            # some document's id or text to everyone who reads the catalog. None is recorded.
+            masked = frozenset(plan.columns)
         spark = lakeward_spark.session()
         profile = profile_dataset(spark, spec, masked=masked, plan=plan)
     except LakeError as exc:

@@ -299,3 +299,41 @@ def test_classes_have_stable_ids() -> None:
     a = LabelClass("docs", ("group:x",), "permissive", 1, 1)
     assert a.uid == LabelClass("docs", ("group:x",), "permissive", 5, 9).uid
     assert a.uid != LabelClass("docs", ("group:y",), "permissive", 1, 1).uid
+
+
+def test_ingest_checks_warn_about_readers_nobody_knows_and_skip_empty_text(
+    tmp_path: Path,
+) -> None:
+    from lakeward.rag._ingest import DocumentMeta
+    from lakeward.rag._service import _check
+
+    def meta(
+        doc_id: str, readers: tuple[str, ...] | None, chars: int = 10, **kw: Any
+    ) -> DocumentMeta:
+        base = {
+            "sha256": "ab" * 32,
+            "bytes": chars,
+            "not_utf8": False,
+            "licence": None,
+            "title": "",
+        }
+        return DocumentMeta(doc_id, chars=chars, readers=readers, **{**base, **kw})
+
+    checked = _check(
+        "docs",
+        [
+            meta("a", ("user:alice", "group:analysts")),
+            meta("b", ("user:zed", "group:ghosts")),
+            meta("c", None),
+            meta("d", ("user:alice",), chars=0, sha256=None),
+        ],
+        {"alice"},
+        {"analysts"},
+        set(),
+        tmp_path,
+    )
+    assert [r.doc_id for r in checked.records] == ["a", "b", "c"]
+    assert checked.records[0].licence == "permissive"  # the default
+    warnings = " ".join(checked.warnings)
+    assert "1 document(s) have no readers" in warnings
+    assert "group:ghosts, user:zed" in warnings and "1 document(s) have empty text" in warnings
