@@ -84,6 +84,8 @@ _COLUMN_ACTIONS = {
 # dataset's (a dataset holds what its columns hold), except these, which would loosen
 # decisions about the dataset's other columns.
 _COLUMN_ONLY_TAGS = frozenset({"not_sensitive", "public"})
+#: Document decisions an engine remembers at most (then it forgets them all and starts over).
+_DOCUMENT_DECISIONS_KEPT = 1_000_000
 _PATH_PARENS = re.compile(r"\(((?:principal|action|resource|context)(?:\.\w+)*)\)")
 
 
@@ -347,6 +349,8 @@ class PolicyEngine:
             name: hashlib.sha256(text.encode()).hexdigest()
             for name, text in bundle.purposes.items()
         }
+        self._documents_decided: dict[tuple[Any, ...], bool] = {}
+        self._documents_lock = threading.Lock()
 
     # -- entities ---------------------------------------------------------------------------
     def _principal_entities(self, principal: str) -> list[dict[str, Any]]:
@@ -650,32 +654,46 @@ class PolicyEngine:
             return (), ()
         try:
             _, acknowledged = self._facts("", principal, purpose)
-            entities = self._principal_entities(principal)
-            entities.append({"uid": _uid("Platform", "lakeward"), "attrs": {}, "parents": []})
-            entities += [self._document_entity(d) for d in documents]
             cedar_context = {
                 "purpose": purpose,
                 "purpose_acknowledged": acknowledged,
                 **{k: bool((context or {}).get(k, False)) for k in _CONTEXT_BOOLS},
             }
-            requests = [
-                {
-                    "principal": _uid("User", principal),
-                    "action": _uid("Action", action),
-                    "resource": _uid("Document", d.uid),
-                    "context": cedar_context,
-                }
-                for d in documents
-            ]
-            results = cedarpy.is_authorized_batch(
-                requests, self._policies, json.dumps(entities), self._schema
-            )
+            # A decision is a function of this engine's bundle, the request and the document's
+            # facts: decided documents are remembered (per engine, so a new revision starts
+            # afresh) and Cedar sees only the others.
+            base = (principal, action, json.dumps(cedar_context, sort_keys=True))
+            with self._documents_lock:
+                known = {d: self._documents_decided.get((*base, d)) for d in documents}
+            todo = list(dict.fromkeys(d for d, v in known.items() if v is None))
+            if todo:
+                entities = self._principal_entities(principal)
+                entities.append({"uid": _uid("Platform", "lakeward"), "attrs": {}, "parents": []})
+                entities += [self._document_entity(d) for d in todo]
+                requests = [
+                    {
+                        "principal": _uid("User", principal),
+                        "action": _uid("Action", action),
+                        "resource": _uid("Document", d.uid),
+                        "context": cedar_context,
+                    }
+                    for d in todo
+                ]
+                results = cedarpy.is_authorized_batch(
+                    requests, self._policies, json.dumps(entities), self._schema
+                )
+                errors = sorted({e for r in results for e in r.diagnostics.errors})
+                if errors:  # a skipped forbid must not let anything in
+                    return nobody, tuple(errors)
+                with self._documents_lock:
+                    if len(self._documents_decided) > _DOCUMENT_DECISIONS_KEPT:
+                        self._documents_decided.clear()
+                    for d, r in zip(todo, results, strict=True):
+                        known[d] = bool(r.allowed)
+                        self._documents_decided[(*base, d)] = bool(r.allowed)
         except Exception as exc:  # fail closed
             return nobody, (f"{type(exc).__name__}: {exc}",)
-        errors = sorted({e for r in results for e in r.diagnostics.errors})
-        if errors:  # a skipped forbid must not let anything in
-            return nobody, tuple(errors)
-        return tuple(bool(r.allowed) for r in results), ()
+        return tuple(bool(known[d]) for d in documents), ()
 
     def _document_entity(self, document: DocumentFacts) -> dict[str, Any]:
         return {

@@ -175,13 +175,19 @@ class StoreVersion:
         self.chunks = pq.read_table(directory / "chunks.parquet", memory_map=True)
         self.index = LabelIndex.load(directory)
         self._doc_ids = self.chunks.column("doc_id").to_numpy(zero_copy_only=False)
+        self._records: dict[str, DocumentRecord] | None = None
 
     @property
     def name(self) -> str:
         return self.directory.name
 
     def records(self) -> dict[str, DocumentRecord]:
-        """Every document's record, by id."""
+        """Every document's record, by id (read once per loaded version; do not modify)."""
+        if self._records is None:
+            self._records = self._read_records()
+        return self._records
+
+    def _read_records(self) -> dict[str, DocumentRecord]:
         cols = self.documents.to_pydict()
         return {
             doc: DocumentRecord(doc, ds, sha, tuple(readers), lic, title)
