@@ -337,3 +337,29 @@ def test_ingest_checks_warn_about_readers_nobody_knows_and_skip_empty_text(
     warnings = " ".join(checked.warnings)
     assert "1 document(s) have no readers" in warnings
     assert "group:ghosts, user:zed" in warnings and "1 document(s) have empty text" in warnings
+
+
+def test_remembered_decisions_follow_tag_changes(tmp_path: Path) -> None:
+    """A source dataset tagged restricted after a first query: the next query reads nothing."""
+    from lakeward.catalog import TagRepository
+
+    with tempfile.TemporaryDirectory() as scratch:
+        catalog = Catalog.open(f"sqlite:///{Path(scratch) / 'c.db'}")
+        acknowledge_purpose(catalog, engine_for(catalog).bundle, "alice", "document_retrieval")
+        with rag_dir(tmp_path / "rag"):
+            write_store(tmp_path / "rag" / "s", CORPUS)
+            assert query(catalog, "alice", "s", "printer toner", k=2).results
+            with catalog.session() as session:
+                dataset = DatasetRepository(session).register(
+                    name="docs",
+                    uri="file:///x",
+                    lake_root="file:///",
+                    format="json",
+                    layout="file",
+                    file_count=1,
+                    bytes=1,
+                )[0]
+                TagRepository(session)._add(dataset, "restricted")
+            with pytest.raises(NotFound):
+                query(catalog, "alice", "s", "printer toner", k=2)
+        catalog.dispose()
