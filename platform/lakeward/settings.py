@@ -382,6 +382,13 @@ class RagSettings(BaseSettings):
         "exact scan of them; larger visible sets walk the quantizer's lists (stores created "
         "with a quantizer), scanning scan_fraction of the visible chunks.",
     )
+    graph_min: int = Field(
+        default=50_000,
+        ge=0,
+        description="A label class of at least this many chunks gets a graph index of its own "
+        "(HNSW built from that class alone), searched instead of scanned; 0: none. For new "
+        "stores and rebuilds.",
+    )
     scan_fraction: float = Field(
         default=0.02,
         gt=0.0,

@@ -26,6 +26,11 @@ construction (the output for a user is a function of the query and the visible r
    vectors one row at a time (a row-wise product and sum, which depends on that row only)
    and ranked by (score descending, key ascending).
 
+A class of at least ``graph_min`` rows (a store setting) is searched instead through a graph
+index of its own (HNSW built from that class's rows alone, in key order, on one thread), whose
+candidates join the others before the re-scoring: a graph depends on one class, so it too
+depends only on rows the asker may read. Its recall is below 1 (``ef`` sets it).
+
 Timing is not covered: a scan skips invisible rows, so its duration depends on them.
 """
 
@@ -151,9 +156,10 @@ class SearchParams:
     scan_fraction: float = 0.02
     min_scan: int = 8_192
     candidates: int = 256
+    ef: int = 256
 
     def __post_init__(self) -> None:
-        if self.exact_threshold < 0 or self.min_scan < 1 or self.candidates < 1:
+        if self.exact_threshold < 0 or self.min_scan < 1 or self.candidates < 1 or self.ef < 1:
             raise InputError("search parameters must be positive")
         if not 0.0 < self.scan_fraction <= 1.0:
             raise InputError("scan_fraction must be in (0, 1]")
@@ -181,6 +187,7 @@ class LabelIndex:
         class_ptr: np.ndarray,
         class_rows: np.ndarray,
         centroids: np.ndarray,
+        graphs: dict[int, Any] | None = None,
     ) -> None:
         self.codes = codes
         self.vectors = vectors
@@ -191,6 +198,10 @@ class LabelIndex:
         self.class_rows = class_rows
         self.centroids = centroids
         self.class_sizes = np.diff(class_ptr)
+        #: class → its own graph index (faiss HNSW over that class's rows, in key order)
+        self.graphs: dict[int, Any] = graphs or {}
+        self._graph_mask = np.zeros(self.class_sizes.size, dtype=bool)
+        self._graph_mask[list(self.graphs)] = True
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -201,8 +212,15 @@ class LabelIndex:
         row_key: np.ndarray,
         n_classes: int,
         quantizer: Quantizer,
+        *,
+        graph_min: int = 0,
     ) -> LabelIndex:
-        """Index unit ``vectors`` whose class and (unique) sort key are given per row."""
+        """Index unit ``vectors`` whose class and (unique) sort key are given per row.
+
+        A class of at least ``graph_min`` rows (0: none) also gets a graph index of its own
+        (HNSW, built from that class's rows alone, in key order, on one thread: the same
+        rows always give the same graph), when faiss is installed.
+        """
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, dims = vectors.shape if vectors.ndim == 2 else (0, quantizer.centroids.shape[1])
         if dims > _EXACT_DIMS:
@@ -220,15 +238,22 @@ class LabelIndex:
         by_class = np.lexsort((row_key, row_class)).astype(np.int64)
         class_ptr = np.zeros(n_classes + 1, dtype=np.int64)
         np.cumsum(np.bincount(row_class, minlength=n_classes), out=class_ptr[1:])
+        vectors = vectors.reshape(n, dims)
+        graphs = {
+            c: _build_graph(vectors[by_class[class_ptr[c] : class_ptr[c + 1]]])
+            for c in range(n_classes)
+            if graph_min > 0 and class_ptr[c + 1] - class_ptr[c] >= graph_min and _faiss()
+        }
         return cls(
             codes=encode_codes(vectors).reshape(n, dims),
-            vectors=vectors.reshape(n, dims),
+            vectors=vectors,
             row_class=row_class,
             row_key=row_key,
             list_ptr=list_ptr,
             class_ptr=class_ptr,
             class_rows=by_class,
             centroids=np.ascontiguousarray(quantizer.centroids, dtype=np.float32),
+            graphs=graphs,
         )
 
     def save(self, directory: Path) -> dict[str, str]:
@@ -240,6 +265,20 @@ class LabelIndex:
             with open(path, "wb", opener=_private) as fh:
                 np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
             digests[path.name] = _sha256(path)
+        faiss = _faiss() if self.graphs else None
+        blobs = [faiss.serialize_index(self.graphs[c]).tobytes() for c in sorted(self.graphs)]
+        table = np.zeros((len(blobs), 3), dtype=np.int64)
+        offset = 0
+        for i, (c, blob) in enumerate(zip(sorted(self.graphs), blobs, strict=True)):
+            table[i] = (c, offset, len(blob))
+            offset += len(blob)
+        with open(directory / "graphs.npy", "wb", opener=_private) as fh:
+            np.save(fh, table, allow_pickle=False)
+        with open(directory / "graphs.bin", "wb", opener=_private) as fh:
+            for blob in blobs:
+                fh.write(blob)
+        for name in ("graphs.npy", "graphs.bin"):
+            digests[name] = _sha256(directory / name)
         return digests
 
     @classmethod
@@ -250,7 +289,21 @@ class LabelIndex:
             arrays[name] = np.load(directory / f"{name}.npy", allow_pickle=False)
         arrays["vectors"] = np.load(directory / "vectors.npy", mmap_mode="r", allow_pickle=False)
         arrays["centroids"] = np.load(directory / "centroids.npy", allow_pickle=False)
-        return cls(**arrays)
+        graphs: dict[int, Any] = {}
+        table_path = directory / "graphs.npy"
+        table = np.load(table_path, allow_pickle=False) if table_path.exists() else np.zeros((0, 3))
+        if len(table):
+            faiss = _faiss()
+            if faiss is None:
+                raise InputError(
+                    f"{directory} holds graph indexes and faiss is not installed: install the "
+                    "ml extra (`pip install 'lakeward[ml]'`)"
+                )
+            data = (directory / "graphs.bin").read_bytes()
+            for c, offset, length in table.tolist():
+                blob = np.frombuffer(data[offset : offset + length], dtype=np.uint8)
+                graphs[int(c)] = faiss.deserialize_index(blob.copy())
+        return cls(**arrays, graphs=graphs)
 
     # -- size -------------------------------------------------------------------------------
     @property
@@ -281,21 +334,39 @@ class LabelIndex:
         params = params or SearchParams()
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
         visible = np.asarray(visible, dtype=bool)
-        total = self.visible_count(visible)
-        if total == 0 or k <= 0:
+        if k <= 0 or not visible.any():
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        qcode = encode_codes(query[None, :])[0]
-        budget = max(params.min_scan, math.ceil(params.scan_fraction * total))
-        if total <= params.exact_threshold or budget >= total or self.list_ptr.size == 2:
-            rows = self._visible_rows(visible)
-            scores = code_scores(self.codes[rows], qcode)
-        else:
-            rows, scores = self._probe(query, qcode, visible, budget)
         keep = max(k, params.candidates)
-        rows = _top(rows, scores, self.row_key, keep)
+        graphed = visible & self._graph_mask
+        scanned = visible & ~self._graph_mask
+        found: list[np.ndarray] = []
+        total = self.visible_count(scanned)
+        if total:
+            qcode = encode_codes(query[None, :])[0]
+            budget = max(params.min_scan, math.ceil(params.scan_fraction * total))
+            if total <= params.exact_threshold or budget >= total or self.list_ptr.size == 2:
+                rows = self._visible_rows(scanned)
+                scores = code_scores(self.codes[rows], qcode)
+            else:
+                rows, scores = self._probe(query, qcode, scanned, budget)
+            found.append(_top(rows, scores, self.row_key, keep))
+        for c in np.flatnonzero(graphed):  # each class's graph: a function of that class alone
+            found.append(self._graph_search(int(c), query, keep, params.ef))
+        rows = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        if rows.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         exact = (np.asarray(self.vectors[rows], dtype=np.float32) * query).sum(axis=1)
         order = np.lexsort((self.row_key[rows], -exact))[:k]
         return rows[order], exact[order].astype(np.float32)
+
+    def _graph_search(self, c: int, query: np.ndarray, keep: int, ef: int) -> np.ndarray:
+        faiss = _faiss()
+        graph = self.graphs[c]
+        n = int(self.class_sizes[c])
+        params = faiss.SearchParametersHNSW(efSearch=max(ef, min(keep, n)))
+        _, ids = graph.search(query[None, :], min(keep, n), params=params)
+        local = ids[0][ids[0] >= 0]
+        return self.class_rows[self.class_ptr[c] + local]
 
     def _visible_rows(self, visible: np.ndarray) -> np.ndarray:
         classes = np.flatnonzero(visible & (self.class_sizes > 0))
@@ -333,6 +404,29 @@ class LabelIndex:
             if seen >= budget:
                 break
         return np.concatenate(found_rows), np.concatenate(found_scores)
+
+
+def _faiss() -> Any:
+    """faiss, or ``None`` when it is not installed (no graph indexes then)."""
+    try:
+        import faiss
+    except ImportError:  # pragma: no cover - the ml extra installs it
+        return None
+    return faiss
+
+
+def _build_graph(vectors: np.ndarray) -> Any:
+    """An HNSW graph (inner product) over ``vectors`` in their order, built on one thread."""
+    faiss = _faiss()
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # one thread: the same rows always give the same graph
+    try:
+        graph = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = 80
+        graph.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    finally:
+        faiss.omp_set_num_threads(threads)
+    return graph
 
 
 def _top(rows: np.ndarray, scores: np.ndarray, keys: np.ndarray, keep: int) -> np.ndarray:

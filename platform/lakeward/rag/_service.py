@@ -483,6 +483,7 @@ def _new_settings(
         chunk_chars=chunk_chars if chunk_chars is not None else cfg.chunk_chars,
         overlap=overlap if overlap is not None else cfg.chunk_overlap,
         quantizer=quantizer or "none",
+        graph_min=cfg.graph_min,
     )
     check_chunking(settings.chunk_chars, settings.overlap)
     if settings.quantizer not in QUANTIZERS:
@@ -574,6 +575,7 @@ def rebuild(
         chunk_chars=chunk_chars if chunk_chars is not None else old.chunk_chars,
         overlap=overlap if overlap is not None else old.overlap,
         quantizer=quantizer or old.quantizer,
+        graph_min=_settings().graph_min,
     )
     return _ingest(
         catalog,

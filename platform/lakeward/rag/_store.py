@@ -87,6 +87,7 @@ class StoreSettings:
     chunk_chars: int = 800
     overlap: int = 1
     quantizer: str = "none"
+    graph_min: int = 50_000
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +95,7 @@ class StoreSettings:
             "chunk_chars": self.chunk_chars,
             "overlap": self.overlap,
             "quantizer": self.quantizer,
+            "graph_min": self.graph_min,
         }
 
 
@@ -270,7 +272,12 @@ def build_version(
     )
     row_class = np.array([doc_class[rows.doc_ids[i]] for i in order], dtype=np.int32)
     index = LabelIndex.build(
-        vectors, row_class, np.arange(n, dtype=np.int64), len(labels), quantizer
+        vectors,
+        row_class,
+        np.arange(n, dtype=np.int64),
+        len(labels),
+        quantizer,
+        graph_min=settings.graph_min,
     )
     chunk_count: dict[str, int] = {}
     for i in order:

@@ -85,7 +85,9 @@ def _case(draw: st.DrawFn) -> dict[str, object]:
     extra = draw(st.integers(1, 300))
     k = draw(st.integers(1, 30))
     probe = draw(st.booleans())
+    graph_min = draw(st.sampled_from([0, 0, 25]))
     return {
+        "graph_min": graph_min,
         "seed": seed,
         "n": n,
         "n_classes": n_classes,
@@ -146,8 +148,9 @@ def test_outputs_depend_only_on_visible_rows(case: dict[str, object]) -> None:
         v2 = np.concatenate([v2, new])
         c2 = np.concatenate([c2, np.full(m, hidden_class, dtype=np.int32)])
         i2 = np.concatenate([i2, free.astype(np.int64)])
-    a = _build(vectors, classes, ids, n_classes, quantizer)
-    b = _build(v2, c2, i2, n_classes, quantizer)
+    graph_min = int(case["graph_min"])  # type: ignore[call-overload]
+    a = LabelIndex.build(vectors, classes, ids, n_classes, quantizer, graph_min=graph_min)
+    b = LabelIndex.build(v2, c2, i2, n_classes, quantizer, graph_min=graph_min)
     k = int(case["k"])  # type: ignore[call-overload]
     assert _out(a, query, visible, k, params) == _out(b, query, visible, k, params)
 
@@ -212,3 +215,53 @@ def test_nothing_visible_and_k_zero_return_nothing() -> None:
     assert index.search(v[0], np.array([False, True]), 5)[0].size == 0
     assert index.search(v[0], np.array([True, False]), 0)[0].size == 0
     assert index.search(v[0], np.array([True, False]), 50)[0].size == 10
+
+
+def test_graphs_are_deterministic_saved_and_loaded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(21)
+    centres = rng.normal(size=(16, DIMS))
+    vectors = _mixture(rng, 6000, centres)
+    classes = (rng.random(6000) < 0.8).astype(np.int32)  # class 1: ~4,800 rows, class 0: ~1,200
+    ids = rng.permutation(6000)
+    builds = [
+        LabelIndex.build(vectors, classes, ids, 2, Quantizer.none(DIMS), graph_min=2000)
+        for _ in range(2)
+    ]
+    assert set(builds[0].graphs) == {1}
+    for i, index in enumerate(builds):
+        (tmp_path / str(i)).mkdir()
+        index.save(tmp_path / str(i))
+    files = sorted(p.name for p in (tmp_path / "0").iterdir())
+    assert "graphs.bin" in files
+    for name in files:
+        assert (tmp_path / "0" / name).read_bytes() == (tmp_path / "1" / name).read_bytes(), name
+    loaded = LabelIndex.load(tmp_path / "0")
+    both = np.array([True, True])
+    for q in _mixture(rng, 20, centres):
+        assert _out(builds[0], q, both, 10, SearchParams()) == _out(
+            loaded, q, both, 10, SearchParams()
+        )
+
+
+def test_graph_recall_on_large_classes() -> None:
+    """Group-shaped access: a few large classes get graphs; recall@10 ≥ 0.95 (fixed seeds)."""
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(31)
+    centres = rng.normal(size=(64, DIMS))
+    n = 30_000
+    vectors = _mixture(rng, n, centres, noise=0.8)
+    classes = rng.integers(0, 6, n).astype(np.int32)  # six classes of ~5,000 rows
+    index = LabelIndex.build(
+        vectors, classes, np.arange(n), 6, Quantizer.none(DIMS), graph_min=4000
+    )
+    assert len(index.graphs) == 6
+    visible = np.array([True, False, True, True, False, False])
+    rows = np.flatnonzero(visible[classes])
+    hits = 0
+    queries = _mixture(np.random.default_rng(8), 50, centres, noise=0.8)
+    for q in queries:
+        truth = set(rows[np.argsort(-(vectors[rows] @ q), kind="stable")[:10]].tolist())
+        got, _ = _out(index, q, visible, 10, SearchParams())
+        hits += len(truth & set(got))
+    assert hits / (10 * len(queries)) >= 0.95

@@ -23,7 +23,7 @@ from lakeward.errors import InputError, NotFound, PolicyDenied
 from lakeward.policy import DocumentFacts, acknowledge_purpose, engine_for
 from lakeward.policy._labels import licence_rank, split_readers
 from lakeward.rag import delete, list_stores, query, query_many, show
-from lakeward.rag._store import LabelClass, index_files, read_current
+from lakeward.rag._store import LabelClass, StoreSettings, index_files, read_current
 from tests.unit.rag.conftest import READERS, USERS, doc, rag_dir, write_store
 
 WORDS = (
@@ -97,6 +97,7 @@ _doc = st.fixed_dictionaries(
     k=st.integers(1, 6),
     extra=st.lists(_doc, max_size=4),
     mutation=st.sampled_from(["add", "remove", "edit", "relabel", "copy-query", "all"]),
+    graph_min=st.sampled_from([50_000, 2]),
 )
 def test_outputs_depend_only_on_what_the_user_may_read(
     catalog: Catalog,
@@ -106,6 +107,7 @@ def test_outputs_depend_only_on_what_the_user_may_read(
     k: int,
     extra: list[dict[str, Any]],
     mutation: str,
+    graph_min: int,
 ) -> None:
     base = [
         doc(f"d{i}", d["text"], d["readers"], d["licence"], d["dataset"])
@@ -142,11 +144,13 @@ def test_outputs_depend_only_on_what_the_user_may_read(
                 changed.append(candidate)
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         with rag_dir(Path(a)):
-            write_store(Path(a) / "s", base)
+            write_store(Path(a) / "s", base, StoreSettings(chunk_chars=120, graph_min=graph_min))
             first = _outputs(catalog, user, queries, k)
         with rag_dir(Path(b)):
             if changed:
-                write_store(Path(b) / "s", changed)
+                write_store(
+                    Path(b) / "s", changed, StoreSettings(chunk_chars=120, graph_min=graph_min)
+                )
             second = _outputs(catalog, user, queries, k)
     assert first == second
 
