@@ -135,6 +135,24 @@ def access(n: int, tenants: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.
     return bits, row_class.astype(np.int32).ravel(), class_bits
 
 
+def access_grouped(n: int, tenants: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group-shaped access: every vector is readable by exactly one group; groups 0–3 hold
+    the four selectivities' shares of the rows (50%, 10%, 1%, 0.1%: ``DENSITIES`` reversed)
+    and group 4 the rest; tenant ``t`` reads group ``t % 4``'s rows, so its visible set is one
+    large label class (the shape of department-wide documents)."""
+    rng = np.random.default_rng(seed)
+    shares = np.array([*DENSITIES, 1.0 - sum(DENSITIES)])
+    group = rng.choice(len(shares), size=n, p=shares / shares.sum()).astype(np.int32)
+    bits = np.zeros((n, (tenants + 7) // 8), dtype=np.uint8)
+    for t in range(tenants):
+        mask = group == (t % 4)
+        bits[:, t >> 3] |= mask.astype(np.uint8) << np.uint8(t & 7)
+    view = np.ascontiguousarray(bits).view(np.dtype((np.void, bits.shape[1]))).ravel()
+    uniq, row_class = np.unique(view, return_inverse=True)
+    class_bits = uniq.view(np.uint8).reshape(len(uniq), bits.shape[1])
+    return bits, row_class.astype(np.int32).ravel(), class_bits
+
+
 def reads(bitsets: np.ndarray, t: int) -> np.ndarray:
     return ((bitsets[:, t >> 3] >> np.uint8(t & 7)) & 1).astype(bool)
 
@@ -207,7 +225,8 @@ def run_config(
     n = len(x)
     ids = np.arange(n, dtype=np.int64)
     t0 = time.perf_counter()
-    bits, row_class, class_bits = access(n, tenants, seed=11 + tenants)
+    draw = access_grouped if args.access == "grouped" else access
+    bits, row_class, class_bits = draw(n, tenants, seed=11 + tenants)
     n_classes = len(class_bits)
     print(
         f"\n== n={n:,} T={tenants}: {n_classes:,} label classes "
@@ -236,7 +255,7 @@ def run_config(
 
     # store
     t0 = time.perf_counter()
-    store = LabelIndex.build(x, row_class, ids, n_classes, quantizer)
+    store = LabelIndex.build(x, row_class, ids, n_classes, quantizer, graph_min=args.graph_min)
     store_build = time.perf_counter() - t0
     store_ram = store.memory_bytes()
     store_total = store_ram + store.vectors.nbytes
@@ -438,7 +457,7 @@ def ni_check(x, store1, row_class, n_classes, buckets, vis, quantizer, params, s
         print(f"   {name:<10} changed outputs: {changed}/{len(probes)}", flush=True)
 
     if "store" in args.methods:
-        store2 = LabelIndex.build(x2, rc2, ids2, n_classes + 1, quantizer)
+        store2 = LabelIndex.build(x2, rc2, ids2, n_classes + 1, quantizer, graph_min=args.graph_min)
         for label, sp in params.items():
             before, after = [], []
             for _, t, q in probes:
@@ -537,6 +556,19 @@ def main() -> None:
     parser.add_argument("--query-tenants", type=int, default=1, help="querying tenants per bucket")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--clusters", type=int, default=256)
+    parser.add_argument(
+        "--access",
+        choices=("randperm", "grouped"),
+        default="randperm",
+        help="reader sets: randperm (a class per vector, almost) or grouped (one class per "
+        "selectivity bucket)",
+    )
+    parser.add_argument(
+        "--graph-min",
+        type=int,
+        default=50_000,
+        help="the store's graph threshold (rows per class; LAKEWARD_RAG_GRAPH_MIN's default)",
+    )
     parser.add_argument("--store-params", action="append", default=[], metavar="K=V,...")
     parser.add_argument("--ni-queries", type=int, default=10, help="NI-check queries per bucket")
     parser.add_argument("--ni-copies", type=int, default=10)
