@@ -566,7 +566,7 @@ def main() -> None:
     parser.add_argument(
         "--graph-min",
         type=int,
-        default=50_000,
+        default=10_000,
         help="the store's graph threshold (rows per class; LAKEWARD_RAG_GRAPH_MIN's default)",
     )
     parser.add_argument("--store-params", action="append", default=[], metavar="K=V,...")

@@ -383,7 +383,7 @@ class RagSettings(BaseSettings):
         "with a quantizer), scanning scan_fraction of the visible chunks.",
     )
     graph_min: int = Field(
-        default=50_000,
+        default=10_000,
         ge=0,
         description="A label class of at least this many chunks gets a graph index of its own "
         "(HNSW built from that class alone), searched instead of scanned; 0: none. For new "

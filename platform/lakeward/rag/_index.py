@@ -214,6 +214,7 @@ class LabelIndex:
         quantizer: Quantizer,
         *,
         graph_min: int = 0,
+        previous: LabelIndex | None = None,
     ) -> LabelIndex:
         """Index unit ``vectors`` whose class and (unique) sort key are given per row.
 
@@ -239,11 +240,13 @@ class LabelIndex:
         class_ptr = np.zeros(n_classes + 1, dtype=np.int64)
         np.cumsum(np.bincount(row_class, minlength=n_classes), out=class_ptr[1:])
         vectors = vectors.reshape(n, dims)
-        graphs = {
-            c: _build_graph(vectors[by_class[class_ptr[c] : class_ptr[c + 1]]])
-            for c in range(n_classes)
-            if graph_min > 0 and class_ptr[c + 1] - class_ptr[c] >= graph_min and _faiss()
-        }
+        reusable = previous.graph_digests() if previous is not None else {}
+        graphs: dict[int, Any] = {}
+        for c in range(n_classes):
+            if graph_min <= 0 or class_ptr[c + 1] - class_ptr[c] < graph_min or not _faiss():
+                continue
+            rows = vectors[by_class[class_ptr[c] : class_ptr[c + 1]]]
+            graphs[c] = reusable.get(_digest(rows)) or _build_graph(rows)
         return cls(
             codes=encode_codes(vectors).reshape(n, dims),
             vectors=vectors,
@@ -304,6 +307,14 @@ class LabelIndex:
                 blob = np.frombuffer(data[offset : offset + length], dtype=np.uint8)
                 graphs[int(c)] = faiss.deserialize_index(blob.copy())
         return cls(**arrays, graphs=graphs)
+
+    def graph_digests(self) -> dict[str, Any]:
+        """Each graph by the digest of its class's rows (in key order)."""
+        out: dict[str, Any] = {}
+        for c, graph in self.graphs.items():
+            rows = self.vectors[self.class_rows[self.class_ptr[c] : self.class_ptr[c + 1]]]
+            out[_digest(np.asarray(rows, dtype=np.float32))] = graph
+        return out
 
     # -- size -------------------------------------------------------------------------------
     @property
@@ -413,6 +424,10 @@ def _faiss() -> Any:
     except ImportError:  # pragma: no cover - the ml extra installs it
         return None
     return faiss
+
+
+def _digest(rows: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(rows, dtype=np.float32).tobytes()).hexdigest()
 
 
 def _build_graph(vectors: np.ndarray) -> Any:

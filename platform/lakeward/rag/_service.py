@@ -446,7 +446,14 @@ def _ingest(
             rows = current.chunk_rows(unchanged_set) if current else ChunkRows()
             for doc_id, ordinal, start, end, text, vector in new_chunks:
                 rows.add(doc_id, ordinal, start, end, text, vector)
-            version = build_version(root, list(records.values()), rows, settings, quantizer).name
+            version = build_version(
+                root,
+                list(records.values()),
+                rows,
+                settings,
+                quantizer,
+                current.index if current is not None and reuse else None,
+            ).name
             _forget(root)
         write_json(root / "sources.json", sources)
         loaded = load_current(root)
@@ -656,7 +663,9 @@ def delete(
         rows = current.chunk_rows(set(keep))
         removed = current.index.rows - len(rows.doc_ids)
         quantizer = Quantizer(current.index.centroids, current.settings.quantizer)
-        version = build_version(root, list(keep.values()), rows, current.settings, quantizer).name
+        version = build_version(
+            root, list(keep.values()), rows, current.settings, quantizer, current.index
+        ).name
         _forget(root)
         append_history(
             root,

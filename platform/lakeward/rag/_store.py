@@ -87,7 +87,7 @@ class StoreSettings:
     chunk_chars: int = 800
     overlap: int = 1
     quantizer: str = "none"
-    graph_min: int = 50_000
+    graph_min: int = 10_000
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -248,6 +248,7 @@ def build_version(
     rows: ChunkRows,
     settings: StoreSettings,
     quantizer: Quantizer,
+    previous: LabelIndex | None = None,
 ) -> Path:
     """Write a new version of the store at ``root`` holding exactly ``records`` and ``rows``.
 
@@ -278,6 +279,7 @@ def build_version(
         len(labels),
         quantizer,
         graph_min=settings.graph_min,
+        previous=previous,
     )
     chunk_count: dict[str, int] = {}
     for i in order:

@@ -265,3 +265,26 @@ def test_graph_recall_on_large_classes() -> None:
         got, _ = _out(index, q, visible, 10, SearchParams())
         hits += len(truth & set(got))
     assert hits / (10 * len(queries)) >= 0.95
+
+
+def test_unchanged_classes_reuse_their_graph_and_bytes_equal_a_fresh_build(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(41)
+    centres = rng.normal(size=(16, DIMS))
+    vectors = _mixture(rng, 5000, centres)
+    classes = rng.integers(0, 2, 5000).astype(np.int32)
+    ids = np.arange(5000) * 2
+    old = LabelIndex.build(vectors, classes, ids, 2, Quantizer.none(DIMS), graph_min=1000)
+    # class 1 gains rows (interleaved keys), class 0 is unchanged
+    more = _mixture(rng, 300, centres)
+    v2 = np.concatenate([vectors, more])
+    c2 = np.concatenate([classes, np.ones(300, dtype=np.int32)])
+    i2 = np.concatenate([ids, np.arange(300) * 2 + 1])
+    reused = LabelIndex.build(v2, c2, i2, 2, Quantizer.none(DIMS), graph_min=1000, previous=old)
+    fresh = LabelIndex.build(v2, c2, i2, 2, Quantizer.none(DIMS), graph_min=1000)
+    assert reused.graphs[0] is old.graphs[0] and reused.graphs[1] is not old.graphs[1]
+    for name, index in (("reused", reused), ("fresh", fresh)):
+        (tmp_path / name).mkdir()
+        index.save(tmp_path / name)
+    for path in (tmp_path / "fresh").iterdir():
+        assert path.read_bytes() == (tmp_path / "reused" / path.name).read_bytes(), path.name
