@@ -322,8 +322,12 @@ class LabelIndex:
         return int(self.codes.shape[0])
 
     def memory_bytes(self) -> int:
-        """Bytes a query touches in memory (codes, row tables, lists, centroids)."""
-        return int(sum(getattr(self, a).nbytes for a in _ARRAYS) + self.centroids.nbytes)
+        """Bytes a query touches in memory (codes, row tables, lists, centroids, graphs)."""
+        graphs = 0
+        if self.graphs:
+            faiss = _faiss()
+            graphs = sum(int(faiss.serialize_index(g).nbytes) for g in self.graphs.values())
+        return int(sum(getattr(self, a).nbytes for a in _ARRAYS) + self.centroids.nbytes + graphs)
 
     # -- search -----------------------------------------------------------------------------
     def visible_count(self, visible: np.ndarray) -> int:
@@ -431,14 +435,20 @@ def _digest(rows: np.ndarray) -> str:
 
 
 def _build_graph(vectors: np.ndarray) -> Any:
-    """An HNSW graph (inner product) over ``vectors`` in their order, built on one thread."""
+    """An HNSW graph (inner product, 8-bit codes) over ``vectors`` in their order, one thread."""
     faiss = _faiss()
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)  # one thread: the same rows always give the same graph
     try:
-        graph = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+        # 8-bit scalar-quantised storage (its ranges trained on this class alone): the graph
+        # only proposes candidates, which are re-scored from the float vectors.
+        graph = faiss.IndexHNSWSQ(
+            vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT
+        )
         graph.hnsw.efConstruction = 80
-        graph.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        rows = np.ascontiguousarray(vectors, dtype=np.float32)
+        graph.train(rows)
+        graph.add(rows)
     finally:
         faiss.omp_set_num_threads(threads)
     return graph
