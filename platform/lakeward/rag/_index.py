@@ -156,7 +156,7 @@ class SearchParams:
     scan_fraction: float = 0.02
     min_scan: int = 8_192
     candidates: int = 256
-    ef: int = 256
+    ef: int = 128
 
     def __post_init__(self) -> None:
         if self.exact_threshold < 0 or self.min_scan < 1 or self.candidates < 1 or self.ef < 1:
@@ -366,7 +366,7 @@ class LabelIndex:
                 rows, scores = self._probe(query, qcode, scanned, budget)
             found.append(_top(rows, scores, self.row_key, keep))
         for c in np.flatnonzero(graphed):  # each class's graph: a function of that class alone
-            found.append(self._graph_search(int(c), query, keep, params.ef))
+            found.append(self._graph_search(int(c), query, k, params.ef))
         rows = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
         if rows.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
