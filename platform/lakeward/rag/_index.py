@@ -356,7 +356,9 @@ class LabelIndex:
         scanned = visible & ~self._graph_mask
         found: list[np.ndarray] = []
         total = self.visible_count(scanned)
-        if total:
+        if 0 < total <= keep:  # few enough to re-score them all: no screening
+            found.append(self._visible_rows(scanned))
+        elif total:
             qcode = encode_codes(query[None, :])[0]
             budget = max(params.min_scan, math.ceil(params.scan_fraction * total))
             if total <= params.exact_threshold or budget >= total or self.list_ptr.size == 2:
