@@ -3,7 +3,8 @@
 - ``_chunk``: sentence-aware chunking (:func:`chunk_text`) and sentence spans.
 - ``_index``: :class:`LabelIndex`, the label-class index: fixed quantizer lists, budgets
   counted over visible rows only, exact integer screening scores, re-scored from the
-  original vectors row by row, ties by chunk id (non-interference by construction).
+  original vectors row by row, ties by chunk id, and a graph index of its own for each
+  large class (non-interference by construction).
 - ``_quantizer``: the public ``vocabulary`` quantizer (the model's own vocabulary).
 - ``_store``: a store's files, one complete version at a time, switched atomically;
   opt-out markers.
