@@ -171,9 +171,10 @@ _ARRAYS = ("codes", "row_class", "row_key", "list_ptr", "class_ptr", "class_rows
 class LabelIndex:
     """Inverted lists over integer codes, rows tagged with their label class.
 
-    Rows are stored list by list, and within a list by key. ``vectors`` (the original
-    float32 rows, same order) are only read for the final re-scoring of a few candidates, so
-    they may be a memory map.
+    Scanned rows are stored list by list, and within a list by key, with their codes; the
+    rows of classes with a graph follow, without codes. ``vectors`` (the original float32
+    rows, same order) are only read for the final re-scoring of a few candidates, so they
+    may be a memory map.
     """
 
     def __init__(
@@ -228,27 +229,29 @@ class LabelIndex:
             raise InputError(f"vectors of {dims} dimensions exceed the exact-code bound")
         row_class = np.asarray(row_class, dtype=np.int32)
         row_key = np.asarray(row_key, dtype=np.int64)
-        lists = quantizer.assign(vectors)
-        order = np.lexsort((row_key, lists))  # by list, then key
-        vectors = vectors[order]
+        sizes = np.bincount(row_class, minlength=n_classes)
+        graphed = (sizes >= graph_min) if graph_min > 0 and _faiss() else np.zeros_like(sizes, bool)
+        # Scanned rows first, list by list (then key); the rows of graphed classes after them,
+        # with no scan codes: their graph proposes them, the float vectors re-score them.
+        lists = np.where(graphed[row_class], quantizer.nlist, quantizer.assign(vectors))
+        order = np.lexsort((row_key, lists))
+        vectors = vectors[order].reshape(n, dims)
         row_class = row_class[order]
         row_key = row_key[order]
         lists = lists[order]
         list_ptr = np.zeros(quantizer.nlist + 1, dtype=np.int64)
-        np.cumsum(np.bincount(lists, minlength=quantizer.nlist), out=list_ptr[1:])
+        np.cumsum(np.bincount(lists, minlength=quantizer.nlist + 1)[:-1], out=list_ptr[1:])
+        scanned = int(list_ptr[-1])
         by_class = np.lexsort((row_key, row_class)).astype(np.int64)
         class_ptr = np.zeros(n_classes + 1, dtype=np.int64)
-        np.cumsum(np.bincount(row_class, minlength=n_classes), out=class_ptr[1:])
-        vectors = vectors.reshape(n, dims)
+        np.cumsum(sizes, out=class_ptr[1:])
         reusable = previous.graph_digests() if previous is not None else {}
         graphs: dict[int, Any] = {}
-        for c in range(n_classes):
-            if graph_min <= 0 or class_ptr[c + 1] - class_ptr[c] < graph_min or not _faiss():
-                continue
+        for c in np.flatnonzero(graphed).tolist():
             rows = vectors[by_class[class_ptr[c] : class_ptr[c + 1]]]
             graphs[c] = reusable.get(_digest(rows)) or _build_graph(rows)
         return cls(
-            codes=encode_codes(vectors).reshape(n, dims),
+            codes=encode_codes(vectors[:scanned]).reshape(scanned, dims),
             vectors=vectors,
             row_class=row_class,
             row_key=row_key,
@@ -319,7 +322,7 @@ class LabelIndex:
     # -- size -------------------------------------------------------------------------------
     @property
     def rows(self) -> int:
-        return int(self.codes.shape[0])
+        return int(self.row_key.size)
 
     def memory_bytes(self) -> int:
         """Bytes a query touches in memory (codes, row tables, lists, centroids, graphs)."""
