@@ -86,9 +86,7 @@ def test_demo_end_to_end_then_idempotent(
     assert second["unchanged"] == first["profiled"] and second["profiled"] == 0
     assert main(["catalog", "ls", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    assert {d["name"] for d in listing} == {d["name"] for d in manifest["datasets"]} | {
-        "helpdesk"
-    }
+    assert {d["name"] for d in listing} == {d["name"] for d in manifest["datasets"]} | {"helpdesk"}
     # The demo indexed the help-desk documents once and asked them, as its steward, a
     # question whose answer cites the VPN article; the re-run embedded nothing again.
     assert first["rag"]["added"] == 16 and second["rag"]["unchanged"] == 16

@@ -33,7 +33,7 @@ import json
 import re
 import shlex
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -164,6 +164,39 @@ class DocumentFacts:
     licence: str
     licence_rank: int
     tags: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls,
+        uid: str,
+        store: str,
+        dataset: str,
+        readers: Iterable[str],
+        licence: str,
+        tags: Iterable[str] = (),
+    ) -> DocumentFacts:
+        """The facts of a document with ``readers`` and ``licence``.
+
+        ``readers`` are ``user:``/``group:`` entries (malformed ones name nobody); the
+        licence's rank comes from the lattice.
+        """
+        from lakeward.policy._labels import licence_rank, split_readers
+
+        users, groups, _ = split_readers(readers)
+        return cls(
+            uid, store, dataset, users, groups, licence, licence_rank(licence), frozenset(tags)
+        )
+
+
+def _cedar_context(
+    purpose: str, acknowledged: bool, context: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The request context Cedar sees: every attribute present (defaults filled)."""
+    return {
+        "purpose": purpose,
+        "purpose_acknowledged": acknowledged,
+        **{k: bool((context or {}).get(k, False)) for k in _CONTEXT_BOOLS},
+    }
 
 
 def _uid(kind: str, ident: str) -> dict[str, str]:
@@ -544,11 +577,7 @@ class PolicyEngine:
             entities.append(self._dataset_entity(facts))
             for name in set(columns) | ({column} if column else set()):
                 entities.append(self._column_entity(facts, name))
-        cedar_context = {
-            "purpose": purpose,
-            "purpose_acknowledged": acknowledged,
-            **{k: bool(context.get(k, False)) for k in _CONTEXT_BOOLS},
-        }
+        cedar_context = _cedar_context(purpose, acknowledged, context)
         request = {
             "principal": _uid("User", principal),
             "action": _uid("Action", action),
@@ -654,11 +683,7 @@ class PolicyEngine:
             return (), ()
         try:
             _, acknowledged = self._facts("", principal, purpose)
-            cedar_context = {
-                "purpose": purpose,
-                "purpose_acknowledged": acknowledged,
-                **{k: bool((context or {}).get(k, False)) for k in _CONTEXT_BOOLS},
-            }
+            cedar_context = _cedar_context(purpose, acknowledged, context)
             # A decision is a function of this engine's bundle, the request and the document's
             # facts: decided documents are remembered (per engine, so a new revision starts
             # afresh) and Cedar sees only the others.

@@ -44,7 +44,7 @@ from lakeward.catalog import (
 from lakeward.errors import InputError
 from lakeward.policy._bundle import PolicyBundle
 from lakeward.policy._engine import DocumentFacts, PolicyEngine
-from lakeward.policy._labels import licence_rank, split_readers
+from lakeward.policy._labels import DEFAULT_LICENCE
 from lakeward.policy._purposes import record_acknowledgement
 
 __all__ = ["CaseResult", "TestReport", "run_policy_tests", "seed_datasets"]
@@ -150,17 +150,13 @@ def _document(spec: dict[str, Any] | None) -> DocumentFacts | None:
     """A case's ``document`` (for ``document:ID`` resources): readers, licence, dataset, tags."""
     if spec is None:
         return None
-    users, groups, _ = split_readers(spec.get("readers") or [])
-    licence = str(spec.get("licence", "permissive"))
-    return DocumentFacts(
-        uid="",
-        store=str(spec.get("store", "policy-test")),
-        dataset=str(spec.get("dataset", "")),
-        users=users,
-        groups=groups,
-        licence=licence,
-        licence_rank=licence_rank(licence),
-        tags=frozenset(spec.get("tags") or []),
+    return DocumentFacts.of(
+        "",
+        str(spec.get("store", "policy-test")),
+        str(spec.get("dataset", "")),
+        spec.get("readers") or [],
+        str(spec.get("licence", DEFAULT_LICENCE)),
+        spec.get("tags") or [],
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from lakeward.errors import InputError
 
-__all__ = ["Chunk", "Span", "chunk_text", "sentences"]
+__all__ = ["Chunk", "Span", "check_chunking", "chunk_text", "sentences"]
 
 _BOUNDARY = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n\s*\n")
 
@@ -63,16 +63,21 @@ def _add(spans: list[Span], text: str, start: int, end: int, max_chars: int) -> 
         spans.append(Span(start, end, text[start:end]))
 
 
+def check_chunking(max_chars: int, overlap: int) -> None:
+    """Raises InputError for chunk settings the chunker refuses."""
+    if max_chars < 50:
+        raise InputError(f"chunk size must be at least 50 characters, got {max_chars}")
+    if overlap < 0:
+        raise InputError(f"chunk overlap must be ≥ 0 sentences, got {overlap}")
+
+
 def chunk_text(text: str, *, max_chars: int = 800, overlap: int = 1) -> list[Chunk]:
     """Pack the sentences of ``text`` into chunks of at most ``max_chars`` characters.
 
     Raises:
         InputError: ``max_chars`` < 50 or ``overlap`` < 0.
     """
-    if max_chars < 50:
-        raise InputError(f"chunk size must be at least 50 characters, got {max_chars}")
-    if overlap < 0:
-        raise InputError(f"chunk overlap must be ≥ 0 sentences, got {overlap}")
+    check_chunking(max_chars, overlap)
     parts = sentences(text, max_chars=max_chars)
     chunks: list[Chunk] = []
     i = 0

@@ -37,7 +37,6 @@ Timing is not covered: a scan skips invisible rows, so its duration depends on t
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -132,10 +131,6 @@ class Quantizer:
     @property
     def nlist(self) -> int:
         return int(self.centroids.shape[0])
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(np.ascontiguousarray(self.centroids).tobytes()).hexdigest()
 
     def assign(self, vectors: np.ndarray) -> np.ndarray:
         """Each row's list: its nearest centroid (ties to the lowest list id)."""
@@ -262,15 +257,13 @@ class LabelIndex:
             graphs=graphs,
         )
 
-    def save(self, directory: Path) -> dict[str, str]:
-        """Write the index's files (``.npy``, byte-deterministic); return their sha256."""
-        digests: dict[str, str] = {}
+    def save(self, directory: Path) -> None:
+        """Write the index's files (byte-deterministic: the same index, the same bytes)."""
         for name in (*_ARRAYS, "vectors", "centroids"):
             path = directory / f"{name}.npy"
             array = getattr(self, name)
             with open(path, "wb", opener=_private) as fh:
                 np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
-            digests[path.name] = _sha256(path)
         faiss = _faiss() if self.graphs else None
         blobs = [faiss.serialize_index(self.graphs[c]).tobytes() for c in sorted(self.graphs)]
         table = np.zeros((len(blobs), 3), dtype=np.int64)
@@ -283,9 +276,6 @@ class LabelIndex:
         with open(directory / "graphs.bin", "wb", opener=_private) as fh:
             for blob in blobs:
                 fh.write(blob)
-        for name in ("graphs.npy", "graphs.bin"):
-            digests[name] = _sha256(directory / name)
-        return digests
 
     @classmethod
     def load(cls, directory: Path) -> LabelIndex:
@@ -473,22 +463,3 @@ def _top(rows: np.ndarray, scores: np.ndarray, keys: np.ndarray, keep: int) -> n
 
 def _private(path: str, flags: int) -> int:
     return os.open(path, flags, 0o600)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def describe(index: LabelIndex) -> str:
-    """A one-line JSON description (rows, lists, classes) for logs and manifests."""
-    return json.dumps(
-        {
-            "rows": index.rows,
-            "lists": int(index.list_ptr.size - 1),
-            "classes": int(index.class_sizes.size),
-        }
-    )

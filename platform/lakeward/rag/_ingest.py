@@ -186,10 +186,3 @@ def embed_documents(
         )
         for r in rows
     ]
-
-
-def check_chunking(chunk_chars: int, overlap: int) -> None:
-    """Raises InputError for chunk settings the chunker refuses."""
-    from lakeward.rag._chunk import chunk_text
-
-    chunk_text("x", max_chars=chunk_chars, overlap=overlap)

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lakeward._embed import DIMENSIONS
 from lakeward.errors import InputError, NotFound
-from lakeward.policy._labels import DEFAULT_LICENCE, LICENCES, licence_rank, split_readers
+from lakeward.policy._labels import DEFAULT_LICENCE, LICENCES, split_readers
 from lakeward.rag._answer import Answer, compose_answer
 from lakeward.rag._generate import generator_from_settings
 from lakeward.rag._index import Quantizer, SearchParams
@@ -285,7 +286,7 @@ def _check(
 
 def _quantizer(settings: StoreSettings) -> Quantizer:
     if settings.quantizer == "none":
-        return Quantizer.none(384)
+        return Quantizer.none(DIMENSIONS)
     if settings.quantizer == "vocabulary":
         from lakeward.rag._quantizer import vocabulary_quantizer
 
@@ -442,21 +443,21 @@ def _ingest(
             or any(records[d] != old.get(d) for d in records)
         )
         version = current.name if current else None
+        classes = tuple(current.classes) if current else ()
         if changed_anything:
             rows = current.chunk_rows(unchanged_set) if current else ChunkRows()
             for doc_id, ordinal, start, end, text, vector in new_chunks:
                 rows.add(doc_id, ordinal, start, end, text, vector)
-            version = build_version(
+            version, classes = build_version(
                 root,
                 list(records.values()),
                 rows,
                 settings,
                 quantizer,
                 current.index if current is not None and reuse else None,
-            ).name
+            )
             _forget(root)
         write_json(root / "sources.json", sources)
-        loaded = load_current(root)
         append_history(
             root,
             {
@@ -472,8 +473,8 @@ def _ingest(
         datasets=tuple(datasets),
         **report,
         documents=len(records),
-        chunks=loaded.index.rows,
-        classes=tuple(loaded.classes),
+        chunks=sum(c.chunks for c in classes),
+        classes=classes,
         warnings=tuple(warnings),
         version=version,
         seconds=time.perf_counter() - started,
@@ -483,7 +484,7 @@ def _ingest(
 def _new_settings(
     chunk_chars: int | None = None, overlap: int | None = None, quantizer: str | None = None
 ) -> StoreSettings:
-    from lakeward.rag._ingest import check_chunking
+    from lakeward.rag._chunk import check_chunking
 
     cfg = _settings()
     settings = StoreSettings(
@@ -663,9 +664,9 @@ def delete(
         rows = current.chunk_rows(set(keep))
         removed = current.index.rows - len(rows.doc_ids)
         quantizer = Quantizer(current.index.centroids, current.settings.quantizer)
-        version = build_version(
+        version, _ = build_version(
             root, list(keep.values()), rows, current.settings, quantizer, current.index
-        ).name
+        )
         _forget(root)
         append_history(
             root,
@@ -727,22 +728,10 @@ def _facts(catalog: Catalog, store: str, classes: Sequence[LabelClass]) -> list[
     from lakeward.policy import DocumentFacts
 
     tags = _dataset_tags(catalog, {c.dataset for c in classes})
-    facts = []
-    for c in classes:
-        users, groups, _ = split_readers(c.readers)
-        facts.append(
-            DocumentFacts(
-                uid=c.uid,
-                store=store,
-                dataset=c.dataset,
-                users=users,
-                groups=groups,
-                licence=c.licence,
-                licence_rank=licence_rank(c.licence),
-                tags=tags.get(c.dataset, frozenset()),
-            )
-        )
-    return facts
+    return [
+        DocumentFacts.of(c.uid, store, c.dataset, c.readers, c.licence, tags.get(c.dataset, ()))
+        for c in classes
+    ]
 
 
 def _visible(
@@ -785,6 +774,7 @@ def _answer_one(
     text: str,
     k: int,
     purpose: str,
+    generator: Any = None,
 ) -> QueryResult:
     from lakeward._embed import passage_embedder
 
@@ -829,7 +819,7 @@ def _answer_one(
         {d: records[d] for d in by_doc},
         purpose=purpose,
         sentences=_settings().answer_sentences,
-        generator=generator_from_settings(),
+        generator=generator,
     )
     return QueryResult(results, answer)
 
@@ -881,7 +871,11 @@ def query_many(
     visible = _visible(catalog, principal, store, version, purpose)
     if not visible.any():
         raise _no_store(store)
-    return [_answer_one(catalog, principal, store, version, visible, t, k, purpose) for t in texts]
+    generator = generator_from_settings()  # one client for the whole batch
+    return [
+        _answer_one(catalog, principal, store, version, visible, t, k, purpose, generator)
+        for t in texts
+    ]
 
 
 def _audit_missing(catalog: Catalog, principal: str, store: str, purpose: str) -> None:

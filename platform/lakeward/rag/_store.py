@@ -41,6 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lakeward._embed import DIMENSIONS
 from lakeward.errors import InputError, NotFound
 from lakeward.rag._index import LabelIndex, Quantizer
 
@@ -51,13 +52,11 @@ __all__ = [
     "StoreSettings",
     "StoreVersion",
     "build_version",
-    "store_dir",
     "store_lock",
     "valid_store_name",
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-DIMS = 384
 
 
 def valid_store_name(name: str) -> str:
@@ -72,11 +71,6 @@ def valid_store_name(name: str) -> str:
             "starting with a letter or digit"
         )
     return name
-
-
-def store_dir(home: Path, name: str) -> Path:
-    """Where store ``name`` lives under the Lakeward home."""
-    return home / "rag" / valid_store_name(name)
 
 
 @dataclass(frozen=True)
@@ -249,8 +243,11 @@ def build_version(
     settings: StoreSettings,
     quantizer: Quantizer,
     previous: LabelIndex | None = None,
-) -> Path:
+) -> tuple[str, tuple[LabelClass, ...]]:
     """Write a new version of the store at ``root`` holding exactly ``records`` and ``rows``.
+
+    Returns the version's name and its label classes (what a caller reports, without
+    reading the version back).
 
     The directory is complete before ``CURRENT`` is switched to it (atomically); then the
     previous version is removed, so nothing of a deleted document stays behind.
@@ -269,7 +266,7 @@ def build_version(
     vectors = (
         np.stack([rows.vectors[i] for i in order]).astype(np.float32)
         if n
-        else np.zeros((0, DIMS), dtype=np.float32)
+        else np.zeros((0, DIMENSIONS), dtype=np.float32)
     )
     row_class = np.array([doc_class[rows.doc_ids[i]] for i in order], dtype=np.int32)
     index = LabelIndex.build(
@@ -339,7 +336,7 @@ def build_version(
             shutil.rmtree(old, ignore_errors=True)
     for stale in root.glob(".staging-*"):
         shutil.rmtree(stale, ignore_errors=True)
-    return final
+    return final.name, tuple(classes)
 
 
 def read_current(root: Path) -> str | None:

@@ -83,7 +83,7 @@ def doc(
 
 def write_store(
     root: Path, docs: Sequence[dict[str, Any]], settings: StoreSettings | None = None
-) -> Path:
+) -> str:
     """Build a store version at ``root`` holding ``docs`` (as an ingest would)."""
     settings = settings or StoreSettings(chunk_chars=120, overlap=1)
     records, rows = [], ChunkRows()
@@ -96,7 +96,7 @@ def write_store(
         records.append(
             DocumentRecord(d["doc_id"], d["dataset"], sha, d["readers"], d["licence"], d["title"])
         )
-    return build_version(root, records, rows, settings, Quantizer.none(384))
+    return build_version(root, records, rows, settings, Quantizer.none(384))[0]
 
 
 @contextlib.contextmanager

@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 from lakeward.catalog import AuditRecord, Catalog, DatasetRepository
 from lakeward.errors import InputError, NotFound, PolicyDenied
 from lakeward.policy import DocumentFacts, acknowledge_purpose, engine_for
-from lakeward.policy._labels import licence_rank, split_readers
 from lakeward.rag import delete, list_stores, query, query_many, show
 from lakeward.rag._store import LabelClass, StoreSettings, index_files, read_current
 from tests.unit.rag.conftest import READERS, USERS, doc, rag_dir, write_store
@@ -46,10 +45,7 @@ def catalog() -> Iterator[Catalog]:
 
 
 def _readable(catalog: Catalog, user: str, d: dict[str, Any]) -> bool:
-    users, groups, _ = split_readers(d["readers"])
-    facts = DocumentFacts(
-        "x", "s", d["dataset"], users, groups, d["licence"], licence_rank(d["licence"])
-    )
+    facts = DocumentFacts.of("x", "s", d["dataset"], d["readers"], d["licence"])
     allowed, errors = engine_for(catalog).decide_documents(
         user, "rag.query", [facts], {"purpose": "document_retrieval"}
     )
