@@ -40,6 +40,7 @@ from lakeward.rag._store import (
     build_version,
     load_current,
     opted_out,
+    optout_key,
     optout_marker,
     read_current,
     read_json,
@@ -202,6 +203,7 @@ def _check(
 ) -> _Checked:
     """Validate a dataset's documents; raise on any error, collect warnings."""
     max_bytes = _settings().max_document_bytes
+    key = optout_key(root) if optouts else None  # read once, and only if anything opted out
     problems: list[str] = []
     seen: dict[str, int] = {}
     out = _Checked()
@@ -250,10 +252,10 @@ def _check(
         if not u and not g:
             no_readers += 1
         unknown |= {f"user:{x}" for x in u - users} | {f"group:{x}" for x in g - groups}
-        if optout_marker(root, meta.doc_id) in optouts:
+        if key is not None and optout_marker(key, meta.doc_id) in optouts:
             out.skipped_opted_out += 1
             continue
-        if meta.sha256 is None or meta.chars == 0 or meta.chars is None:
+        if meta.sha256 is None or not meta.chars:
             out.skipped_empty += 1
             continue
         normalised = tuple(sorted({f"user:{x}" for x in u} | {f"group:{x}" for x in g}))

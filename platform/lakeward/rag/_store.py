@@ -392,16 +392,17 @@ def write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def _secret(root: Path) -> bytes:
+def optout_key(root: Path) -> bytes:
+    """The store's key for opt-out markers (made on first use); read it once per run."""
     path = root / "secret.key"
     if not path.exists():
         _write_private(path, secrets.token_bytes(32))
     return path.read_bytes()
 
 
-def optout_marker(root: Path, doc_id: str) -> str:
+def optout_marker(key: bytes, doc_id: str) -> str:
     """The keyed hash a deletion leaves for ``doc_id`` (not reversible without the key)."""
-    return hmac.new(_secret(root), doc_id.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, doc_id.encode(), hashlib.sha256).hexdigest()
 
 
 def opted_out(root: Path) -> set[str]:
@@ -409,7 +410,8 @@ def opted_out(root: Path) -> set[str]:
 
 
 def add_optouts(root: Path, doc_ids: Sequence[str]) -> None:
-    markers = opted_out(root) | {optout_marker(root, d) for d in doc_ids}
+    key = optout_key(root)
+    markers = opted_out(root) | {optout_marker(key, d) for d in doc_ids}
     write_json(root / "optout.json", sorted(markers))
 
 
